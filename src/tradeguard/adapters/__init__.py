@@ -1,0 +1,1 @@
+"""Adapters layer: implementations of the app's ports (OpenAlgo, simulator, database, feeds)."""

@@ -1,0 +1,1 @@
+"""App layer: asyncio orchestration of the core through ports; the service facade."""

@@ -1,0 +1,110 @@
+"""App layer: every outside dependency of the app, as a typing.Protocol.
+
+Adapters implement these; the app never names a concrete adapter. Broker values and errors
+are core types (core.broker); storage rows are app records (app.records).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
+
+from tradeguard.app.records import LoadedState, Record, TradeRecord
+from tradeguard.core.broker import (
+    FillReport,
+    OrderReport,
+    OrderRequest,
+    PlaceResult,
+    PositionReport,
+    SmartOrderRequest,
+    SymbolInfo,
+)
+from tradeguard.core.model import Tick
+
+
+class Clock(Protocol):
+    """Wall-clock time as epoch ns, and waiting. Tests inject a manual clock."""
+
+    def now(self) -> int: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class BrokerGateway(Protocol):
+    """The broker as OpenAlgo's REST API exposes it (OpenAlgo gateway or the paper broker).
+
+    Every method raises a core.broker.BrokerError subclass on failure, classified as
+    RetryableError / RateLimited / SessionDown / RejectedError / NotPlaced / UnknownOutcome /
+    MalformedReply / OrderNotFound.
+    """
+
+    async def place_order(self, request: OrderRequest) -> PlaceResult: ...
+
+    async def place_smart_order(self, request: SmartOrderRequest) -> PlaceResult: ...
+
+    async def order_status(self, order_id: str, strategy: str) -> OrderReport: ...
+
+    async def order_book(self) -> list[OrderReport]: ...
+
+    async def trade_book(self) -> list[FillReport]: ...
+
+    async def position_book(self) -> list[PositionReport]: ...
+
+    async def quotes(self, symbols: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """Last prices (units) by (symbol, exchange); symbols without a quote are absent."""
+        ...
+
+    async def symbol_info(self, symbol: str, exchange: str) -> SymbolInfo: ...
+
+    async def ping(self) -> None: ...
+
+
+TickHandler = Callable[[Tick], None]
+OrderUpdateHandler = Callable[[OrderReport], None]
+
+
+class MarketFeed(Protocol):
+    """Live ticks and order updates. Subscriptions are per symbol, reference-counted by the
+    caller (subscribe once however many trades hold it). The feed reconnects by itself."""
+
+    def set_handlers(self, on_tick: TickHandler, on_order: OrderUpdateHandler) -> None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def subscribe(self, symbols: Sequence[tuple[str, str]]) -> None: ...
+
+    async def unsubscribe(self, symbols: Sequence[tuple[str, str]]) -> None: ...
+
+    @property
+    def connected(self) -> bool: ...
+
+    def last_tick_at(self, symbol: str, exchange: str) -> int | None:
+        """Epoch ns of the last tick received for a symbol (staleness tracking)."""
+        ...
+
+
+class Store(Protocol):
+    """Storage. `commit` writes records in one transaction, in order, after everything queued
+    before them. It returns True once committed, False if the database is unavailable and the
+    records were queued (bounded) to be replayed in order when it returns."""
+
+    async def load(self) -> LoadedState: ...
+
+    async def commit(self, records: Sequence[Record]) -> bool: ...
+
+    async def trade(self, trade_id: str) -> TradeRecord | None: ...
+
+    async def history(self, account: str | None, limit: int) -> list[TradeRecord]: ...
+
+    @property
+    def degraded(self) -> bool: ...
+
+    @property
+    def pending(self) -> int: ...
+
+    async def close(self) -> None: ...
+
+
+Sleeper = Callable[[float], Awaitable[None]]

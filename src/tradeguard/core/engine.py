@@ -1,0 +1,498 @@
+"""Core layer: the risk engine. Synchronous, single-threaded, deterministic.
+
+`on_tick(tick, now)` costs the trades on the tick's symbol plus O(1) per strategy holding that
+symbol: each symbol keeps a quiet band (no trade on it can change inside it) and one P&L bucket
+per strategy, so nothing rescans all trades or recomputes a strategy's P&L. Time exits sit in a
+heap; the day rolls over at IST midnight. The engine never reads a clock: `now` is an argument.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+
+from tradeguard.core.decisions import Decisions, ExitDecision, StrategyChange
+from tradeguard.core.model import ExitReason, StrategyState, Tick, TradeState
+from tradeguard.core.portfolio import StrategyBook
+from tradeguard.core.rules import TradeRules
+from tradeguard.core.strategy import StrategyRiskConfig
+from tradeguard.core.timeutil import DAY_NS, ist_day, ist_day_start
+from tradeguard.core.trade import NEG, POS, Trade
+
+_NO_DEADLINE = POS
+
+
+class EngineError(ValueError):
+    """A request the engine cannot honour (unknown trade or strategy, wrong state)."""
+
+
+class _Bucket:
+    """One strategy's open quantity on one symbol: signed net quantity and signed cost."""
+
+    __slots__ = ("book", "cost", "count", "net", "value")
+
+    def __init__(self, book: StrategyBook) -> None:
+        self.book = book
+        self.count = 0
+        self.net = 0
+        self.cost = 0
+        self.value = 0
+
+
+class _SymbolBook:
+    __slots__ = ("buckets", "exchange", "hi", "last", "lo", "symbol", "watch")
+
+    def __init__(self, symbol: str, exchange: str) -> None:
+        self.symbol = symbol
+        self.exchange = exchange
+        self.last: int | None = None
+        self.watch: list[Trade] = []
+        self.buckets: dict[str, _Bucket] = {}
+        self.lo = NEG
+        self.hi = POS
+
+    def refresh_band(self) -> None:
+        lo, hi = NEG, POS
+        for trade in self.watch:
+            if trade.lo > lo:
+                lo = trade.lo
+            if trade.hi < hi:
+                hi = trade.hi
+        self.lo, self.hi = lo, hi
+
+
+class RiskEngine:
+    """Holds every open trade and strategy book; turns ticks and events into decisions."""
+
+    def __init__(self) -> None:
+        self._books: dict[str, dict[str, _SymbolBook]] = {}
+        self._trades: dict[str, Trade] = {}
+        self._strategies: dict[str, StrategyBook] = {}
+        self._deadlines: list[tuple[int, str]] = []
+        self._next_deadline = _NO_DEADLINE
+        self._day: int | None = None
+        self._day_end = POS
+        self.dirty_trades: set[str] = set()
+        self.dirty_strategies: set[str] = set()
+
+    # -- queries --------------------------------------------------------------------------
+
+    def trade(self, trade_id: str) -> Trade:
+        try:
+            return self._trades[trade_id]
+        except KeyError:
+            raise EngineError(f"unknown trade {trade_id}") from None
+
+    def strategy(self, strategy_id: str) -> StrategyBook:
+        try:
+            return self._strategies[strategy_id]
+        except KeyError:
+            raise EngineError(f"unknown strategy {strategy_id}") from None
+
+    def trades(self) -> Iterable[Trade]:
+        return self._trades.values()
+
+    def strategies(self) -> Iterable[StrategyBook]:
+        return self._strategies.values()
+
+    def last_price(self, symbol: str, exchange: str) -> int | None:
+        book = self._books.get(exchange, {}).get(symbol)
+        return book.last if book is not None else None
+
+    def symbols(self) -> list[tuple[str, str]]:
+        """(symbol, exchange) of every symbol with an open trade: what the feed must carry."""
+        return [
+            (book.symbol, book.exchange)
+            for by_symbol in self._books.values()
+            for book in by_symbol.values()
+            if book.buckets
+        ]
+
+    # -- strategies -----------------------------------------------------------------------
+
+    def add_strategy(
+        self,
+        strategy_id: str,
+        config: StrategyRiskConfig,
+        *,
+        state: StrategyState = StrategyState.ACTIVE,
+        realized: int = 0,
+        baseline: int = 0,
+        peak: int | None = None,
+        halt_reason: str | None = None,
+    ) -> StrategyBook:
+        """Add a strategy (new, or restored with today's realized P&L, baseline and peak)."""
+        if strategy_id in self._strategies:
+            raise EngineError(f"strategy {strategy_id} already exists")
+        book = StrategyBook(
+            strategy_id,
+            config,
+            state=state,
+            realized=realized,
+            baseline=baseline,
+            peak=peak,
+            halt_reason=halt_reason,
+        )
+        self._strategies[strategy_id] = book
+        return book
+
+    def configure_strategy(self, strategy_id: str, config: StrategyRiskConfig) -> None:
+        book = self.strategy(strategy_id)
+        book.configure(config)
+        self.dirty_strategies.add(strategy_id)
+
+    def pause(self, strategy_id: str, now: int) -> Decisions:
+        book = self.strategy(strategy_id)
+        if book.state is not StrategyState.ACTIVE:
+            raise EngineError(f"strategy {strategy_id} is {book.state}, not ACTIVE")
+        book.state = StrategyState.PAUSED
+        book.refresh_band()
+        self._rewatch(book)
+        return self._strategy_changed(book, "paused by user", now)
+
+    def resume(self, strategy_id: str, now: int) -> Decisions:
+        """Resume a PAUSED or HALTED strategy. A HALTED one restarts its portfolio rules from the
+        current P&L; the daily loss limit still counts the whole day."""
+        book = self.strategy(strategy_id)
+        if book.state is StrategyState.ACTIVE:
+            raise EngineError(f"strategy {strategy_id} is already ACTIVE")
+        if book.daily_limit is not None and book.pnl <= -book.daily_limit:
+            raise EngineError(
+                f"strategy {strategy_id} is beyond its daily loss limit; raise the limit or "
+                "wait for the next trading day"
+            )
+        was_halted = book.state is StrategyState.HALTED
+        book.state = StrategyState.ACTIVE
+        book.halt_reason = None
+        if was_halted:
+            book.rebase()
+        book.refresh_band()
+        self._rewatch(book)
+        decisions = self._strategy_changed(book, "resumed by user", now)
+        decisions.extend(self._evaluate_strategy(book, now))
+        return decisions
+
+    def _rewatch(self, book: StrategyBook) -> None:
+        for trade in book.trades.values():
+            self._unwatch(trade)
+            if trade.state is TradeState.ACTIVE:
+                self._watch(trade)
+                self._schedule(trade)  # deadlines skipped while paused fire on the next check
+
+    def _strategy_changed(self, book: StrategyBook, reason: str, now: int) -> Decisions:
+        self.dirty_strategies.add(book.strategy_id)
+        return Decisions(strategies=[StrategyChange(book.strategy_id, book.state, reason, now)])
+
+    # -- trades ---------------------------------------------------------------------------
+
+    def add_trade(self, trade: Trade, now: int) -> Decisions:
+        """Start monitoring a trade (new, or restored from storage in any open state)."""
+        if trade.trade_id in self._trades:
+            raise EngineError(f"trade {trade.trade_id} is already monitored")
+        if not trade.state.is_open:
+            raise EngineError(f"trade {trade.trade_id} is {trade.state}; nothing to monitor")
+        strategy = self.strategy(trade.strategy_id)
+        self._roll_day(now)
+        self._trades[trade.trade_id] = trade
+        strategy.trades[trade.trade_id] = trade
+        strategy.exposure += trade.entry_price * trade.quantity
+        book = self._symbol_book(trade.instrument.symbol, trade.instrument.exchange)
+        bucket = book.buckets.get(trade.strategy_id)
+        if bucket is None:
+            bucket = book.buckets[trade.strategy_id] = _Bucket(strategy)
+        bucket.count += 1
+        self._add_to_bucket(book, bucket, trade, +1)
+        if trade.state is TradeState.ACTIVE:
+            self._watch(trade)
+        self._schedule(trade)
+        self.dirty_trades.add(trade.trade_id)
+        decisions = Decisions()
+        if book.last is not None and trade.state is TradeState.ACTIVE and strategy.watching:
+            self._evaluate_trade(trade, book.last, now, decisions)
+        decisions.extend(self._evaluate_strategy(strategy, now))
+        return decisions
+
+    def _symbol_book(self, symbol: str, exchange: str) -> _SymbolBook:
+        by_symbol = self._books.setdefault(exchange, {})
+        book = by_symbol.get(symbol)
+        if book is None:
+            book = by_symbol[symbol] = _SymbolBook(symbol, exchange)
+        return book
+
+    def _add_to_bucket(self, book: _SymbolBook, bucket: _Bucket, trade: Trade, sign: int) -> None:
+        signed_qty = sign * trade.sign * trade.quantity
+        bucket.net += signed_qty
+        bucket.cost += signed_qty * trade.entry_price
+        value = bucket.net * book.last - bucket.cost if book.last is not None else 0
+        bucket.book.pnl += value - bucket.value
+        bucket.value = value
+
+    def _watch(self, trade: Trade) -> None:
+        if not self._strategies[trade.strategy_id].watching:
+            return
+        book = self._books[trade.instrument.exchange][trade.instrument.symbol]
+        book.watch.append(trade)
+        book.refresh_band()
+
+    def _unwatch(self, trade: Trade) -> None:
+        book = self._books[trade.instrument.exchange][trade.instrument.symbol]
+        if trade in book.watch:
+            book.watch.remove(trade)
+            book.refresh_band()
+
+    def _schedule(self, trade: Trade) -> None:
+        if trade.deadline is not None:
+            heapq.heappush(self._deadlines, (trade.deadline, trade.trade_id))
+            self._next_deadline = self._deadlines[0][0]
+
+    def update_rules(self, trade_id: str, rules: TradeRules, now: int) -> Decisions:
+        """Replace a trade's rules (a deliberate user edit) and re-evaluate at the last price."""
+        trade = self.trade(trade_id)
+        if trade.state is not TradeState.ACTIVE:
+            raise EngineError(f"trade {trade_id} is {trade.state}; only ACTIVE trades can change")
+        trade.apply_rules(rules)
+        self._schedule(trade)
+        book = self._books[trade.instrument.exchange][trade.instrument.symbol]
+        book.refresh_band()
+        self.dirty_trades.add(trade_id)
+        decisions = Decisions(levels=[trade.level_change()])
+        if book.last is not None and self._strategies[trade.strategy_id].watching:
+            self._evaluate_trade(trade, book.last, now, decisions)
+        return decisions
+
+    # -- the tick path --------------------------------------------------------------------
+
+    def on_tick(self, tick: Tick, now: int) -> Decisions | None:
+        """Evaluate one tick. Returns None when nothing happened (the common case)."""
+        decisions: Decisions | None = None
+        if now >= self._day_end:
+            decisions = self._roll_day(now)
+        by_symbol = self._books.get(tick.exchange)
+        book = by_symbol.get(tick.symbol) if by_symbol is not None else None
+        if book is not None:
+            ltp = tick.ltp
+            if ltp != book.last:
+                book.last = ltp
+                if not (book.lo < ltp < book.hi):
+                    decisions = self._evaluate_symbol(book, ltp, now, decisions)
+                for bucket in book.buckets.values():
+                    value = bucket.net * ltp - bucket.cost
+                    strategy = bucket.book
+                    strategy.pnl += value - bucket.value
+                    bucket.value = value
+                    if not (strategy.lo < strategy.pnl < strategy.hi):
+                        found = self._evaluate_strategy(strategy, now)
+                        if found:
+                            if decisions is None:
+                                decisions = found
+                            else:
+                                decisions.extend(found)
+        if now >= self._next_deadline:
+            found = self._fire_deadlines(now)
+            if decisions is None:
+                decisions = found
+            else:
+                decisions.extend(found)
+        return decisions
+
+    def on_clock(self, now: int) -> Decisions:
+        """Time passes without ticks: fire due time exits and roll the day."""
+        decisions = self._roll_day(now) or Decisions()
+        if now >= self._next_deadline:
+            decisions.extend(self._fire_deadlines(now))
+        return decisions
+
+    def _evaluate_symbol(
+        self, book: _SymbolBook, ltp: int, now: int, decisions: Decisions | None
+    ) -> Decisions | None:
+        for trade in list(book.watch):
+            if trade.lo < ltp < trade.hi:
+                continue
+            if decisions is None:
+                decisions = Decisions()
+            self._evaluate_trade(trade, ltp, now, decisions)
+        book.refresh_band()
+        return decisions
+
+    def _evaluate_trade(self, trade: Trade, ltp: int, now: int, decisions: Decisions) -> bool:
+        reason, trigger, changed = trade.on_price(ltp)
+        self.dirty_trades.add(trade.trade_id)
+        if changed:
+            decisions.levels.append(trade.level_change())
+        if reason is None:
+            return False
+        decisions.exits.append(self._begin_exit(trade, reason, trigger, ltp, now))
+        return True
+
+    def _evaluate_strategy(self, strategy: StrategyBook, now: int) -> Decisions:
+        decisions = Decisions()
+        if not strategy.watching:
+            return decisions
+        reason, trigger, changed = strategy.evaluate()
+        if changed:
+            self.dirty_strategies.add(strategy.strategy_id)
+        if reason is None:
+            return decisions
+        return self._exit_strategy(strategy, reason, trigger, now, halt=True)
+
+    def _exit_strategy(
+        self,
+        strategy: StrategyBook,
+        reason: ExitReason,
+        trigger: int | None,
+        now: int,
+        *,
+        halt: bool,
+    ) -> Decisions:
+        decisions = Decisions()
+        for trade in list(strategy.trades.values()):
+            if trade.state is TradeState.ACTIVE:
+                price = self._books[trade.instrument.exchange][trade.instrument.symbol].last
+                decisions.exits.append(self._begin_exit(trade, reason, trigger, price, now))
+        if halt:
+            strategy.halt(reason.value)
+            decisions.strategies.append(
+                StrategyChange(strategy.strategy_id, strategy.state, reason.value, now)
+            )
+        self.dirty_strategies.add(strategy.strategy_id)
+        return decisions
+
+    def _begin_exit(
+        self, trade: Trade, reason: ExitReason, trigger: int | None, price: int | None, now: int
+    ) -> ExitDecision:
+        trade.transition(TradeState.EXITING)
+        trade.exit_reason = reason
+        trade.exit_trigger = trigger
+        self._unwatch(trade)
+        self.dirty_trades.add(trade.trade_id)
+        return ExitDecision(
+            trade_id=trade.trade_id,
+            strategy_id=trade.strategy_id,
+            symbol=trade.instrument.symbol,
+            exchange=trade.instrument.exchange,
+            side=trade.side,
+            quantity=trade.quantity,
+            reason=reason,
+            trigger=trigger,
+            price=price,
+            at=now,
+        )
+
+    def _fire_deadlines(self, now: int) -> Decisions:
+        decisions = Decisions()
+        heap = self._deadlines
+        while heap and heap[0][0] <= now:
+            at, trade_id = heapq.heappop(heap)
+            trade = self._trades.get(trade_id)
+            if trade is None or trade.deadline != at or trade.state is not TradeState.ACTIVE:
+                continue  # closed, rescheduled by an edit, or already exiting
+            if not self._strategies[trade.strategy_id].watching:
+                continue
+            assert trade.deadline_reason is not None
+            book = self._books[trade.instrument.exchange][trade.instrument.symbol]
+            decisions.exits.append(
+                self._begin_exit(trade, trade.deadline_reason, None, book.last, now)
+            )
+        self._next_deadline = heap[0][0] if heap else _NO_DEADLINE
+        return decisions
+
+    def _roll_day(self, now: int) -> Decisions | None:
+        day = ist_day(now)
+        if self._day == day:
+            return None
+        first = self._day is None
+        self._day = day
+        self._day_end = ist_day_start(day) + DAY_NS
+        if first:
+            return None
+        decisions = Decisions()
+        for strategy in self._strategies.values():
+            was = strategy.state
+            strategy.new_day()
+            self.dirty_strategies.add(strategy.strategy_id)
+            if was is not strategy.state:
+                decisions.strategies.append(
+                    StrategyChange(strategy.strategy_id, strategy.state, "new trading day", now)
+                )
+        return decisions
+
+    # -- commands from outside ------------------------------------------------------------
+
+    def request_exit(self, trade_id: str, now: int, reason: ExitReason = ExitReason.MANUAL) -> ExitDecision:
+        """A manual exit of one trade (same path as automatic exits)."""
+        trade = self.trade(trade_id)
+        if trade.state is not TradeState.ACTIVE and trade.state is not TradeState.EXIT_FAILED:
+            raise EngineError(f"trade {trade_id} is {trade.state}; it cannot be exited now")
+        book = self._books[trade.instrument.exchange][trade.instrument.symbol]
+        return self._begin_exit(trade, reason, None, book.last, now)
+
+    def exit_all(self, strategy_id: str, now: int, *, halt: bool = False) -> Decisions:
+        """Exit every ACTIVE trade of a strategy (the dashboard's exit-all)."""
+        return self._exit_strategy(self.strategy(strategy_id), ExitReason.MANUAL_ALL, None, now, halt=halt)
+
+    def exit_failed(self, trade_id: str) -> None:
+        """The broker rejected the exit: the trade needs attention and fires nothing more."""
+        self.trade(trade_id).transition(TradeState.EXIT_FAILED)
+        self.dirty_trades.add(trade_id)
+
+    def exit_abandoned(self, trade_id: str, now: int) -> Decisions:
+        """The exit was rejected/cancelled and nothing filled: back to ACTIVE, evaluate again."""
+        trade = self.trade(trade_id)
+        trade.transition(TradeState.ACTIVE)
+        trade.exit_reason = None
+        trade.exit_trigger = None
+        self._watch(trade)
+        self.dirty_trades.add(trade_id)
+        decisions = Decisions()
+        book = self._books[trade.instrument.exchange][trade.instrument.symbol]
+        if book.last is not None and self._strategies[trade.strategy_id].watching:
+            self._evaluate_trade(trade, book.last, now, decisions)
+        return decisions
+
+    def close_trade(self, trade_id: str, fill_price: int, now: int, *, external: bool = False) -> Decisions:
+        """The exit filled at `fill_price` (or the position vanished: `external`)."""
+        trade = self.trade(trade_id)
+        trade.transition(TradeState.CLOSED_EXTERNALLY if external else TradeState.CLOSED)
+        strategy = self._strategies[trade.strategy_id]
+        book = self._books[trade.instrument.exchange][trade.instrument.symbol]
+        self._unwatch(trade)
+        bucket = book.buckets[trade.strategy_id]
+        self._add_to_bucket(book, bucket, trade, -1)
+        bucket.count -= 1
+        if not bucket.count:
+            del book.buckets[trade.strategy_id]
+        realized = trade.pnl_at(fill_price)
+        trade.exit_price = fill_price
+        trade.realized_pnl = realized
+        trade.closed_at = now
+        strategy.realized += realized
+        strategy.pnl += realized
+        strategy.exposure -= trade.entry_price * trade.quantity
+        del strategy.trades[trade_id]
+        del self._trades[trade_id]
+        self.dirty_trades.add(trade_id)
+        self.dirty_strategies.add(strategy.strategy_id)
+        return self._evaluate_strategy(strategy, now)
+
+    def reduce_quantity(self, trade_id: str, quantity: int, fill_price: int | None, now: int) -> Decisions:
+        """Part of the trade is gone (partial exit fill, or a smaller broker position):
+        keep `quantity` open; the difference is realized at `fill_price` (or the entry price
+        when unknown, i.e. no P&L is invented)."""
+        trade = self.trade(trade_id)
+        if not 0 < quantity < trade.quantity:
+            raise EngineError(f"trade {trade_id}: new quantity {quantity} must be in 1..{trade.quantity - 1}")
+        strategy = self._strategies[trade.strategy_id]
+        book = self._books[trade.instrument.exchange][trade.instrument.symbol]
+        bucket = book.buckets[trade.strategy_id]
+        self._add_to_bucket(book, bucket, trade, -1)
+        gone = trade.quantity - quantity
+        price = fill_price if fill_price is not None else trade.entry_price
+        realized = trade.sign * (price - trade.entry_price) * gone
+        strategy.exposure -= trade.entry_price * gone
+        trade.quantity = quantity
+        self._add_to_bucket(book, bucket, trade, +1)
+        strategy.realized += realized
+        strategy.pnl += realized
+        self.dirty_trades.add(trade_id)
+        self.dirty_strategies.add(strategy.strategy_id)
+        return self._evaluate_strategy(strategy, now)

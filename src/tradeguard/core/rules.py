@@ -1,0 +1,174 @@
+"""Core layer: per-trade rule settings and the pure functions that turn them into price levels.
+
+All levels are integer units (see money.py) rounded to the instrument's tick in the position's
+favourable direction: up for LONG, down for SHORT (docs/rules.md explains why).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import time
+from decimal import Decimal
+from enum import StrEnum
+from fractions import Fraction
+
+from tradeguard.core.model import Side
+from tradeguard.core.money import ceil_to_tick, floor_to_tick, to_units
+
+
+class RuleError(ValueError):
+    """A rule setting that cannot work (negative distance, stop on the wrong side...)."""
+
+
+class LevelKind(StrEnum):
+    POINTS = "POINTS"
+    PERCENT = "PERCENT"
+    PRICE = "PRICE"
+
+
+@dataclass(frozen=True, slots=True)
+class Offset:
+    """A distance from the entry price: POINTS (rupees) or PERCENT of the entry price."""
+
+    kind: LevelKind
+    value: Decimal
+
+    def __post_init__(self) -> None:
+        if self.kind is LevelKind.PRICE:
+            raise RuleError("an offset is POINTS or PERCENT, not PRICE")
+        if not self.value.is_finite() or self.value <= 0:
+            raise RuleError(f"{self.kind} offset must be positive, was {self.value}")
+        if self.kind is LevelKind.PERCENT and self.value >= 100:
+            raise RuleError(f"PERCENT offset must be below 100, was {self.value}")
+        if self.kind is LevelKind.POINTS:
+            to_units(self.value)
+
+    def units(self, entry: int) -> Fraction:
+        """The distance in integer units for a trade entered at `entry` (exact, unrounded)."""
+        if self.kind is LevelKind.POINTS:
+            return Fraction(to_units(self.value))
+        return entry * Fraction(self.value) / 100
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    """A stop-loss or target: POINTS or PERCENT away from entry, or an absolute PRICE."""
+
+    kind: LevelKind
+    value: Decimal
+
+    def __post_init__(self) -> None:
+        if not self.value.is_finite() or self.value <= 0:
+            raise RuleError(f"{self.kind} level must be positive, was {self.value}")
+        if self.kind is LevelKind.PERCENT and self.value >= 100:
+            raise RuleError(f"PERCENT level must be below 100, was {self.value}")
+        if self.kind is not LevelKind.PERCENT:
+            to_units(self.value)
+
+
+@dataclass(frozen=True, slots=True)
+class TrailingRule:
+    """Trail the stop `distance` behind the best price since entry.
+
+    `activation`: the trail starts only once the best price is this far in profit.
+    `step`: the best price counts only in whole steps from the entry price.
+    """
+
+    distance: Offset
+    activation: Offset | None = None
+    step: Offset | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BreakevenRule:
+    """Once the best price is `trigger` in profit, the stop moves to entry +/- `buffer`."""
+
+    trigger: Offset
+    buffer: Offset | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TradeRules:
+    """Every per-trade rule; each is optional."""
+
+    stop_loss: Level | None = None
+    target: Level | None = None
+    trailing: TrailingRule | None = None
+    breakeven: BreakevenRule | None = None
+    square_off: time | None = None
+    max_holding_seconds: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_holding_seconds is not None and self.max_holding_seconds <= 0:
+            raise RuleError("max holding time must be positive")
+
+
+def round_favourable(value: Fraction | int, side: Side, tick: int) -> int:
+    """Round a level to the tick grid: up for LONG, down for SHORT."""
+    return ceil_to_tick(value, tick) if side is Side.LONG else floor_to_tick(value, tick)
+
+
+def _away(entry: int, level: Level, side: Side, sign: int) -> Fraction:
+    """Raw level `sign` * distance from entry, in the position's direction (unrounded)."""
+    if level.kind is LevelKind.PRICE:
+        return Fraction(to_units(level.value))
+    distance = Offset(level.kind, level.value).units(entry)
+    return entry + sign * side.sign * distance
+
+
+def stop_price(level: Level, side: Side, entry: int, tick: int) -> int:
+    """The initial stop-loss level. Raises RuleError if it is not on the losing side of entry."""
+    stop = round_favourable(_away(entry, level, side, -1), side, tick)
+    if side.sign * (entry - stop) <= 0:
+        raise RuleError(f"stop-loss {stop} is not below/above the entry {entry} of a {side} trade")
+    return stop
+
+
+def target_price(level: Level, side: Side, entry: int, tick: int) -> int:
+    """The target level. Raises RuleError if it is not on the winning side of entry."""
+    target = round_favourable(_away(entry, level, side, +1), side, tick)
+    if side.sign * (target - entry) <= 0:
+        raise RuleError(f"target {target} is not above/below the entry {entry} of a {side} trade")
+    return target
+
+
+def trailing_price(rule: TrailingRule, side: Side, entry: int, best: int, tick: int) -> int | None:
+    """The trailing stop for a best price, or None while the trail is not yet activated."""
+    move = side.sign * (best - entry)
+    if rule.activation is not None and move < rule.activation.units(entry):
+        return None
+    anchor: Fraction | int = best
+    if rule.step is not None:
+        step = rule.step.units(entry)
+        whole = (Fraction(max(move, 0)) // step) * step
+        anchor = entry + side.sign * whole
+    if rule.distance.kind is LevelKind.POINTS:
+        raw = anchor - side.sign * rule.distance.units(entry)
+    else:
+        raw = Fraction(anchor) * (1 - side.sign * Fraction(rule.distance.value) / 100)
+    return round_favourable(raw, side, tick)
+
+
+def breakeven_price(rule: BreakevenRule, side: Side, entry: int, best: int, tick: int) -> int | None:
+    """The breakeven stop once armed by the best price, else None."""
+    if side.sign * (best - entry) < rule.trigger.units(entry):
+        return None
+    buffer = rule.buffer.units(entry) if rule.buffer is not None else Fraction(0)
+    return round_favourable(entry + side.sign * buffer, side, tick)
+
+
+def validate_rules(rules: TradeRules, side: Side, entry: int, tick: int) -> None:
+    """Refuse rule settings that cannot work for this trade (clear message, nothing changes)."""
+    if rules.stop_loss is not None:
+        stop_price(rules.stop_loss, side, entry, tick)
+    if rules.target is not None:
+        target_price(rules.target, side, entry, tick)
+    if rules.trailing is not None and rules.trailing.distance.units(entry) < tick:
+        raise RuleError("trailing distance is smaller than one tick")
+    if rules.trailing is not None and rules.trailing.step is not None:
+        if rules.trailing.step.units(entry) < tick:
+            raise RuleError("trailing step is smaller than one tick")
+    if rules.breakeven is not None:
+        buffer = rules.breakeven.buffer
+        if buffer is not None and buffer.units(entry) >= rules.breakeven.trigger.units(entry):
+            raise RuleError("breakeven buffer must be smaller than its trigger")

@@ -1,0 +1,1 @@
+"""Interfaces layer: REST API, dashboard and CLI. They talk only to the app's service facade."""
