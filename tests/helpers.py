@@ -1,0 +1,40 @@
+"""Test helpers shared by every suite: wait for a condition without sleeping blindly."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+async def eventually(
+    check: Callable[[], T | Awaitable[T]],
+    *,
+    timeout: float = 5.0,
+    interval: float = 0.005,
+    message: str = "condition",
+) -> T:
+    """Re-run `check` until it returns a truthy value (or stops raising AssertionError).
+
+    Fails with the last AssertionError, or a TimeoutError naming `message`, after `timeout`.
+    This yields to the event loop between attempts; it never sleeps to *wait for* something.
+    """
+    deadline = time.monotonic() + timeout
+    last_error: AssertionError | None = None
+    while True:
+        try:
+            result = check()
+            if asyncio.iscoroutine(result) or isinstance(result, Awaitable):
+                result = await result
+            if result:
+                return result  # type: ignore[return-value]
+        except AssertionError as error:
+            last_error = error
+        if time.monotonic() >= deadline:
+            if last_error is not None:
+                raise last_error
+            raise TimeoutError(f"{message} did not hold within {timeout}s")
+        await asyncio.sleep(interval)
