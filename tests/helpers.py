@@ -13,7 +13,7 @@ T = TypeVar("T")
 async def eventually(
     check: Callable[[], T | Awaitable[T]],
     *,
-    timeout: float = 5.0,
+    timeout: float = 5.0,  # noqa: ASYNC109 - a deadline for the polling loop, not an I/O timeout
     interval: float = 0.005,
     message: str = "condition",
 ) -> T:

@@ -81,7 +81,9 @@ def rules_to_dict(rules: TradeRules) -> dict[str, Any]:
     if rules.target:
         out["target"] = _pair_to(rules.target.kind, rules.target.value)
     if rules.trailing:
-        trail: dict[str, Any] = _pair_to(rules.trailing.distance.kind, rules.trailing.distance.value)
+        trail: dict[str, Any] = _pair_to(
+            rules.trailing.distance.kind, rules.trailing.distance.value
+        )
         if rules.trailing.activation:
             trail["activation"] = _pair_to(
                 rules.trailing.activation.kind, rules.trailing.activation.value
@@ -122,12 +124,16 @@ def rules_from_dict(data: dict[str, Any]) -> TradeRules:
             raise RuleError("trailing: expected an object")
         _check_keys(raw, {"type", "value", "activation", "step"}, "trailing")
         distance = Offset(*_pair_from({k: raw.get(k) for k in ("type", "value")}, "trailing"))
-        activation = Offset(*_pair_from(raw["activation"], "trailing.activation")) if raw.get(
-            "activation"
-        ) is not None else None
-        step = Offset(*_pair_from(raw["step"], "trailing.step")) if raw.get(
-            "step"
-        ) is not None else None
+        activation = (
+            Offset(*_pair_from(raw["activation"], "trailing.activation"))
+            if raw.get("activation") is not None
+            else None
+        )
+        step = (
+            Offset(*_pair_from(raw["step"], "trailing.step"))
+            if raw.get("step") is not None
+            else None
+        )
         trailing = TrailingRule(distance, activation, step)
     breakeven = None
     if data.get("breakeven") is not None:
@@ -136,9 +142,11 @@ def rules_from_dict(data: dict[str, Any]) -> TradeRules:
             raise RuleError("breakeven: expected an object")
         _check_keys(raw, {"trigger", "buffer"}, "breakeven")
         trigger = Offset(*_pair_from(raw.get("trigger"), "breakeven.trigger"))
-        buffer = Offset(*_pair_from(raw["buffer"], "breakeven.buffer")) if raw.get(
-            "buffer"
-        ) is not None else None
+        buffer = (
+            Offset(*_pair_from(raw["buffer"], "breakeven.buffer"))
+            if raw.get("buffer") is not None
+            else None
+        )
         breakeven = BreakevenRule(trigger, buffer)
     square_off = None
     if data.get("square_off") is not None:
@@ -165,7 +173,9 @@ def config_to_dict(config: StrategyRiskConfig) -> dict[str, Any]:
     return out
 
 
-def config_from_dict(data: dict[str, Any], base: StrategyRiskConfig | None = None) -> StrategyRiskConfig:
+def config_from_dict(
+    data: dict[str, Any], base: StrategyRiskConfig | None = None
+) -> StrategyRiskConfig:
     """Build a config from a (partial) dict over `base`; every value is type-checked."""
     base = base or StrategyRiskConfig()
     known = {f.name: f for f in fields(base)}

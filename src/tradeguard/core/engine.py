@@ -418,7 +418,9 @@ class RiskEngine:
 
     # -- commands from outside ------------------------------------------------------------
 
-    def request_exit(self, trade_id: str, now: int, reason: ExitReason = ExitReason.MANUAL) -> ExitDecision:
+    def request_exit(
+        self, trade_id: str, now: int, reason: ExitReason = ExitReason.MANUAL
+    ) -> ExitDecision:
         """A manual exit of one trade (same path as automatic exits)."""
         trade = self.trade(trade_id)
         if trade.state is not TradeState.ACTIVE and trade.state is not TradeState.EXIT_FAILED:
@@ -428,7 +430,9 @@ class RiskEngine:
 
     def exit_all(self, strategy_id: str, now: int, *, halt: bool = False) -> Decisions:
         """Exit every ACTIVE trade of a strategy (the dashboard's exit-all)."""
-        return self._exit_strategy(self.strategy(strategy_id), ExitReason.MANUAL_ALL, None, now, halt=halt)
+        return self._exit_strategy(
+            self.strategy(strategy_id), ExitReason.MANUAL_ALL, None, now, halt=halt
+        )
 
     def exit_failed(self, trade_id: str) -> None:
         """The broker rejected the exit: the trade needs attention and fires nothing more."""
@@ -449,7 +453,9 @@ class RiskEngine:
             self._evaluate_trade(trade, book.last, now, decisions)
         return decisions
 
-    def close_trade(self, trade_id: str, fill_price: int, now: int, *, external: bool = False) -> Decisions:
+    def close_trade(
+        self, trade_id: str, fill_price: int, now: int, *, external: bool = False
+    ) -> Decisions:
         """The exit filled at `fill_price` (or the position vanished: `external`)."""
         trade = self.trade(trade_id)
         trade.transition(TradeState.CLOSED_EXTERNALLY if external else TradeState.CLOSED)
@@ -474,13 +480,17 @@ class RiskEngine:
         self.dirty_strategies.add(strategy.strategy_id)
         return self._evaluate_strategy(strategy, now)
 
-    def reduce_quantity(self, trade_id: str, quantity: int, fill_price: int | None, now: int) -> Decisions:
+    def reduce_quantity(
+        self, trade_id: str, quantity: int, fill_price: int | None, now: int
+    ) -> Decisions:
         """Part of the trade is gone (partial exit fill, or a smaller broker position):
         keep `quantity` open; the difference is realized at `fill_price` (or the entry price
         when unknown, i.e. no P&L is invented)."""
         trade = self.trade(trade_id)
         if not 0 < quantity < trade.quantity:
-            raise EngineError(f"trade {trade_id}: new quantity {quantity} must be in 1..{trade.quantity - 1}")
+            raise EngineError(
+                f"trade {trade_id}: new quantity {quantity} must be in 1..{trade.quantity - 1}"
+            )
         strategy = self._strategies[trade.strategy_id]
         book = self._books[trade.instrument.exchange][trade.instrument.symbol]
         bucket = book.buckets[trade.strategy_id]

@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tradeguard.core.model import ExitReason, StrategyState
-from tradeguard.core.strategy import StrategyRiskConfig
 from tradeguard.core.money import to_units
+from tradeguard.core.strategy import StrategyRiskConfig
 from tradeguard.core.trade import NEG, POS
 
 if TYPE_CHECKING:
@@ -71,7 +71,9 @@ class StrategyBook:
 
     def configure(self, config: StrategyRiskConfig) -> None:
         self.config = config
-        self.sl_amount = config.portfolio_amount("portfolio_sl") if config.enable_portfolio_sl else None
+        self.sl_amount = (
+            config.portfolio_amount("portfolio_sl") if config.enable_portfolio_sl else None
+        )
         self.target_amount = (
             config.portfolio_amount("portfolio_target") if config.enable_portfolio_target else None
         )

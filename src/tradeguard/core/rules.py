@@ -149,7 +149,9 @@ def trailing_price(rule: TrailingRule, side: Side, entry: int, best: int, tick: 
     return round_favourable(raw, side, tick)
 
 
-def breakeven_price(rule: BreakevenRule, side: Side, entry: int, best: int, tick: int) -> int | None:
+def breakeven_price(
+    rule: BreakevenRule, side: Side, entry: int, best: int, tick: int
+) -> int | None:
     """The breakeven stop once armed by the best price, else None."""
     if side.sign * (best - entry) < rule.trigger.units(entry):
         return None
@@ -165,9 +167,9 @@ def validate_rules(rules: TradeRules, side: Side, entry: int, tick: int) -> None
         target_price(rules.target, side, entry, tick)
     if rules.trailing is not None and rules.trailing.distance.units(entry) < tick:
         raise RuleError("trailing distance is smaller than one tick")
-    if rules.trailing is not None and rules.trailing.step is not None:
-        if rules.trailing.step.units(entry) < tick:
-            raise RuleError("trailing step is smaller than one tick")
+    step = rules.trailing.step if rules.trailing is not None else None
+    if step is not None and step.units(entry) < tick:
+        raise RuleError("trailing step is smaller than one tick")
     if rules.breakeven is not None:
         buffer = rules.breakeven.buffer
         if buffer is not None and buffer.units(entry) >= rules.breakeven.trigger.units(entry):

@@ -88,7 +88,9 @@ def check_new_trade(
     if quantity <= 0:
         return Refusal("quantity must be positive")
     if quantity % instrument.lot_size:
-        return Refusal(f"quantity {quantity} is not a whole number of lots of {instrument.lot_size}")
+        return Refusal(
+            f"quantity {quantity} is not a whole number of lots of {instrument.lot_size}"
+        )
     allocated = to_units(book.config.allocated_funds)
     if allocated > 0 and book.exposure + quantity * price > allocated:
         return Refusal(

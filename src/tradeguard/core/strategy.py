@@ -99,11 +99,18 @@ class StrategyRiskConfig:
         if self.daily_loss_limit is not None and self.daily_loss_limit <= 0:
             raise RuleError("daily_loss_limit must be positive (or unset)")
         for name in ("portfolio_sl", "portfolio_target", "portfolio_trailing"):
-            enabled = getattr(self, f"enable_{name}" if name != "portfolio_trailing" else
-                              "enable_portfolio_trailing_sl")
+            enabled = getattr(
+                self,
+                f"enable_{name}"
+                if name != "portfolio_trailing"
+                else "enable_portfolio_trailing_sl",
+            )
             if enabled:
                 self.portfolio_amount(name)
-        if self.portfolio_trailing_activation is not None and self.portfolio_trailing_activation <= 0:
+        if (
+            self.portfolio_trailing_activation is not None
+            and self.portfolio_trailing_activation <= 0
+        ):
             raise RuleError("portfolio_trailing_activation must be positive (or unset)")
         if self.max_holding_minutes is not None and self.max_holding_minutes <= 0:
             raise RuleError("max_holding_minutes must be positive (or unset)")
@@ -165,7 +172,7 @@ class StrategyRiskConfig:
         if unknown:
             raise RuleError(f"unknown strategy settings: {', '.join(sorted(unknown))}")
         values.update(changes)
-        return StrategyRiskConfig(**values)  # type: ignore[arg-type]
+        return StrategyRiskConfig(**values)
 
 
 def _offset(kind: LevelKind, value: Decimal | None) -> Offset | None:
