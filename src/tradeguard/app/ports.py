@@ -7,7 +7,7 @@ are core types (core.broker); storage rows are app records (app.records).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from tradeguard.app.records import LoadedState, Record, TradeRecord
 from tradeguard.core.broker import (
@@ -108,3 +108,17 @@ class Store(Protocol):
 
 
 Sleeper = Callable[[float], Awaitable[None]]
+
+
+class AlertSink(Protocol):
+    """Where alerts go (log, dashboard toast, Telegram...). `level`: info/warning/error/critical.
+    Must not block: called on the event loop from the exit path."""
+
+    def alert(self, level: str, message: str, **detail: Any) -> None: ...
+
+
+class EventSink(Protocol):
+    """Live events for the dashboard: `topic` is level / strategy / exit / trade; `payload` a
+    core decision value (LevelChange, StrategyChange, ExitDecision) or a record. Never blocks."""
+
+    def publish(self, topic: str, payload: object) -> None: ...

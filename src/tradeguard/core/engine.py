@@ -141,6 +141,10 @@ class RiskEngine:
         book.configure(config)
         self.dirty_strategies.add(strategy_id)
 
+    def reevaluate_strategy(self, strategy_id: str, now: int) -> Decisions:
+        """Check a strategy's portfolio rules now (after its configuration changed)."""
+        return self._evaluate_strategy(self.strategy(strategy_id), now)
+
     def pause(self, strategy_id: str, now: int) -> Decisions:
         book = self.strategy(strategy_id)
         if book.state is not StrategyState.ACTIVE:

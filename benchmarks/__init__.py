@@ -1,0 +1,1 @@
+"""Benchmarks (outside the layered package): `make bench` = `python -m benchmarks`."""

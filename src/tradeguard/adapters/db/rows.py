@@ -1,0 +1,261 @@
+"""Adapters layer: app records <-> table rows, and the SQL the store runs (on its worker
+thread, inside a caller's transaction).
+
+Snapshots (trades, strategies, accounts) are upserted with INSERT .. ON CONFLICT DO UPDATE,
+so writing the same snapshot twice is harmless; audit records are only ever inserted.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import fields
+from decimal import Decimal, InvalidOperation
+from typing import Any, cast
+
+from sqlalchemy import Boolean, Integer, Table, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from tradeguard.adapters.db.tables import (
+    STRATEGY_SEED_FIELDS,
+    AccountRow,
+    AuditRow,
+    Base,
+    ExactDecimal,
+    StrategyRow,
+    TradeRow,
+)
+from tradeguard.app.records import (
+    AccountRecord,
+    AuditRecord,
+    LoadedState,
+    Record,
+    StrategyRecord,
+    TradeRecord,
+)
+from tradeguard.core.model import TradeState
+
+OPEN_STATES = (TradeState.ACTIVE.value, TradeState.EXITING.value, TradeState.EXIT_FAILED.value)
+CLOSED_STATES = (TradeState.CLOSED.value, TradeState.CLOSED_EXTERNALLY.value)
+
+_TRADE_FIELDS = tuple(f.name for f in fields(TradeRecord))
+_ACCOUNT_FIELDS = tuple(f.name for f in fields(AccountRecord))
+
+
+def snapshot_key(record: Record) -> tuple[str, str] | None:
+    """Identity of a snapshot (a newer one supersedes it); None for audit entries."""
+    if isinstance(record, TradeRecord):
+        return ("trade", record.trade_id)
+    if isinstance(record, StrategyRecord):
+        return ("strategy", record.strategy_id)
+    if isinstance(record, AccountRecord):
+        return ("account", record.account)
+    return None
+
+
+# --- records -> rows -------------------------------------------------------------------------
+
+
+def trade_values(record: TradeRecord) -> dict[str, Any]:
+    values = {name: getattr(record, name) for name in _TRADE_FIELDS}
+    long = record.side.upper() == "LONG"
+    values["highest_price"] = record.best_price if long else None
+    values["lowest_price"] = None if long else record.best_price
+    trailing = record.rules.get("trailing") if isinstance(record.rules, dict) else None
+    values["trailing_stop_loss"] = isinstance(trailing, dict)
+    values["trailing_stop_type"] = trailing.get("type") if isinstance(trailing, dict) else None
+    values["trailing_stop_value"] = (
+        _decimal(trailing.get("value")) if isinstance(trailing, dict) else None
+    )
+    return values
+
+
+def strategy_values(record: StrategyRecord) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "strategy_id": record.strategy_id,
+        "account": record.account,
+        "name": record.name,
+        "config": record.config,
+        "state": record.state,
+        "halt_reason": record.halt_reason,
+        "realized_pnl": record.realized_pnl,
+        "baseline": record.baseline,
+        "portfolio_highest_pnl": record.peak_pnl,
+        "portfolio_current_trailing_sl": record.trailing_level,
+        "day": record.day,
+        "updated_at": record.updated_at,
+    }
+    for name in STRATEGY_SEED_FIELDS:
+        raw = record.config.get(name)
+        column_type = StrategyRow.__table__.c[name].type
+        if raw is None:
+            values[name] = None
+        elif isinstance(column_type, Boolean):
+            values[name] = bool(raw)
+        elif isinstance(column_type, Integer):
+            values[name] = _int(raw)
+        elif isinstance(column_type, ExactDecimal):
+            values[name] = _decimal(raw)
+        else:
+            values[name] = str(raw)
+    return values
+
+
+def account_values(record: AccountRecord) -> dict[str, Any]:
+    return {name: getattr(record, name) for name in _ACCOUNT_FIELDS}
+
+
+def audit_values(record: AuditRecord) -> dict[str, Any]:
+    return {
+        "at": record.at,
+        "actor": record.actor,
+        "action": record.action,
+        "subject": record.subject,
+        "detail": record.detail,
+    }
+
+
+def _int(raw: object) -> int | None:
+    """A whole-number config value; None when it is not one (the JSON keeps it)."""
+    if isinstance(raw, bool):
+        return None
+    try:
+        return int(str(raw).strip())
+    except ValueError:
+        return None
+
+
+def _decimal(raw: object) -> Decimal | None:
+    """A config value as an exact Decimal; None when it is not a number (the JSON keeps it)."""
+    if raw is None or isinstance(raw, bool):
+        return None
+    try:
+        value = Decimal(str(raw))
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
+
+
+# --- rows -> records -------------------------------------------------------------------------
+
+
+def trade_record(row: TradeRow) -> TradeRecord:
+    return TradeRecord(**{name: getattr(row, name) for name in _TRADE_FIELDS})
+
+
+def strategy_record(row: StrategyRow) -> StrategyRecord:
+    return StrategyRecord(
+        strategy_id=row.strategy_id,
+        account=row.account,
+        name=row.name,
+        config=dict(row.config),
+        state=row.state,
+        halt_reason=row.halt_reason,
+        realized_pnl=row.realized_pnl,
+        baseline=row.baseline,
+        peak_pnl=row.portfolio_highest_pnl,
+        trailing_level=row.portfolio_current_trailing_sl,
+        day=row.day,
+        updated_at=row.updated_at,
+    )
+
+
+def account_record(row: AccountRow) -> AccountRecord:
+    return AccountRecord(**{name: getattr(row, name) for name in _ACCOUNT_FIELDS})
+
+
+def audit_record(row: AuditRow) -> AuditRecord:
+    return AuditRecord(
+        at=row.at, actor=row.actor, action=row.action, subject=row.subject, detail=row.detail
+    )
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+_SNAPSHOTS: tuple[tuple[type, type[Base], Callable[[Any], dict[str, Any]]], ...] = (
+    (AccountRecord, AccountRow, account_values),
+    (StrategyRecord, StrategyRow, strategy_values),
+    (TradeRecord, TradeRow, trade_values),
+)
+
+
+def write(session: Session, records: Sequence[Record]) -> None:
+    """Upsert the snapshots (the last one of each key wins) and append the audit entries in
+    order, inside the session's transaction. The caller commits."""
+    latest: dict[tuple[str, str], Record] = {}
+    audits: list[dict[str, Any]] = []
+    for record in records:
+        key = snapshot_key(record)
+        if key is None:
+            if not isinstance(record, AuditRecord):
+                raise TypeError(f"not a storable record: {record!r}")
+            audits.append(audit_values(record))
+        else:
+            latest.pop(key, None)  # keep first-seen order of the newest snapshots
+            latest[key] = record
+    connection = session.connection()  # Core statements: no ORM bookkeeping on the hot path
+    dialect = connection.dialect.name
+    for record_type, model, to_values in _SNAPSHOTS:
+        rows = [to_values(r) for r in latest.values() if isinstance(r, record_type)]
+        if rows:
+            connection.execute(_upsert(dialect, cast(Table, model.__table__)), rows)
+    if audits:
+        connection.execute(_AUDIT_INSERT, audits)
+
+
+_AUDIT_INSERT = insert(cast(Table, AuditRow.__table__))
+
+
+@functools.cache
+def _upsert(dialect: str, table: Table) -> Any:
+    """INSERT .. ON CONFLICT (primary key) DO UPDATE every other column; built once."""
+    maker: Any = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
+    if maker is None:
+        raise NotImplementedError(f"upsert is not implemented for {dialect}")
+    stmt = maker(table)
+    keys = [c.name for c in table.primary_key.columns]
+    updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+    return stmt.on_conflict_do_update(index_elements=keys, set_=updates)
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def load(session: Session) -> LoadedState:
+    strategies = session.scalars(select(StrategyRow).order_by(StrategyRow.strategy_id))
+    trades = session.scalars(
+        select(TradeRow)
+        .where(TradeRow.state.in_(OPEN_STATES))
+        .order_by(TradeRow.entered_at, TradeRow.trade_id)
+    )
+    return LoadedState(
+        strategies=[strategy_record(r) for r in strategies],
+        trades=[trade_record(r) for r in trades],
+    )
+
+
+def trade(session: Session, trade_id: str) -> TradeRecord | None:
+    row = session.get(TradeRow, trade_id)
+    return None if row is None else trade_record(row)
+
+
+def history(session: Session, account: str | None, limit: int) -> list[TradeRecord]:
+    query = select(TradeRow).where(TradeRow.state.in_(CLOSED_STATES))
+    if account is not None:
+        query = query.where(TradeRow.account == account)
+    query = query.order_by(TradeRow.closed_at.desc(), TradeRow.trade_id.desc()).limit(limit)
+    return [trade_record(r) for r in session.scalars(query)]
+
+
+def accounts(session: Session) -> list[AccountRecord]:
+    return [account_record(r) for r in session.scalars(select(AccountRow).order_by("account"))]
+
+
+def audit_entries(session: Session, subject: str | None, limit: int) -> list[AuditRecord]:
+    """The newest `limit` entries (of one subject, or all), oldest first."""
+    query = select(AuditRow)
+    if subject is not None:
+        query = query.where(AuditRow.subject == subject)
+    newest = list(session.scalars(query.order_by(AuditRow.id.desc()).limit(limit)))
+    return [audit_record(r) for r in reversed(newest)]

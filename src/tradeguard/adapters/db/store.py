@@ -1,0 +1,380 @@
+"""Adapters layer: SqlStore, the app's Store port on SQLAlchemy (SQLite or PostgreSQL).
+
+All database work runs on one dedicated worker thread with plain sync sessions; the event loop
+only hands work over and waits on futures, never on the database. Writes go through one FIFO
+(pending.PendingQueue): `commit` queues its records and waits a short `commit_timeout` for the
+worker to commit them in one transaction. If the database is down, locked or slow, `commit`
+returns False and the records stay queued; the store turns `degraded`, retries with backoff,
+replays the queue in order (before any newer write, since it is the same queue), and turns
+healthy again once the queue is empty. Reads see queued snapshots on top of the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session
+
+from tradeguard.adapters.db import rows
+from tradeguard.adapters.db.connect import create_engine, database_url
+from tradeguard.adapters.db.migrate import upgrade_connection
+from tradeguard.adapters.db.pending import Batch, PendingQueue, Waiter
+from tradeguard.app.records import (
+    AccountRecord,
+    AuditRecord,
+    LoadedState,
+    Record,
+    StrategyRecord,
+    TradeRecord,
+)
+
+log = logging.getLogger("tradeguard.db")
+T = TypeVar("T")
+
+
+class StoreUnavailable(RuntimeError):
+    """A read could not reach the database (down, locked or too slow)."""
+
+
+class StoreClosed(RuntimeError):
+    """The store was closed."""
+
+
+def is_outage(error: BaseException) -> bool:
+    """True when `error` means "database unavailable, try again later" (queue and retry);
+    False when the data itself is refused (constraint or value errors: retrying cannot help)."""
+    if isinstance(error, IntegrityError | DataError):
+        return False
+    return isinstance(error, DBAPIError | DisconnectionError | PoolTimeout | OSError)
+
+
+class SqlStore:
+    """The Store port on a SQLAlchemy engine. Call `await start()` (or use `open`) first."""
+
+    def __init__(
+        self,
+        url: str | URL | None = None,
+        *,
+        max_pending: int = 100_000,
+        commit_timeout: float = 1.0,
+        read_timeout: float = 5.0,
+        retry_initial: float = 0.1,
+        retry_max: float = 5.0,
+        busy_timeout_ms: int = 500,
+        chunk_records: int = 1_000,
+        close_timeout: float = 5.0,
+    ) -> None:
+        self.url = url if url is not None else database_url()
+        self._engine = create_engine(self.url, busy_timeout_ms=busy_timeout_ms)
+        self._commit_timeout = commit_timeout
+        self._read_timeout = read_timeout
+        self._retry_initial = retry_initial
+        self._retry_max = retry_max
+        self._chunk = chunk_records
+        self._close_timeout = close_timeout
+        self._cond = threading.Condition()
+        self._queue = PendingQueue(max_pending)
+        self._inflight: list[Batch] = []
+        self._jobs: deque[tuple[Callable[[Session], Any], Waiter]] = deque()
+        self._exit_waiters: list[Waiter] = []
+        self._degraded = False
+        self._replayed = 0
+        self._backoff = retry_initial
+        self._next_attempt = 0.0
+        self._isolate = 0  # take single batches to find one the database refuses
+        self._stopping = False
+        self._gave_up = False
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="tradeguard-db", daemon=True)
+        self._thread.start()
+
+    @classmethod
+    async def open(cls, url: str | URL | None = None, **options: Any) -> SqlStore:
+        """Create the store and migrate the schema to the newest revision."""
+        store = cls(url, **options)
+        try:
+            await store.start()
+        except BaseException:
+            await store.close()
+            raise
+        return store
+
+    async def start(self, migrate: bool = True) -> None:
+        """Create or upgrade the schema (first start creates the database)."""
+        if migrate:
+            await self._call(self._migrate, wait_limit=max(self._read_timeout, 60.0))
+
+    @staticmethod
+    def _migrate(session: Session) -> None:
+        upgrade_connection(session.connection())
+        session.commit()
+
+    # --- Store port ------------------------------------------------------------------------
+
+    @property
+    def degraded(self) -> bool:
+        return self._degraded
+
+    @property
+    def pending(self) -> int:
+        """Records accepted by `commit` and not yet in the database."""
+        with self._cond:
+            return len(self._queue) + sum(len(b.records) for b in self._inflight)
+
+    async def commit(self, records: Sequence[Record]) -> bool:
+        if self._closed:
+            raise StoreClosed("the store is closed")
+        batch_records = list(records)
+        if not batch_records:
+            return True
+        loop = asyncio.get_running_loop()
+        waiter = Waiter(loop, loop.create_future())
+        with self._cond:
+            degraded = self._degraded
+            self._queue.push(Batch(batch_records, None if degraded else waiter))
+            self._cond.notify()
+        if degraded:
+            return False
+        try:
+            return bool(await asyncio.wait_for(waiter.future, self._commit_timeout))
+        except TimeoutError:
+            with self._cond:
+                self._enter_degraded(f"a write took longer than {self._commit_timeout}s")
+            return False
+
+    async def load(self) -> LoadedState:
+        state, queued = await self._call(lambda s: (rows.load(s), self._queued()))
+        strategies = {r.strategy_id: r for r in state.strategies}
+        trades = {r.trade_id: r for r in state.trades}
+        for record in queued:
+            if isinstance(record, StrategyRecord):
+                strategies[record.strategy_id] = record
+            elif isinstance(record, TradeRecord):
+                trades.pop(record.trade_id, None)
+                if record.state in rows.OPEN_STATES:
+                    trades[record.trade_id] = record
+        return LoadedState(strategies=list(strategies.values()), trades=list(trades.values()))
+
+    async def trade(self, trade_id: str) -> TradeRecord | None:
+        with self._cond:
+            queued = [
+                r for r in self._queued() if isinstance(r, TradeRecord) and r.trade_id == trade_id
+            ]
+        if queued:
+            return queued[-1]
+        return await self._call(lambda s: rows.trade(s, trade_id))
+
+    async def history(self, account: str | None, limit: int) -> list[TradeRecord]:
+        stored, queued = await self._call(
+            lambda s: (rows.history(s, account, limit), self._queued())
+        )
+        merged = {r.trade_id: r for r in stored}
+        for record in queued:
+            if isinstance(record, TradeRecord) and account in (None, record.account):
+                merged.pop(record.trade_id, None)
+                if record.state in rows.CLOSED_STATES:
+                    merged[record.trade_id] = record
+        ordered = sorted(merged.values(), key=lambda r: (r.closed_at or 0, r.trade_id))
+        return list(reversed(ordered))[:limit]
+
+    async def accounts(self) -> list[AccountRecord]:
+        stored, queued = await self._call(lambda s: (rows.accounts(s), self._queued()))
+        merged = {r.account: r for r in stored}
+        merged.update({r.account: r for r in queued if isinstance(r, AccountRecord)})
+        return sorted(merged.values(), key=lambda r: r.account)
+
+    async def audit_entries(
+        self, subject: str | None = None, limit: int = 1000
+    ) -> list[AuditRecord]:
+        """The newest `limit` audit entries (of one subject, or all), oldest first; entries
+        still queued come last."""
+        stored, queued = await self._call(
+            lambda s: (rows.audit_entries(s, subject, limit), self._queued())
+        )
+        waiting = [r for r in queued if isinstance(r, AuditRecord) and subject in (None, r.subject)]
+        return (stored + waiting)[-limit:] if limit > 0 else []
+
+    async def close(self) -> None:
+        """Flush what can be flushed (one attempt, ignoring the backoff), then stop the
+        worker and dispose the engine."""
+        if self._closed:
+            return
+        self._closed = True
+        loop = asyncio.get_running_loop()
+        waiter = Waiter(loop, loop.create_future())
+        with self._cond:
+            self._stopping = True
+            self._exit_waiters.append(waiter)
+            self._cond.notify()
+        if self._thread.is_alive():
+            try:
+                await asyncio.wait_for(waiter.future, self._close_timeout)
+            except TimeoutError:
+                log.error("database worker did not stop within %ss", self._close_timeout)
+                return
+        self._thread.join(timeout=1.0)
+
+    # --- helpers on the loop side ----------------------------------------------------------
+
+    async def _call(self, fn: Callable[[Session], T], wait_limit: float | None = None) -> T:
+        if self._closed:
+            raise StoreClosed("the store is closed")
+        loop = asyncio.get_running_loop()
+        waiter = Waiter(loop, loop.create_future())
+        with self._cond:
+            self._jobs.append((fn, waiter))
+            self._cond.notify()
+        limit = self._read_timeout if wait_limit is None else wait_limit
+        try:
+            result = await asyncio.wait_for(waiter.future, limit)
+        except TimeoutError:
+            raise StoreUnavailable(f"the database did not answer within {limit}s") from None
+        return result  # type: ignore[return-value]
+
+    def _queued(self) -> list[Record]:
+        """Every record not yet committed, oldest first (caller holds the lock, or is the
+        worker: only the worker removes records)."""
+        with self._cond:
+            inflight = [r for b in self._inflight for r in b.records]
+            return inflight + list(self._queue.records())
+
+    def _enter_degraded(self, reason: str) -> None:
+        if not self._degraded:
+            self._degraded = True
+            self._replayed = 0
+            log.warning("database degraded: %s; queuing writes (%d pending)", reason, self.pending)
+
+    # --- the worker thread -----------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            while True:
+                try:
+                    if not self._step():
+                        return
+                except Exception:  # a bug here must not silently end every later write
+                    log.exception("database worker error; continuing")
+                    with self._cond:
+                        self._cond.wait(0.1)
+        finally:
+            self._shutdown()
+
+    def _step(self) -> bool:
+        """One round: run waiting reads, then write one chunk if due. False: stop."""
+        with self._cond:
+            while True:
+                jobs = list(self._jobs)
+                self._jobs.clear()
+                now = time.monotonic()
+                can_write = bool(self._queue) and not self._gave_up
+                write_due = can_write and (self._stopping or now >= self._next_attempt)
+                if jobs or write_due:
+                    break
+                if self._stopping:
+                    return False
+                self._cond.wait(self._next_attempt - now if can_write else None)
+            chunk: list[Batch] = []
+            if write_due:
+                chunk = self._queue.take(0 if self._isolate else self._chunk)
+                self._isolate = max(0, self._isolate - 1)
+                self._inflight = chunk
+        for fn, waiter in jobs:
+            self._run_job(fn, waiter)
+        if chunk:
+            self._write(chunk)
+        return True
+
+    def _run_job(self, fn: Callable[[Session], Any], waiter: Waiter) -> None:
+        if waiter.future.cancelled():
+            return
+        try:
+            with Session(self._engine) as session:
+                result = fn(session)
+        except Exception as error:
+            if is_outage(error):
+                waiter.resolve(error=StoreUnavailable(f"database unavailable: {error}"))
+            else:
+                waiter.resolve(error=error)
+            return
+        waiter.resolve(result)
+
+    def _write(self, chunk: list[Batch]) -> None:
+        records = [r for b in chunk for r in b.records]
+        try:
+            with Session(self._engine) as session, session.begin():
+                rows.write(session, records)
+        except Exception as error:
+            self._write_failed(chunk, records, error)
+            return
+        with self._cond:
+            self._inflight = []
+            self._backoff = self._retry_initial
+            self._next_attempt = 0.0
+            if self._degraded:
+                self._replayed += len(records)
+                if not self._queue:
+                    self._degraded = False
+                    log.warning("database recovered: %d queued records replayed", self._replayed)
+        for batch in chunk:
+            if batch.waiter is not None:
+                batch.waiter.resolve(True)
+
+    def _write_failed(self, chunk: list[Batch], records: list[Record], error: Exception) -> None:
+        if is_outage(error):
+            with self._cond:
+                self._inflight = []
+                self._queue.put_back(chunk)
+                self._enter_degraded(f"{type(error).__name__}: {_first_line(error)}")
+                self._next_attempt = time.monotonic() + self._backoff
+                self._backoff = min(self._backoff * 2, self._retry_max)
+                if self._stopping:
+                    self._gave_up = True
+            for batch in chunk:
+                if batch.waiter is not None:
+                    batch.waiter.resolve(False)
+                    batch.waiter = None
+            return
+        if len(chunk) > 1:  # find the one batch the database refuses, write the others
+            with self._cond:
+                self._inflight = []
+                self._queue.put_back(chunk)
+                self._isolate = len(chunk)
+            return
+        log.critical("the database refused a write; dropping it: %s; records: %r", error, records)
+        with self._cond:
+            self._inflight = []
+            if self._degraded and not self._queue:
+                self._degraded = False
+                log.warning("database recovered: %d queued records replayed", self._replayed)
+        if chunk[0].waiter is not None:
+            chunk[0].waiter.resolve(error=error)
+
+    def _shutdown(self) -> None:
+        try:
+            lost = self.pending
+            if lost:
+                log.critical("database closed with %d records not written", lost)
+            self._engine.dispose()
+        finally:
+            with self._cond:
+                waiters, self._exit_waiters = self._exit_waiters, []
+                jobs = list(self._jobs)
+                self._jobs.clear()
+            for _, waiter in jobs:
+                waiter.resolve(error=StoreClosed("the store is closed"))
+            for waiter in waiters:
+                waiter.resolve(None)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -1,0 +1,1 @@
+"""Adapters layer: OpenAlgo REST gateway and WebSocket feed clients."""

@@ -1,0 +1,408 @@
+"""Adapters layer: OpenAlgo's WebSocket feed as an app.ports.MarketFeed.
+
+Protocol (openalgo-interface.md §3): authenticate with `api_key` (the reply can take seconds:
+the proxy connects the broker first), subscribe in LTP mode (1) with the `symbols` list key,
+unsubscribe with `mode` inside every entry, `subscribe_orders` for order updates. The app
+reference-counts symbols; this feed still sends each symbol once per connection, whatever is
+asked, by reconciling the wanted set with what was sent on the current connection.
+
+Ticks and order updates are parsed by `feed_parse`; exact duplicate ticks (symbol, exchange,
+ltp, time) and duplicate order updates (orderid, order_status, filled_quantity) are dropped; a
+malformed message is logged and dropped. On any drop the feed reconnects forever, with capped
+exponential backoff and jitter, re-authenticates, resubscribes everything and the order stream,
+then calls `on_reconnect` (OpenAlgo does not replay missed order updates: reconcile then).
+While it is blind, an optional `PollingFallback` feeds REST quotes through the same tick path.
+
+Staleness: `last_tick_at` is the last price from any source (stream or poll), so the app knows
+whether it is blind; `stale_symbols` looks at the stream only, so polling knows when to help.
+The api key is never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import itertools
+import json
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from tradeguard.adapters.openalgo.feed_parse import (
+    FeedMessageError,
+    Key,
+    RecentKeys,
+    batches,
+    json_object,
+    parse_market_data,
+    parse_order_update,
+    quiet_ws_logger,
+    refused_entries,
+    subscribe_message,
+    unsubscribe_message,
+)
+from tradeguard.adapters.openalgo.polling import PollingConfig, PollingFallback, QuotesFn
+from tradeguard.app.ports import OrderUpdateHandler, TickHandler
+from tradeguard.core.model import Tick
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STALE_S = 30.0  # status() threshold without a fallback (OpenAlgo's own plan uses 30 s)
+DEFAULT_BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0)
+_LOGGED_CHARS = 300
+_WS_LOG = quiet_ws_logger("tradeguard.adapters.openalgo.feed.ws")
+
+
+class FeedAuthError(Exception):
+    """The proxy refused authentication (bad key, no broker session...)."""
+
+
+class OpenAlgoFeed:
+    """Live ticks and order updates from OpenAlgo's WebSocket proxy (see module docstring)."""
+
+    def __init__(
+        self,
+        url: str,
+        api_key: str,
+        *,
+        on_reconnect: Callable[[], Awaitable[None] | None] | None = None,
+        quotes: QuotesFn | None = None,
+        polling: PollingConfig | None = None,
+        subscribe_orders: bool = True,
+        auth_timeout_s: float = 60.0,
+        open_timeout_s: float = 10.0,
+        ping_interval_s: float | None = 20.0,
+        backoff_s: Sequence[float] = DEFAULT_BACKOFF_S,
+        jitter: float = 0.2,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rand: Callable[[], float] = random.random,
+        clock_ns: Callable[[], int] = time.time_ns,
+    ) -> None:
+        if not backoff_s or min(backoff_s) < 0 or not 0 <= jitter < 1:
+            raise ValueError("backoff needs non-negative delays and a jitter in [0, 1)")
+        self._url = url
+        self._api_key = api_key
+        self._on_reconnect = on_reconnect
+        self._want_orders = subscribe_orders
+        self._auth_timeout = auth_timeout_s
+        self._open_timeout = open_timeout_s
+        self._ping_interval = ping_interval_s
+        self._backoff = tuple(backoff_s)
+        self._jitter = jitter
+        self._sleep = sleep
+        self._rand = rand
+        self._clock = clock_ns
+        self._on_tick: TickHandler | None = None
+        self._on_order: OrderUpdateHandler | None = None
+        self._wanted: dict[Key, None] = {}  # insertion-ordered set
+        self._sent: set[Key] = set()  # subscribed on the current connection
+        self._stream_since: dict[Key, int] = {}  # when subscribed on the current connection
+        self._stream_tick_at: dict[Key, int] = {}
+        self._price_at: dict[Key, int] = {}
+        self._rejected: dict[Key, str] = {}
+        self._tick_keys = RecentKeys(8192)
+        self._order_keys = RecentKeys(8192)
+        self._ws: ClientConnection | None = None
+        self._sub_lock = asyncio.Lock()
+        self._request_ids = itertools.count(1)
+        self._task: asyncio.Task[None] | None = None
+        self._side_tasks: set[asyncio.Task[Any]] = set()
+        self._connected = False
+        self._ever_connected = False
+        self.reconnects = 0
+        self.attempts = 0
+        self.ticks = 0
+        self.duplicates_dropped = 0
+        self.malformed = 0
+        self.last_error = ""
+        self.connected_at: int | None = None
+        self.fallback = (
+            PollingFallback(self, quotes, polling, clock_ns=clock_ns) if quotes else None
+        )
+
+    # -- MarketFeed ---------------------------------------------------------------------------
+
+    def set_handlers(self, on_tick: TickHandler, on_order: OrderUpdateHandler) -> None:
+        self._on_tick = on_tick
+        self._on_order = on_order
+
+    async def start(self) -> None:
+        """Start connecting in the background (and polling, if configured); returns at once."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="openalgo-feed")
+        if self.fallback is not None:
+            await self.fallback.start()
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if self.fallback is not None:
+            await self.fallback.stop()
+        tasks = [t for t in (task, *self._side_tasks) if t is not None]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._connected = False
+
+    async def subscribe(self, symbols: Sequence[tuple[str, str]]) -> None:
+        for key in symbols:
+            self._wanted.setdefault((key[0], key[1]), None)
+        await self._sync()
+
+    async def unsubscribe(self, symbols: Sequence[tuple[str, str]]) -> None:
+        for key in symbols:
+            self._wanted.pop((key[0], key[1]), None)
+        await self._sync()
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    def last_tick_at(self, symbol: str, exchange: str) -> int | None:
+        """Local receive time (epoch ns) of the last price, streamed or polled."""
+        return self._price_at.get((symbol, exchange))
+
+    # -- staleness and polling support --------------------------------------------------------
+
+    def subscribed(self) -> list[Key]:
+        return list(self._wanted)
+
+    def last_stream_tick_at(self, symbol: str, exchange: str) -> int | None:
+        return self._stream_tick_at.get((symbol, exchange))
+
+    def stale_symbols(self, now_ns: int, threshold_s: float) -> list[Key]:
+        """Subscribed symbols whose stream has been silent for more than `threshold_s`, counting
+        from their last streamed tick or their subscription on this connection (whichever is
+        later); symbols not subscribed on a live connection are always stale."""
+        limit = int(threshold_s * 1_000_000_000)
+        stale = []
+        for key in self._wanted:
+            since = self._stream_since.get(key) if self._connected else None
+            if since is None:
+                stale.append(key)
+                continue
+            ref = max(since, self._stream_tick_at.get(key, 0))
+            if now_ns - ref > limit:
+                stale.append(key)
+        return stale
+
+    def ingest_polled(self, prices: Mapping[Key, int], received_ns: int) -> int:
+        """Feed polled quotes (units) as ticks stamped with the receive time; returns how many."""
+        fed = 0
+        for (symbol, exchange), units in prices.items():
+            if (symbol, exchange) in self._wanted and units > 0:
+                self._deliver(Tick(symbol, exchange, units, received_ns), received_ns)
+                fed += 1
+        return fed
+
+    def status(self) -> dict[str, Any]:
+        """Connection, counters and per-symbol staleness, for /health (never the api key)."""
+        now = self._clock()
+        stale_after = self.fallback.config.stale_after_s if self.fallback else DEFAULT_STALE_S
+        return {
+            "connected": self._connected,
+            "url": self._url,
+            "reconnects": self.reconnects,
+            "attempts": self.attempts,
+            "connected_at": self.connected_at,
+            "last_error": self.last_error,
+            "subscribed": len(self._wanted),
+            "rejected": {f"{e}:{s}": msg for (s, e), msg in self._rejected.items()},
+            "ticks": self.ticks,
+            "duplicates_dropped": self.duplicates_dropped,
+            "malformed": self.malformed,
+            "stale": [f"{e}:{s}" for s, e in self.stale_symbols(now, stale_after)],
+            "polling": self.fallback.status() if self.fallback else None,
+        }
+
+    # -- connection loop ----------------------------------------------------------------------
+
+    def backoff_delay(self, attempt: int) -> float:
+        """Delay before reconnect attempt `attempt` (0-based): capped schedule, +/- jitter."""
+        base = self._backoff[min(attempt, len(self._backoff) - 1)]
+        return max(0.0, base * (1 + self._jitter * (2 * self._rand() - 1)))
+
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            self.attempts += 1
+            try:
+                async with connect(
+                    self._url,
+                    open_timeout=self._open_timeout,
+                    ping_interval=self._ping_interval,
+                    close_timeout=2,
+                    proxy=None,
+                    max_queue=1024,
+                    logger=_WS_LOG,
+                ) as ws:
+                    await self._authenticate(ws)
+                    failures = 0
+                    await self._on_connected(ws)
+                    await self._read(ws)
+                self.last_error = "connection closed by the server"
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # every failure means: back off and try again
+                self.last_error = f"{type(exc).__name__}: {exc}"
+            finally:
+                self._on_disconnected()
+            delay = self.backoff_delay(failures)
+            failures += 1
+            log.warning("OpenAlgo feed down (%s); reconnecting in %.1fs", self.last_error, delay)
+            await self._sleep(delay)
+
+    async def _authenticate(self, ws: ClientConnection) -> None:
+        await ws.send(json.dumps({"action": "authenticate", "api_key": self._api_key}))
+        async with asyncio.timeout(self._auth_timeout):
+            async for raw in ws:
+                msg = json_object(raw)
+                if msg is None:
+                    continue
+                if msg.get("type") == "auth" and msg.get("status") == "success":
+                    log.info("OpenAlgo feed authenticated (broker %s)", msg.get("broker"))
+                    return
+                if msg.get("status") == "error":
+                    raise FeedAuthError(f"{msg.get('code')}: {msg.get('message')}")
+        raise ConnectionError("closed before authentication completed")
+
+    async def _on_connected(self, ws: ClientConnection) -> None:
+        self._ws = ws  # `_sent` and `_stream_since` were cleared on the last disconnect
+        self._connected = True
+        self.connected_at = self._clock()
+        self.last_error = ""
+        await self._sync()
+        if self._want_orders:
+            await self._send({"action": "subscribe_orders", "request_id": self._rid("o")})
+        if self._ever_connected:
+            self.reconnects += 1
+            log.info("OpenAlgo feed reconnected (%d symbols resubscribed)", len(self._sent))
+            self._fire_reconnect()
+        self._ever_connected = True
+
+    def _on_disconnected(self) -> None:
+        self._ws = None
+        self._connected = False
+        self._sent.clear()
+        self._stream_since.clear()
+
+    def _fire_reconnect(self) -> None:
+        callback = self._on_reconnect
+        if callback is None:
+            return
+
+        async def run() -> None:
+            try:
+                result = callback()
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                log.exception("on_reconnect callback failed")
+
+        task = asyncio.create_task(run(), name="openalgo-feed-reconnected")
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
+
+    # -- subscriptions ------------------------------------------------------------------------
+
+    def _rid(self, prefix: str) -> str:
+        return f"{prefix}-{next(self._request_ids)}"
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        ws = self._ws
+        if ws is None:
+            return
+        # On a closed connection the read loop reconnects and `_sent` is rebuilt then.
+        with contextlib.suppress(ConnectionClosed):
+            await ws.send(json.dumps(message))
+
+    async def _sync(self) -> None:
+        """Make the current connection's subscriptions equal the wanted set."""
+        async with self._sub_lock:
+            if self._ws is None or not self._connected:
+                return
+            add = [k for k in self._wanted if k not in self._sent]
+            drop = [k for k in self._sent if k not in self._wanted]
+            now = self._clock()
+            for batch in batches(add):
+                self._sent.update(batch)
+                self._stream_since.update(dict.fromkeys(batch, now))
+                await self._send(subscribe_message(batch, self._rid("s")))
+            for batch in batches(drop):
+                self._sent.difference_update(batch)
+                for key in batch:
+                    self._stream_since.pop(key, None)
+                    self._rejected.pop(key, None)
+                await self._send(unsubscribe_message(batch, self._rid("u")))
+
+    # -- incoming messages --------------------------------------------------------------------
+
+    async def _read(self, ws: ClientConnection) -> None:
+        async for raw in ws:
+            self.handle_message(raw)
+
+    def handle_message(self, raw: str | bytes) -> None:
+        """Process one pushed frame; never raises."""
+        received = self._clock()
+        msg = json_object(raw)
+        if msg is None:
+            self._malformed("not a JSON object", raw)
+            return
+        kind = msg.get("type")
+        try:
+            if kind == "market_data":
+                self._handle_tick(parse_market_data(msg, received), received)
+            elif kind == "order_update":
+                self._handle_order(msg)
+            elif kind == "subscribe":
+                for key, why in refused_entries(msg).items():
+                    self._rejected[key] = why
+                    log.error("OpenAlgo refused %s:%s: %s", key[1], key[0], why)
+            elif msg.get("status") == "error":
+                log.warning("OpenAlgo feed error %s: %s", msg.get("code"), msg.get("message"))
+            else:
+                log.debug("OpenAlgo feed message %s ignored", kind)
+        except FeedMessageError as exc:
+            self._malformed(str(exc), raw)
+
+    def _malformed(self, why: str, raw: str | bytes) -> None:
+        self.malformed += 1
+        text = raw if isinstance(raw, str) else repr(raw)
+        log.warning("dropping malformed feed message (%s): %s", why, text[:_LOGGED_CHARS])
+
+    def _handle_tick(self, tick: Tick, received: int) -> None:
+        key = (tick.symbol, tick.exchange)
+        if key not in self._wanted:
+            return  # in flight after an unsubscribe
+        if self._tick_keys.seen(tick):
+            self.duplicates_dropped += 1
+            return
+        self._stream_tick_at[key] = received
+        self._deliver(tick, received)
+
+    def _deliver(self, tick: Tick, received: int) -> None:
+        self._price_at[(tick.symbol, tick.exchange)] = received
+        self.ticks += 1
+        if self._on_tick is None:
+            return
+        try:
+            self._on_tick(tick)
+        except Exception:
+            log.exception("tick handler failed for %s:%s", tick.exchange, tick.symbol)
+
+    def _handle_order(self, msg: Mapping[str, Any]) -> None:
+        report, key = parse_order_update(msg)
+        if self._order_keys.seen(key):
+            self.duplicates_dropped += 1
+            return
+        if self._on_order is None:
+            return
+        try:
+            self._on_order(report)
+        except Exception:
+            log.exception("order handler failed for order %s", report.order_id)

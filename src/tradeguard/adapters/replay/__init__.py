@@ -1,0 +1,1 @@
+"""Adapters layer: replay inputs: tick CSV files and the replay TOML configuration."""

@@ -1,0 +1,1 @@
+"""Adapters layer: the embedded simulator (paper broker, market, OpenAlgo-compatible server)."""

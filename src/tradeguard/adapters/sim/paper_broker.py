@@ -1,0 +1,395 @@
+"""Adapters layer: the paper broker, an in-process BrokerGateway (the "verified fake").
+
+It keeps what a broker keeps: an order book, a trade book and net positions per
+(symbol, exchange, product) with signed quantity, average price and realized P&L. MARKET
+orders fill at the market's last price; a LIMIT fills at once at the last price when marketable
+and otherwise rests until a tick crosses it (then fills at the limit); SL-M/SL rest as
+`trigger pending` until a tick crosses the trigger. `place_smart_order` follows OpenAlgo's
+decision table (openalgo-interface.md §2.2) exactly, including the 0/0 case.
+
+Fault hooks: `reject_next` (at submit: a 400-style RejectedError; or after acceptance: the order
+goes `open` then `rejected`, like an RMS rejection) and `set_fill_late` (orders are accepted as
+`open` and complete only when `release_late_fills()` is called: "accept and report later").
+Order ids are a counter rendered as numeric strings, so runs are deterministic.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+from fractions import Fraction
+
+from tradeguard.adapters.sim.market import SimMarket
+from tradeguard.adapters.sim.paper_rules import (
+    MATCHED,
+    Position,
+    smart_order_decision,
+    validate_order,
+)
+from tradeguard.core.broker import (
+    FillReport,
+    OrderNotFound,
+    OrderReport,
+    OrderRequest,
+    OrderStatus,
+    PlaceResult,
+    PositionReport,
+    RejectedError,
+    SmartOrderRequest,
+    SymbolInfo,
+)
+from tradeguard.core.money import from_units, to_units
+
+log = logging.getLogger(__name__)
+
+OrderListener = Callable[[OrderReport], None]
+PosKey = tuple[str, str, str]
+
+_IST = timezone(timedelta(hours=5, minutes=30))
+
+
+@dataclass(slots=True)
+class _Order:
+    order_id: str
+    request: OrderRequest
+    status: OrderStatus
+    timestamp: str
+    average_price: int | None = None
+    filled_quantity: int = 0
+    rejection_reason: str = ""
+    late: bool = False  # held by the fill-late fault
+
+    def report(self) -> OrderReport:
+        req = self.request
+        return OrderReport(
+            order_id=self.order_id,
+            symbol=req.symbol,
+            exchange=req.exchange,
+            action=req.action,
+            quantity=req.quantity,
+            product=req.product,
+            status=self.status,
+            average_price=self.average_price,
+            filled_quantity=self.filled_quantity,
+            timestamp=self.timestamp,
+            rejection_reason=self.rejection_reason,
+        )
+
+
+@dataclass(slots=True)
+class _Faults:
+    reject_count: int = 0
+    reject_message: str = "RMS: order rejected by the paper broker"
+    reject_at_submit: bool = True
+    fill_late: bool = False
+
+
+@dataclass(slots=True)
+class _Book:
+    orders: dict[str, _Order] = field(default_factory=dict)
+    resting: dict[str, _Order] = field(default_factory=dict)  # open / trigger pending
+    trades: list[FillReport] = field(default_factory=list)
+    positions: dict[PosKey, Position] = field(default_factory=dict)
+
+
+class PaperBroker:
+    """An in-process broker over a SimMarket. Implements app.ports.BrokerGateway."""
+
+    def __init__(
+        self,
+        market: SimMarket,
+        *,
+        starting_cash: int = to_units(10_000_000),
+        id_base: int = 26_000_000_000_000,
+        clock_ms: Callable[[], int] | None = None,
+    ) -> None:
+        self._market = market
+        self._cash = starting_cash
+        self._next_id = id_base
+        self._clock_ms = clock_ms
+        self._book = _Book()
+        self._faults = _Faults()
+        self._listeners: list[OrderListener] = []
+        market.add_tick_listener(self._on_tick)
+
+    # -- listeners and faults ----------------------------------------------------------------
+
+    def add_order_listener(self, callback: OrderListener) -> None:
+        self._listeners.append(callback)
+
+    def remove_order_listener(self, callback: OrderListener) -> None:
+        if callback in self._listeners:
+            self._listeners.remove(callback)
+
+    def reject_next(self, count: int, message: str = "", *, at_submit: bool = True) -> None:
+        """Reject the next `count` orders: at submit (RejectedError, nothing in the book) or
+        after acceptance (the order goes open, then rejected with `message`)."""
+        self._faults.reject_count = max(0, count)
+        if message:
+            self._faults.reject_message = message
+        self._faults.reject_at_submit = at_submit
+
+    def set_fill_late(self, enabled: bool) -> None:
+        """While on, orders that would fill are accepted as open and held until
+        `release_late_fills()`."""
+        self._faults.fill_late = enabled
+
+    @property
+    def fill_late(self) -> bool:
+        return self._faults.fill_late
+
+    def release_late_fills(self) -> list[str]:
+        """Fill every held order that is still marketable; returns the order ids filled."""
+        filled: list[str] = []
+        for order in list(self._book.resting.values()):
+            if order.late and order.status is OrderStatus.OPEN:
+                order.late = False
+                if self._try_fill(order, self._market.last_price(*self._sym(order))):
+                    filled.append(order.order_id)
+        return filled
+
+    # -- BrokerGateway -----------------------------------------------------------------------
+
+    async def place_order(self, request: OrderRequest) -> PlaceResult:
+        return PlaceResult(self.submit(request))
+
+    async def place_smart_order(self, request: SmartOrderRequest) -> PlaceResult:
+        order = smart_order_decision(request, self.net_quantity(request))
+        if order is None:
+            return PlaceResult(None, MATCHED)
+        return PlaceResult(self.submit(order))
+
+    async def order_status(self, order_id: str, strategy: str) -> OrderReport:
+        order = self._book.orders.get(order_id)
+        if order is None:
+            raise OrderNotFound(f"Order {order_id} not found", status=404)
+        return order.report()
+
+    async def order_book(self) -> list[OrderReport]:
+        return [order.report() for order in self._book.orders.values()]
+
+    async def trade_book(self) -> list[FillReport]:
+        return list(self._book.trades)
+
+    async def position_book(self) -> list[PositionReport]:
+        rows = []
+        for (symbol, exchange, product), pos in self._book.positions.items():
+            rows.append(
+                PositionReport(
+                    symbol=symbol,
+                    exchange=exchange,
+                    product=product,
+                    quantity=pos.quantity,
+                    average_price=round(pos.average),
+                    ltp=self._market.last_price(symbol, exchange),
+                )
+            )
+        return rows
+
+    async def quotes(self, symbols: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        prices = {}
+        for symbol, exchange in symbols:
+            price = self._market.last_price(symbol, exchange)
+            if price is not None:
+                prices[(symbol, exchange)] = price
+        return prices
+
+    async def symbol_info(self, symbol: str, exchange: str) -> SymbolInfo:
+        if not self._market.knows(symbol, exchange):
+            raise RejectedError(f"Symbol '{symbol}' not found for exchange '{exchange}'")
+        tick = from_units(self._market.tick_size(symbol, exchange))
+        return SymbolInfo(symbol, exchange, str(tick), self._market.lot_size(symbol, exchange))
+
+    async def ping(self) -> None:
+        return None
+
+    # -- more broker operations (the REST server uses these) ----------------------------------
+
+    def order_request(self, order_id: str) -> OrderRequest | None:
+        order = self._book.orders.get(order_id)
+        return None if order is None else order.request
+
+    def net_quantity(self, request: SmartOrderRequest | OrderRequest) -> int:
+        pos = self._book.positions.get((request.symbol, request.exchange, request.product))
+        return 0 if pos is None else pos.quantity
+
+    def position(self, symbol: str, exchange: str, product: str) -> PositionReport | None:
+        pos = self._book.positions.get((symbol, exchange, product))
+        if pos is None:
+            return None
+        return PositionReport(symbol, exchange, product, pos.quantity, round(pos.average))
+
+    def realized_pnl(self, symbol: str, exchange: str, product: str) -> Fraction:
+        pos = self._book.positions.get((symbol, exchange, product))
+        return Fraction(0) if pos is None else pos.realized
+
+    def cancel(self, order_id: str) -> None:
+        order = self._book.orders.get(order_id)
+        if order is None:
+            raise OrderNotFound(f"Order {order_id} not found", status=404)
+        if order.status.is_final:
+            raise RejectedError(f"Order {order_id} is {order.status.value}, cannot cancel")
+        self._set_status(order, OrderStatus.CANCELLED)
+
+    def close_all(self, strategy: str = "Squareoff") -> list[str]:
+        """Flatten every non-zero position with opposite MARKET orders (closeposition)."""
+        ids = []
+        for (symbol, exchange, product), pos in list(self._book.positions.items()):
+            if pos.quantity:
+                action = "SELL" if pos.quantity > 0 else "BUY"
+                request = OrderRequest(
+                    symbol, exchange, action, abs(pos.quantity), product, strategy
+                )
+                try:
+                    ids.append(self.submit(request))
+                except RejectedError as error:
+                    log.warning("square-off of %s:%s failed: %s", symbol, exchange, error)
+        return ids
+
+    def funds(self) -> dict[str, int]:
+        """Units: availablecash, collateral, m2mrealized, m2munrealized, utiliseddebits."""
+        realized = Fraction(0)
+        unrealized = Fraction(0)
+        used = Fraction(0)
+        for (symbol, exchange, _product), pos in self._book.positions.items():
+            realized += pos.realized
+            if pos.quantity:
+                ltp = self._market.last_price(symbol, exchange) or round(pos.average)
+                unrealized += (ltp - pos.average) * pos.quantity
+                used += abs(pos.quantity) * pos.average
+        return {
+            "availablecash": round(self._cash + realized - used),
+            "collateral": 0,
+            "m2mrealized": round(realized),
+            "m2munrealized": round(unrealized),
+            "utiliseddebits": round(used),
+        }
+
+    def submit(self, request: OrderRequest) -> str:
+        """Validate, accept and (if possible) fill an order. Returns its id, or raises
+        RejectedError for a rejection at submit."""
+        action = request.action.upper()
+        request = replace(request, action=action, pricetype=request.pricetype.upper())
+        validate_order(request)
+        ltp = self._market.last_price(request.symbol, request.exchange)
+        if request.pricetype == "MARKET" and ltp is None:
+            raise RejectedError(
+                f"Cannot place MARKET order for {request.symbol} - unable to fetch current price",
+                status=400,
+            )
+        faults = self._faults
+        if faults.reject_count and faults.reject_at_submit:
+            faults.reject_count -= 1
+            raise RejectedError(faults.reject_message, status=400, detail=faults.reject_message)
+        pending = request.pricetype in ("SL", "SL-M")
+        order = _Order(
+            order_id=self._new_id(),
+            request=request,
+            status=OrderStatus.TRIGGER_PENDING if pending else OrderStatus.OPEN,
+            timestamp=self._timestamp(),
+        )
+        self._book.orders[order.order_id] = order
+        self._book.resting[order.order_id] = order
+        self._notify(order)
+        if faults.reject_count:
+            faults.reject_count -= 1
+            order.rejection_reason = faults.reject_message
+            self._set_status(order, OrderStatus.REJECTED)
+        elif faults.fill_late:
+            order.late = True
+        elif not pending:
+            self._try_fill(order, ltp)
+        else:
+            self._try_trigger(order, ltp)
+        return order.order_id
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _on_tick(self, symbol: str, exchange: str, ltp: int, ts_ms: int) -> None:
+        for order in list(self._book.resting.values()):
+            req = order.request
+            if order.late or req.symbol != symbol or req.exchange != exchange:
+                continue
+            if order.status is OrderStatus.TRIGGER_PENDING:
+                self._try_trigger(order, ltp)
+            elif order.status is OrderStatus.OPEN:
+                self._try_fill(order, ltp, resting=True)
+
+    def _try_trigger(self, order: _Order, ltp: int | None) -> None:
+        req = order.request
+        if ltp is None:
+            return
+        hit = ltp >= req.trigger_price if req.action == "BUY" else ltp <= req.trigger_price
+        if not hit:
+            return
+        if req.pricetype == "SL-M":
+            self._fill(order, ltp)
+            return
+        order.status = OrderStatus.OPEN  # SL triggered: now a resting LIMIT at `price`
+        if not self._try_fill(order, ltp):
+            self._notify(order)
+
+    def _try_fill(self, order: _Order, ltp: int | None, *, resting: bool = False) -> bool:
+        """Fill if marketable: at the last price, except a resting LIMIT crossed by a later
+        tick, which fills at its limit (like OpenAlgo's sandbox)."""
+        req = order.request
+        if ltp is None:
+            return False
+        if req.pricetype in ("MARKET", "SL-M"):
+            self._fill(order, ltp)
+            return True
+        marketable = ltp <= req.price if req.action == "BUY" else ltp >= req.price
+        if not marketable:
+            return False
+        self._fill(order, req.price if resting else ltp)
+        return True
+
+    def _fill(self, order: _Order, price: int) -> None:
+        req = order.request
+        signed = req.quantity if req.action == "BUY" else -req.quantity
+        key = (req.symbol, req.exchange, req.product)
+        self._book.positions.setdefault(key, Position()).apply(signed, price)
+        order.average_price = price
+        order.filled_quantity = req.quantity
+        stamp = self._timestamp()
+        self._book.trades.append(
+            FillReport(
+                order.order_id,
+                req.symbol,
+                req.exchange,
+                req.action,
+                req.quantity,
+                req.product,
+                price,
+                stamp,
+            )
+        )
+        self._set_status(order, OrderStatus.COMPLETE)
+
+    def _set_status(self, order: _Order, status: OrderStatus) -> None:
+        order.status = status
+        if status.is_final:
+            self._book.resting.pop(order.order_id, None)
+        self._notify(order)
+
+    def _notify(self, order: _Order) -> None:
+        report = order.report()
+        for listener in list(self._listeners):
+            try:
+                listener(report)
+            except Exception:
+                log.exception("order listener failed for %s", order.order_id)
+
+    def _new_id(self) -> str:
+        self._next_id += 1
+        return str(self._next_id)
+
+    def _timestamp(self) -> str:
+        ms = self._clock_ms() if self._clock_ms else int(datetime.now(_IST).timestamp() * 1000)
+        return datetime.fromtimestamp(ms / 1000, _IST).strftime("%d-%b-%Y %H:%M:%S")
+
+    @staticmethod
+    def _sym(order: _Order) -> tuple[str, str]:
+        return order.request.symbol, order.request.exchange

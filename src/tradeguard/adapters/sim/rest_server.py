@@ -1,0 +1,366 @@
+"""Adapters layer: an OpenAlgo-compatible REST server (Starlette) over the paper broker.
+
+It speaks openalgo-interface.md §1-2 as OpenAlgo really behaves: POST with `apikey` in the JSON
+body, strict schemas, flat envelopes, a Python-str-of-dict 400 `message` on order endpoints and
+a JSON object on data endpoints, 403 for a bad key, 404 for an unknown order, per-IP moving-
+window rate limits with the documented 429 body, and semi-auto queuing. `/sim/admin/faults` and
+`/sim/admin/price` drive faults and prices at run time (tests, demos).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from tradeguard.adapters.sim import rest_schemas as schemas
+from tradeguard.adapters.sim import rest_views as views
+from tradeguard.adapters.sim.faults import (
+    FaultSpecError,
+    MovingWindowLimiter,
+    RateLimits,
+    RestFaults,
+)
+from tradeguard.adapters.sim.market import SimMarket
+from tradeguard.adapters.sim.paper_broker import PaperBroker
+from tradeguard.adapters.sim.paper_rules import MATCHED, smart_order_decision
+from tradeguard.core.broker import (
+    OrderNotFound,
+    OrderReport,
+    OrderRequest,
+    OrderStatus,
+    RejectedError,
+    SmartOrderRequest,
+)
+from tradeguard.core.money import MoneyError, to_units
+
+RATE_LIMITED = {
+    "status": "error",
+    "message": "Rate limit exceeded. Please slow down your requests.",
+    "retry_after": 60,
+}
+INVALID_KEY = {"status": "error", "message": "Invalid openalgo apikey"}
+QUEUED = "Order queued for approval in Action Center"
+ERROR_PAGE = "<!doctype html><html><head><title>Error</title></head><body><h1>500</h1>" \
+    "<p>Internal Server Error</p></body></html>"  # fmt: skip
+
+Data = views.Data
+Handler = Callable[[Data], Awaitable[Response]]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    schema: schemas.Schema
+    bucket: str  # "order" | "smart_order" | "api"
+    order_kind: bool  # 400 message as a str of the dict (order endpoints) or a JSON object
+
+
+_success = views.success
+_error = views.error
+
+
+class SimApi:
+    """The request handlers; state is the broker, the market, faults and the limiter."""
+
+    def __init__(
+        self,
+        broker: PaperBroker,
+        market: SimMarket,
+        *,
+        apikey: str,
+        limits: RateLimits | None = None,
+        faults: RestFaults | None = None,
+        broker_name: str = "sim",
+    ) -> None:
+        self.broker = broker
+        self.market = market
+        self.apikey = apikey
+        self.faults = faults or RestFaults()
+        self.limiter = MovingWindowLimiter(limits or RateLimits())
+        self.broker_name = broker_name
+        self.endpoints: dict[str, tuple[Endpoint, Handler]] = {
+            "placeorder": (Endpoint(schemas.PLACE_ORDER, "order", True), self.place_order),
+            "placesmartorder": (
+                Endpoint(schemas.PLACE_SMART_ORDER, "smart_order", True),
+                self.place_smart_order,
+            ),
+            "cancelorder": (Endpoint(schemas.CANCEL_ORDER, "order", True), self.cancel_order),
+            "closeposition": (Endpoint(schemas.CLOSE_POSITION, "api", True), self.close_position),
+            "orderstatus": (Endpoint(schemas.ORDER_STATUS, "api", False), self.order_status),
+            "orderbook": (Endpoint(schemas.APIKEY_ONLY, "api", False), self.order_book),
+            "tradebook": (Endpoint(schemas.APIKEY_ONLY, "api", False), self.trade_book),
+            "positionbook": (Endpoint(schemas.APIKEY_ONLY, "api", False), self.position_book),
+            "openposition": (Endpoint(schemas.OPEN_POSITION, "api", False), self.open_position),
+            "quotes": (Endpoint(schemas.QUOTES, "api", False), self.quotes),
+            "multiquotes": (Endpoint(schemas.MULTI_QUOTES, "api", False), self.multi_quotes),
+            "funds": (Endpoint(schemas.APIKEY_ONLY, "api", False), self.funds),
+            "symbol": (Endpoint(schemas.SYMBOL, "api", False), self.symbol),
+            "ping": (Endpoint(schemas.APIKEY_ONLY, "api", False), self.ping),
+        }
+
+    # -- the pipeline every /api/v1 call goes through -----------------------------------------
+
+    async def dispatch(self, request: Request) -> Response:
+        name = request.path_params["endpoint"].strip("/")
+        if name not in self.endpoints:
+            return _error(404, "Not found", path=request.url.path)
+        endpoint, handler = self.endpoints[name]
+        client = request.client.host if request.client else "unknown"
+        if not self.limiter.hit(endpoint.bucket, client):
+            return JSONResponse(RATE_LIMITED, status_code=429)
+        if self.faults.delay_s:
+            await asyncio.sleep(self.faults.delay_s)
+        injected = await self._inject(request, name)
+        if injected is not None:
+            return injected
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return _error(400, "Invalid JSON payload")
+        data, errors = schemas.validate(endpoint.schema, body)
+        if errors:
+            return _error(400, str(errors) if endpoint.order_kind else errors)
+        if data["apikey"] != self.apikey:
+            return JSONResponse(INVALID_KEY, status_code=403)
+        try:
+            return await handler(data)
+        except OrderNotFound as error:
+            return _error(404, str(error))
+        except (RejectedError, MoneyError) as error:
+            return _error(400, str(error))
+
+    async def _inject(self, request: Request, name: str) -> Response | None:
+        mode = self.faults.take_failure(name)
+        if mode is None:
+            return None
+        if mode == "timeout":
+            await _hang_until_disconnect(request, self.faults.hang_s)
+            return _error(504, "Gateway timeout (simulated)")
+        if mode == "html":
+            return HTMLResponse(ERROR_PAGE, status_code=500)
+        if mode == "429":
+            return JSONResponse(RATE_LIMITED, status_code=429)
+        if mode == "403":
+            return JSONResponse(INVALID_KEY, status_code=403)
+        if mode == "garbage":
+            return HTMLResponse("<html><body>OK</body></html>", status_code=200)
+        if mode == "malformed":
+            broken = {"status": "success", "orderid": ["x"], "data": {"orders": "?"}}
+            return JSONResponse(broken | {"results": 1})
+        return _error(500, "An unexpected error occurred")
+
+    # -- order endpoints ---------------------------------------------------------------------
+
+    def _queued(self) -> Response:
+        return JSONResponse(
+            {
+                "status": "success",
+                "message": QUEUED,
+                "mode": "semi_auto",
+                "pending_order_id": self.faults.next_pending_id(),
+            }
+        )
+
+    async def place_order(self, data: Data) -> Response:
+        if self.faults.semi_auto:
+            return self._queued()
+        request = OrderRequest(
+            symbol=data["symbol"],
+            exchange=data["exchange"],
+            action=data["action"],
+            quantity=data["quantity"],
+            product=data["product"],
+            strategy=data["strategy"],
+            pricetype=data["pricetype"],
+            price=to_units(data["price"]),
+            trigger_price=to_units(data["trigger_price"]),
+        )
+        return JSONResponse({"status": "success", "orderid": self.broker.submit(request)})
+
+    async def place_smart_order(self, data: Data) -> Response:
+        if self.faults.semi_auto:
+            return self._queued()
+        request = SmartOrderRequest(
+            symbol=data["symbol"],
+            exchange=data["exchange"],
+            action=data["action"],
+            quantity=data["quantity"],
+            position_size=int(data["position_size"]),  # OpenAlgo: int(position_size)
+            product=data["product"],
+            strategy=data["strategy"],
+            pricetype=data["pricetype"],
+        )
+        order = smart_order_decision(request, self.broker.net_quantity(request))
+        if order is None:
+            return JSONResponse({"status": "success", "message": MATCHED})
+        order = OrderRequest(
+            order.symbol,
+            order.exchange,
+            order.action,
+            order.quantity,
+            order.product,
+            order.strategy,
+            pricetype=data["pricetype"],
+            price=to_units(data["price"]),
+            trigger_price=to_units(data["trigger_price"]),
+        )
+        return JSONResponse({"status": "success", "orderid": self.broker.submit(order)})
+
+    async def cancel_order(self, data: Data) -> Response:
+        if self.faults.semi_auto:
+            return _error(403, "Cancel order is not allowed in Semi-Auto mode")
+        self.broker.cancel(data["orderid"])
+        return JSONResponse({"status": "success", "orderid": data["orderid"]})
+
+    async def close_position(self, data: Data) -> Response:
+        if self.faults.semi_auto:
+            return _error(403, "Close position is not allowed in Semi-Auto mode")
+        self.broker.close_all()
+        return JSONResponse({"status": "success", "message": "All Open Positions Squared Off"})
+
+    # -- data endpoints ----------------------------------------------------------------------
+
+    def _order_row(self, report: OrderReport) -> Data:
+        return views.order_row(report, self.broker.order_request(report.order_id))
+
+    async def order_status(self, data: Data) -> Response:
+        report = await self.broker.order_status(data["orderid"], data["strategy"])
+        row = self._order_row(report)
+        complete = report.status is OrderStatus.COMPLETE
+        row["average_price"] = views.price(report.average_price) if complete else 0.0
+        return _success(row)
+
+    async def order_book(self, data: Data) -> Response:
+        reports = await self.broker.order_book()
+        rows = [self._order_row(r) for r in reports]
+        return _success({"orders": rows, "statistics": views.order_statistics(reports)})
+
+    async def trade_book(self, data: Data) -> Response:
+        return _success([views.trade_row(fill) for fill in await self.broker.trade_book()])
+
+    async def position_book(self, data: Data) -> Response:
+        pnl = self.broker.realized_pnl
+        rows = [
+            views.position_row(pos, pnl(pos.symbol, pos.exchange, pos.product))
+            for pos in await self.broker.position_book()
+        ]
+        return _success(rows)
+
+    async def open_position(self, data: Data) -> Response:
+        pos = self.broker.position(data["symbol"], data["exchange"], data["product"])
+        quantity: str | int = 0 if pos is None else str(pos.quantity)
+        return JSONResponse({"quantity": quantity, "status": "success"})
+
+    async def quotes(self, data: Data) -> Response:
+        quote = views.quote_data(self.market, data["symbol"], data["exchange"])
+        if quote is None:
+            return _error(
+                400,
+                f"Symbol '{data['symbol']}' not found for exchange '{data['exchange']}'. "
+                "Please verify the symbol name and ensure master contracts are downloaded.",
+            )
+        return _success(quote)
+
+    async def multi_quotes(self, data: Data) -> Response:
+        results: list[Data] = []
+        invalid: list[str] = []
+        for symbol, exchange in data["symbols"]:
+            quote = views.quote_data(self.market, symbol, exchange)
+            if quote is None:
+                invalid.append(f"{exchange}:{symbol}")
+                results.append({"symbol": symbol, "exchange": exchange, "error": "Not found"})
+            else:
+                results.append({"symbol": symbol, "exchange": exchange, "data": quote})
+        if len(invalid) == len(results):
+            return _error(400, "All symbols are invalid", invalid_symbols=invalid)
+        return JSONResponse({"status": "success", "results": results})
+
+    async def funds(self, data: Data) -> Response:
+        return _success({k: views.money(v) for k, v in self.broker.funds().items()})
+
+    async def symbol(self, data: Data) -> Response:
+        symbol, exchange = data["symbol"], data["exchange"]
+        if not self.market.knows(symbol, exchange):
+            return _error(404, f"Symbol '{symbol}' not found for exchange '{exchange}'")
+        return _success(views.symbol_data(self.market, symbol, exchange))
+
+    async def ping(self, data: Data) -> Response:
+        return _success({"message": "pong", "broker": self.broker_name})
+
+    # -- admin -------------------------------------------------------------------------------
+
+    async def admin_faults(self, request: Request) -> Response:
+        try:
+            spec = json.loads(await request.body() or b"{}")
+            if not isinstance(spec, dict):
+                raise FaultSpecError("body must be a JSON object")
+            self.faults.update(spec)
+            released = self._broker_faults(spec)
+        except (FaultSpecError, ValueError, TypeError) as error:
+            return _error(400, str(error))
+        state = self.faults.snapshot() | {"fill_late": self.broker.fill_late, "released": released}
+        return _success(state)
+
+    def _broker_faults(self, spec: Data) -> list[str]:
+        if spec.get("reset"):
+            self.broker.reject_next(0)
+            self.broker.set_fill_late(False)
+        if "reject_next" in spec:
+            self.broker.reject_next(
+                int(spec["reject_next"]),
+                str(spec.get("reject_message") or ""),
+                at_submit=bool(spec.get("reject_at_submit", True)),
+            )
+        if "rate_limits" in spec:
+            for name, value in dict(spec["rate_limits"]).items():
+                if name not in ("order", "smart_order", "api", "window_s", "enabled"):
+                    raise FaultSpecError(f"unknown rate limit {name!r}")
+                setattr(self.limiter.limits, name, value)
+        if "fill_late" in spec:
+            self.broker.set_fill_late(bool(spec["fill_late"]))
+        return self.broker.release_late_fills() if spec.get("release_late") else []
+
+    async def admin_price(self, request: Request) -> Response:
+        try:
+            spec = json.loads(await request.body())
+            symbol, exchange = str(spec["symbol"]), str(spec["exchange"])
+            units = to_units(str(spec["ltp"]))
+            self.market.set_price(symbol, exchange, units)
+        except (KeyError, TypeError, ValueError) as error:
+            return _error(400, f"bad price request: {error}")
+        return _success({"symbol": symbol, "exchange": exchange, "ltp": views.price(units)})
+
+
+async def _hang_until_disconnect(request: Request, seconds: float) -> None:
+    """Hold the call open until the client goes away (its timeout) or `seconds` pass."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            while True:
+                message = await request.receive()
+                if message["type"] == "http.disconnect":
+                    return
+
+
+def create_app(api: SimApi) -> Starlette:
+    """The Starlette app serving `api` under /api/v1/ plus the /sim/admin endpoints."""
+
+    async def not_found(request: Request) -> Response:
+        return _error(404, "Not found", path=request.url.path)
+
+    app = Starlette(
+        routes=[
+            Route("/api/v1/{endpoint:path}", api.dispatch, methods=["POST"]),
+            Route("/api/{rest:path}", not_found, methods=["GET", "POST"]),
+            Route("/sim/admin/faults", api.admin_faults, methods=["POST"]),
+            Route("/sim/admin/price", api.admin_price, methods=["POST"]),
+        ]
+    )
+    app.state.sim = api
+    return app

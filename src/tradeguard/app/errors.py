@@ -1,0 +1,37 @@
+"""App layer: the errors the service facade raises. Interfaces map them to HTTP codes."""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """Base: a request the service refused. The message is safe to show to the caller."""
+
+    http_status = 400
+
+
+class InvalidRequest(ServiceError):
+    """Bad input (wrong value, rule on the wrong side, unknown setting): 400."""
+
+
+class NotFound(ServiceError):
+    """No such trade, strategy or order visible to this account: 404."""
+
+    http_status = 404
+
+
+class Conflict(ServiceError):
+    """The request does not fit the current state (already exiting, HALTED, limits): 409."""
+
+    http_status = 409
+
+
+class Unauthorized(ServiceError):
+    """Missing or wrong credentials: 401 (the API uses 403 for a wrong apikey, as OpenAlgo)."""
+
+    http_status = 401
+
+
+class BrokerUnavailable(ServiceError):
+    """The broker (OpenAlgo) could not answer, or its session is down: 503."""
+
+    http_status = 503

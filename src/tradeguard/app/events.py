@@ -1,0 +1,75 @@
+"""App layer: an in-process event bus for live views (dashboard pushes, toasts).
+
+Publishers never block: each subscriber has a bounded queue, and a subscriber that falls behind
+loses its oldest events and is told how many it missed (a `gap` event), never the publisher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """`kind`: trade, strategy, exit, alert, health, gap. `account` None means everyone."""
+
+    kind: str
+    data: dict[str, Any]
+    account: str | None = None
+    at: int = 0
+
+
+@dataclass(slots=True)
+class _Subscriber:
+    account: str | None
+    queue: asyncio.Queue[Event]
+    missed: int = 0
+    kinds: frozenset[str] | None = field(default=None)
+
+
+class EventBus:
+    def __init__(self, queue_size: int = 1000) -> None:
+        self._subscribers: list[_Subscriber] = []
+        self._queue_size = queue_size
+        self.published = 0
+
+    def publish(self, event: Event) -> None:
+        self.published += 1
+        for sub in self._subscribers:
+            if event.account is not None and sub.account not in (None, event.account):
+                continue
+            if sub.kinds is not None and event.kind not in sub.kinds:
+                continue
+            if sub.queue.full():
+                sub.queue.get_nowait()
+                sub.missed += 1
+            sub.queue.put_nowait(event)
+
+    @asynccontextmanager
+    async def subscribe(
+        self, account: str | None = None, kinds: frozenset[str] | None = None
+    ) -> AsyncIterator[AsyncIterator[Event]]:
+        """Yield an async iterator of events visible to `account` (None: all accounts)."""
+        sub = _Subscriber(account, asyncio.Queue(self._queue_size), kinds=kinds)
+        self._subscribers.append(sub)
+
+        async def events() -> AsyncIterator[Event]:
+            while True:
+                event = await sub.queue.get()
+                if sub.missed:
+                    missed, sub.missed = sub.missed, 0
+                    yield Event("gap", {"missed": missed}, account)
+                yield event
+
+        try:
+            yield events()
+        finally:
+            self._subscribers.remove(sub)
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subscribers)

@@ -1,0 +1,425 @@
+"""App layer: the exit executor. One ExitDecision becomes exactly one exit order.
+
+Per exit: (a) commit the intent (a degraded store queues it: we alert and go on, because a
+missed stop costs money); (b) read a fresh position book and cap the quantity so the account's
+net never crosses zero; (c) place a MARKET `placeorder` of the opposite side (or, per strategy,
+a `placesmartorder` with quantity 0 and position_size = net minus our signed quantity);
+(d) commit the order id; (e) resolve: complete -> CLOSED at the real fill price; rejected ->
+EXIT_FAILED and an alert; unknown -> resolved from the order book, never resent blindly.
+
+Retry policy (ExecutorPolicy): 429 and connection errors placed nothing -> exponential back-off,
+bounded; 403 (session down) -> keep the intent, ping until the session returns (bounded), then
+place; unknown outcome -> adopt the matching order, or place again only after the order book
+showed twice that no such order exists (attempt + 1, audited, at most `max_attempts`).
+Concurrency: every decision runs in its own task; per symbol/exchange/product a lock covers
+"read position -> place -> acknowledged" so concurrent exits never over-count the net, and a
+smart-order exit holds it until the order is final (OpenAlgo computes against the live net).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any
+
+from tradeguard.app.metrics import ExitMetrics
+from tradeguard.app.outcomes import ExitOutcomes, exit_tag, trade_last_price
+from tradeguard.app.ports import AlertSink, BrokerGateway, Clock, Store
+from tradeguard.app.resolve import ExecutorPolicy, OrderTracker
+from tradeguard.app.snapshots import ExitInfo, Snapshots, audit
+from tradeguard.core.broker import (
+    BrokerError,
+    NotPlaced,
+    OrderReport,
+    OrderRequest,
+    RejectedError,
+    RetryableError,
+    SessionDown,
+    SmartOrderRequest,
+)
+from tradeguard.core.decisions import Decisions, ExitDecision
+from tradeguard.core.engine import EngineError, RiskEngine
+from tradeguard.core.model import TradeState
+from tradeguard.core.strategy import ExitOrderMode
+from tradeguard.core.trade import Trade
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, str, str]
+_UNRESOLVED = "unresolved"
+
+
+class ExitExecutor(ExitOutcomes):
+    """Runs exits as tasks; see the module docstring for the rules."""
+
+    def __init__(
+        self,
+        engine: RiskEngine,
+        broker: BrokerGateway,
+        store: Store,
+        clock: Clock,
+        alerts: AlertSink,
+        snapshots: Snapshots,
+        *,
+        policy: ExecutorPolicy | None = None,
+        metrics: ExitMetrics | None = None,
+    ) -> None:
+        self.engine = engine
+        self.broker = broker
+        self.store = store
+        self.clock = clock
+        self.alerts = alerts
+        self.snapshots = snapshots
+        self.policy = policy or ExecutorPolicy()
+        self.metrics = metrics or ExitMetrics()
+        self.tracker = OrderTracker(broker, clock, self.policy)
+        self._inflight: dict[str, int] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._locks: dict[Key, asyncio.Lock] = {}
+        self._reserved: dict[Key, int] = {}
+        self._waiting: dict[str, str] = {}  # order id -> trade id, left for late updates
+        self._early = Decisions()
+        self._dispatch: Callable[[Decisions], None] = self._early.extend
+        self._closed: Callable[[Trade], None] = lambda trade: None
+
+    def bind(self, dispatch: Callable[[Decisions], None], closed: Callable[[Trade], None]) -> None:
+        """Where follow-up decisions (a close can fire a strategy rule) and closed trades go.
+        Decisions made before binding are handed over now."""
+        self._dispatch, self._closed = dispatch, closed
+        if self._early:
+            early, self._early = self._early, Decisions()
+            dispatch(early)
+
+    # -- entry points ---------------------------------------------------------------------
+
+    def submit(self, decisions: Iterable[ExitDecision], received_at: int | None = None) -> None:
+        """Start every exit at once, each in its own task (portfolio exits run concurrently)."""
+        for decision in decisions:
+            self._spawn(self.execute(decision, received_at))
+
+    async def execute_all(
+        self, decisions: Iterable[ExitDecision], received_at: int | None = None
+    ) -> None:
+        await asyncio.gather(*(self.execute(d, received_at) for d in decisions))
+
+    def track(self, trade_id: str, order_id: str) -> None:
+        """Keep resolving an exit order that is already working (recovery, reconciliation)."""
+        self._spawn(self._guarded(trade_id, 0, self._resume(trade_id, order_id)))
+
+    def on_order_update(self, report: OrderReport) -> None:
+        """An order update pushed by the feed. Finishes exits whose resolver timed out."""
+        self.tracker.push(report)
+        trade_id = self._waiting.get(report.order_id)
+        if trade_id is not None and report.status.is_final and trade_id not in self._inflight:
+            del self._waiting[report.order_id]
+            self._spawn(self._guarded(trade_id, 0, self._finish_late(trade_id, report)))
+
+    def in_flight(self) -> set[str]:
+        return set(self._inflight)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._tasks)
+
+    async def drain(self, timeout: float) -> None:  # noqa: ASYNC109 - a grace period
+        """Wait up to `timeout` for running exits, then cancel the rest (their intents are
+        committed; recovery resolves them)."""
+        if self._tasks:
+            _done, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+            await cancel_all(pending)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def execute(self, decision: ExitDecision, received_at: int | None = None) -> None:
+        await self._guarded(decision.trade_id, decision.quantity, self._run(decision, received_at))
+
+    async def _guarded(self, trade_id: str, quantity: int, work: Coroutine[Any, Any, None]) -> None:
+        if trade_id in self._inflight:
+            work.close()
+            log.warning("exit of %s (%d) already running; duplicate ignored", trade_id, quantity)
+            await self._commit(
+                [audit(self.clock.now(), "exit_duplicate_ignored", trade_id, quantity=quantity)]
+            )
+            return
+        self._inflight[trade_id] = quantity
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log.exception("exit of %s crashed", trade_id)
+            self.alerts.alert(
+                "critical",
+                f"exit of {trade_id} crashed ({error!r}); left EXITING for reconciliation",
+                trade_id=trade_id,
+            )
+        finally:
+            self._inflight.pop(trade_id, None)
+
+    # -- the exit -------------------------------------------------------------------------
+
+    async def _run(self, decision: ExitDecision, received_at: int | None) -> None:
+        try:
+            trade = self.engine.trade(decision.trade_id)
+        except EngineError:
+            return  # closed meanwhile
+        if trade.state is not TradeState.EXITING:
+            log.warning("exit of %s skipped: trade is %s", trade.trade_id, trade.state)
+            return
+        info = self.snapshots.exit_info(trade.trade_id)
+        while True:
+            info.begin(decision, self.clock.now())
+            await self._commit_intent(trade, info, decision)
+            outcome = await self._place(trade, info, decision, received_at)
+            if outcome != _UNRESOLVED:
+                return
+            order, absent = await self._resolve_unknown(trade, info)
+            if order is not None:
+                await self._adopted(trade, info, order)
+                return
+            if not absent:
+                await self._leave_unresolved(trade, info)
+                return
+            if info.attempt >= self.policy.max_attempts:
+                await self._fail(trade, info, f"not placed after {info.attempt} attempts")
+                return
+            await self._commit(
+                [audit(self.clock.now(), "exit_retry", trade.trade_id, attempt=info.attempt + 1)]
+            )
+            received_at = None
+
+    async def _commit_intent(self, trade: Trade, info: ExitInfo, decision: ExitDecision) -> None:
+        now = self.clock.now()
+        ok = await self._commit(
+            [
+                self.snapshots.trade_record(trade, now),
+                audit(
+                    now,
+                    "exit_intent",
+                    trade.trade_id,
+                    reason=decision.reason.value,
+                    trigger=decision.trigger,
+                    tick_price=decision.price,
+                    tick_time=decision.at,
+                    quantity=trade.quantity,
+                    attempt=info.attempt,
+                ),
+            ]
+        )
+        if not ok:
+            log.error("exit intent of %s NOT committed (store degraded); exiting anyway", trade)
+            self.alerts.alert(
+                "critical",
+                f"database unavailable: exit intent of {trade.trade_id} queued, exit sent anyway",
+                trade_id=trade.trade_id,
+            )
+
+    async def _place(
+        self, trade: Trade, info: ExitInfo, decision: ExitDecision, received_at: int | None
+    ) -> str:
+        """Cap, place and resolve. Returns "done" or _UNRESOLVED (unknown outcome)."""
+        key: Key = (trade.instrument.symbol, trade.instrument.exchange, trade.product.value)
+        smart = (
+            self.engine.strategy(trade.strategy_id).config.exit_order_mode
+            is ExitOrderMode.SMARTORDER
+        )
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        await lock.acquire()
+        held = True
+        try:
+            net = await self._net(key)
+            quantity = await self._cap(trade, net, key)
+            if quantity == 0:
+                return "done"
+            tag = exit_tag(trade.strategy_id, info.reason or "EXIT", trade.trade_id)
+            request: OrderRequest | SmartOrderRequest
+            if smart and net is not None:
+                target = net + self._reserved.get(key, 0) - trade.sign * quantity
+                request = SmartOrderRequest(
+                    trade.instrument.symbol,
+                    trade.instrument.exchange,
+                    trade.side.exit_action,
+                    0,
+                    target,
+                    trade.product.value,
+                    tag,
+                )
+            else:
+                request = OrderRequest(
+                    trade.instrument.symbol,
+                    trade.instrument.exchange,
+                    trade.side.exit_action,
+                    quantity,
+                    trade.product.value,
+                    tag,
+                )
+            order_id = await self._send(trade, info, request, received_at)
+            if order_id is None or order_id == _UNRESOLVED:
+                return _UNRESOLVED if order_id == _UNRESOLVED else "done"
+            acked = self.clock.now()
+            info.order_id = order_id
+            await self._commit(
+                [
+                    self.snapshots.trade_record(trade, acked),
+                    audit(acked, "exit_sent", trade.trade_id, order_id=order_id, tag=tag),
+                ]
+            )
+            reserved = 0 if self.tracker.final(order_id) else -trade.sign * quantity
+            self._reserved[key] = self._reserved.get(key, 0) + reserved
+            if not smart:
+                lock.release()
+                held = False
+            try:
+                await self._await_outcome(trade, info, order_id, tag, acked)
+            finally:
+                self._reserved[key] -= reserved
+            return "done"
+        finally:
+            if held:
+                lock.release()
+
+    async def _net(self, key: Key) -> int | None:
+        """The account's net on symbol/exchange/product from a fresh position book."""
+        for attempt in range(self.policy.position_reads):
+            if attempt:
+                await self.clock.sleep(self.policy.retry_base)
+            try:
+                rows = await self.broker.position_book()
+            except BrokerError as error:
+                log.warning("position book unavailable (%s)", error)
+                continue
+            return sum(r.quantity for r in rows if (r.symbol, r.exchange, r.product) == key)
+        return None
+
+    async def _cap(self, trade: Trade, net: int | None, key: Key) -> int:
+        """Our quantity, capped so the net never crosses zero; 0 when nothing of ours is left.
+        Exits of ours already sent on this key (not yet filled) count as gone."""
+        now = self.clock.now()
+        if net is None:
+            await self._commit([audit(now, "position_unknown", trade.trade_id, review=True)])
+            self.alerts.alert(
+                "warning",
+                f"position book unavailable: exit of {trade.trade_id} sent uncapped",
+                trade_id=trade.trade_id,
+            )
+            return trade.quantity
+        available = max(0, trade.sign * (net + self._reserved.get(key, 0)))
+        quantity = min(trade.quantity, available)
+        if quantity == trade.quantity:
+            return quantity
+        message = (
+            f"broker net {net} on {trade.instrument.key} {trade.product} holds only {quantity} "
+            f"of {trade.trade_id}'s {trade.side} {trade.quantity}; exiting what is there"
+        )
+        self.alerts.alert("warning", message, trade_id=trade.trade_id, review=True)
+        if quantity == 0:
+            price = trade_last_price(self.engine, trade)
+            decisions = self.engine.close_trade(trade.trade_id, price, now, external=True)
+            self.snapshots.exits[trade.trade_id].message = message
+            await self.commit_closed(trade, "closed_externally", message=message, review=True)
+            self._dispatch(decisions)
+            return 0
+        self._dispatch(self.engine.reduce_quantity(trade.trade_id, quantity, None, now))
+        self.snapshots.exits[trade.trade_id].message = message
+        await self._commit(
+            [
+                self.snapshots.trade_record(trade, now),
+                audit(now, "position_mismatch", trade.trade_id, message=message, review=True),
+            ]
+        )
+        return quantity
+
+    async def _send(
+        self,
+        trade: Trade,
+        info: ExitInfo,
+        request: OrderRequest | SmartOrderRequest,
+        received_at: int | None,
+    ) -> str | None:
+        """Place the order: its id, None when finished otherwise, or _UNRESOLVED."""
+        retries = session_checks = 0
+        while True:
+            sent = self.clock.now()
+            if received_at is not None:
+                self.metrics.tick_to_send.record(sent - received_at)
+                received_at = None
+            try:
+                if isinstance(request, SmartOrderRequest):
+                    result = await self.broker.place_smart_order(request)
+                else:
+                    result = await self.broker.place_order(request)
+            except SessionDown as error:
+                if not await self._wait_session(trade, error, session_checks == 0):
+                    await self._fail(trade, info, f"broker session down: {error}")
+                    return None
+                session_checks += 1
+                continue
+            except RetryableError as error:  # 429, connection refused: nothing was placed
+                retries += 1
+                if retries > self.policy.retry_limit:
+                    await self._fail(trade, info, f"not placed, broker busy: {error}")
+                    return None
+                delay = min(self.policy.retry_base * 2 ** (retries - 1), self.policy.retry_max)
+                log.warning("exit of %s not placed (%s); retry in %.2fs", trade, error, delay)
+                await self.clock.sleep(delay)
+                continue
+            except RejectedError as error:
+                await self._fail(trade, info, f"rejected: {error.detail or error}")
+                return None
+            except NotPlaced as error:
+                await self._not_placed(trade, info, str(error))
+                return None
+            except BrokerError as error:  # UnknownOutcome, MalformedReply...: may exist
+                log.warning("exit of %s: outcome unknown (%s)", trade, error)
+                self.alerts.alert(
+                    "warning",
+                    f"exit of {trade.trade_id}: outcome unknown ({error}); resolving from the "
+                    "order book",
+                    trade_id=trade.trade_id,
+                )
+                await self._commit(
+                    [audit(self.clock.now(), "exit_unresolved", trade.trade_id, error=str(error))]
+                )
+                return _UNRESOLVED
+            self.metrics.send_to_ack.record(self.clock.now() - sent)
+            if result.order_id is None:
+                await self._not_placed(trade, info, result.message or "no order id")
+                return None
+            return result.order_id
+
+    async def _wait_session(self, trade: Trade, error: BrokerError, first: bool) -> bool:
+        """Ping until the broker session is back (bounded). True when it is."""
+        if first:
+            self.alerts.alert(
+                "critical",
+                f"broker session down (403): exit of {trade.trade_id} waits for the session",
+                trade_id=trade.trade_id,
+            )
+            await self._commit(
+                [audit(self.clock.now(), "session_down", trade.trade_id, error=str(error))]
+            )
+        for _ in range(self.policy.session_limit):
+            await self.clock.sleep(self.policy.session_interval)
+            try:
+                await self.broker.ping()
+            except BrokerError:
+                continue
+            return True
+        return False
+
+
+async def cancel_all(tasks: Iterable[asyncio.Future[Any]]) -> None:
+    """Cancel tasks and wait until they are done, cancelling again while needed: on Python
+    3.11 a cancellation that races a completing `asyncio.wait_for` is swallowed."""
+    pending = {t for t in tasks if not t.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _done, pending = await asyncio.wait(pending, timeout=0.05)
+
+
+__all__ = ["ExecutorPolicy", "ExitExecutor", "cancel_all", "exit_tag", "trade_last_price"]

@@ -1,0 +1,234 @@
+"""App layer: the monitor. Owns the RiskEngine on the event loop and wires it to the world.
+
+Ticks from the feed go straight into `engine.on_tick` (no I/O on that path); exits become
+executor tasks, level and strategy changes go to the event sink. A flush loop writes the
+fast-moving fields of every dirty trade and strategy in ONE batch at least every
+`flush_interval`; lifecycle changes are written through by the executor and `add_trade`.
+A clock loop fires time exits without ticks and, when the feed comes back after a drop,
+reconciles orders (order updates are not replayed). Subscriptions are reference-counted per
+symbol: the first open trade subscribes it, the last one to close unsubscribes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from tradeguard.app.executor import ExitExecutor, cancel_all
+from tradeguard.app.ports import Clock, EventSink, MarketFeed, Store
+from tradeguard.app.records import Record
+from tradeguard.app.snapshots import Snapshots, audit
+from tradeguard.core.broker import OrderReport
+from tradeguard.core.decisions import Decisions
+from tradeguard.core.engine import EngineError, RiskEngine
+from tradeguard.core.model import Tick
+from tradeguard.core.trade import Trade
+
+log = logging.getLogger(__name__)
+
+SymbolKey = tuple[str, str]
+Reconcile = Callable[[], Awaitable[object]]
+
+
+class Monitor:
+    """Runs the engine: ticks, clock, flushes, subscriptions, exits."""
+
+    def __init__(
+        self,
+        engine: RiskEngine,
+        executor: ExitExecutor,
+        store: Store,
+        feed: MarketFeed,
+        clock: Clock,
+        events: EventSink,
+        snapshots: Snapshots,
+        *,
+        flush_interval: float = 1.0,
+        clock_interval: float = 1.0,
+        reconcile: Reconcile | None = None,
+    ) -> None:
+        self.engine = engine
+        self.executor = executor
+        self.store = store
+        self.feed = feed
+        self.clock = clock
+        self.events = events
+        self.snapshots = snapshots
+        self.flush_interval = flush_interval
+        self.clock_interval = clock_interval
+        self.reconcile = reconcile
+        self.running = False
+        self.flushes = 0
+        self._refs: dict[SymbolKey, int] = {}
+        self._loops: list[asyncio.Task[None]] = []
+        self._side_tasks: set[asyncio.Task[Any]] = set()
+        self._was_connected = True
+        executor.bind(self.dispatch, self._trade_closed)
+        feed.set_handlers(self.on_tick, self.on_order_update)
+
+    # -- life cycle -----------------------------------------------------------------------
+
+    async def start(self, pending: Decisions | None = None) -> None:
+        """Subscribe every symbol with an open trade, start the feed and the loops, then act
+        on decisions made during recovery."""
+        symbols: list[SymbolKey] = []
+        for trade in self.engine.trades():
+            key = (trade.instrument.symbol, trade.instrument.exchange)
+            self._refs[key] = self._refs.get(key, 0) + 1
+            if self._refs[key] == 1:
+                symbols.append(key)
+        await self.feed.start()
+        if symbols:
+            await self.feed.subscribe(symbols)
+        self._was_connected = self.feed.connected
+        self.running = True
+        self._loops = [
+            asyncio.create_task(self._flush_loop(), name="tradeguard-flush"),
+            asyncio.create_task(self._clock_loop(), name="tradeguard-clock"),
+        ]
+        if pending:
+            self.dispatch(pending)
+
+    async def stop(self, *, grace: float = 2.0) -> None:
+        """Stop taking ticks, let running exits finish (up to `grace`), flush everything,
+        close the feed. Well within 5 s with the defaults."""
+        self.running = False
+        await cancel_all(self._loops)
+        self._loops = []
+        await self.executor.drain(grace)
+        await cancel_all(list(self._side_tasks))
+        await self.flush()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.feed.stop(), timeout=grace)
+
+    # -- the tick path --------------------------------------------------------------------
+
+    def on_tick(self, tick: Tick) -> None:
+        if not self.running:
+            return
+        received = self.clock.now()
+        decisions = self.engine.on_tick(tick, received)
+        if decisions:
+            self.dispatch(decisions, received)
+
+    def on_order_update(self, report: OrderReport) -> None:
+        self.executor.on_order_update(report)
+
+    def dispatch(self, decisions: Decisions, received_at: int | None = None) -> None:
+        """Act on engine output: exits to the executor (all at once), changes to the sink."""
+        if decisions.exits:
+            self.executor.submit(decisions.exits, received_at)
+            for exit_decision in decisions.exits:
+                self.events.publish("exit", exit_decision)
+        for level in decisions.levels:
+            self.events.publish("level", level)
+        for change in decisions.strategies:
+            self.events.publish("strategy", change)
+
+    # -- trades ---------------------------------------------------------------------------
+
+    async def add_trade(self, trade: Trade, *, actor: str = "api") -> Decisions:
+        """Start guarding a new trade: written through before it is monitored."""
+        now = self.clock.now()
+        decisions = self.engine.add_trade(trade, now)
+        self.engine.dirty_trades.discard(trade.trade_id)
+        ok = await self._commit(
+            [
+                self.snapshots.trade_record(trade, now),
+                audit(now, "trade_created", trade.trade_id, actor=actor, quantity=trade.quantity),
+            ]
+        )
+        if not ok:
+            log.error("trade %s created while the store is degraded (queued)", trade.trade_id)
+        key = (trade.instrument.symbol, trade.instrument.exchange)
+        self._refs[key] = self._refs.get(key, 0) + 1
+        if self._refs[key] == 1:
+            self._side(self.feed.subscribe([key]))
+        self.dispatch(decisions)
+        return decisions
+
+    def subscriptions(self) -> dict[SymbolKey, int]:
+        return dict(self._refs)
+
+    def _trade_closed(self, trade: Trade) -> None:
+        key = (trade.instrument.symbol, trade.instrument.exchange)
+        count = self._refs.get(key)
+        if count is None:
+            return
+        if count <= 1:
+            del self._refs[key]
+            if self.running:
+                self._side(self.feed.unsubscribe([key]))
+        else:
+            self._refs[key] = count - 1
+
+    # -- persistence ----------------------------------------------------------------------
+
+    async def flush(self) -> int:
+        """Commit snapshots of every dirty trade and strategy in one batch. Returns how many
+        records were written (trades already closed were written through by the executor)."""
+        now = self.clock.now()
+        trade_ids, strategy_ids = self.engine.dirty_trades, self.engine.dirty_strategies
+        self.engine.dirty_trades, self.engine.dirty_strategies = set(), set()
+        records: list[Record] = []
+        for trade_id in sorted(trade_ids):
+            with contextlib.suppress(EngineError):
+                records.append(self.snapshots.trade_record(self.engine.trade(trade_id), now))
+        for strategy_id in sorted(strategy_ids):
+            with contextlib.suppress(EngineError):
+                book = self.engine.strategy(strategy_id)
+                records.append(self.snapshots.strategy_record(book, now))
+        if not records:
+            return 0
+        try:
+            await self.store.commit(records)
+        except Exception:
+            log.exception("flush failed; will retry")
+            self.engine.dirty_trades |= trade_ids
+            self.engine.dirty_strategies |= strategy_ids
+            return 0
+        self.flushes += 1
+        return len(records)
+
+    async def _commit(self, records: list[Record]) -> bool:
+        try:
+            return await self.store.commit(records)
+        except Exception:
+            log.exception("store commit failed")
+            return False
+
+    # -- loops ----------------------------------------------------------------------------
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await self.clock.sleep(self.flush_interval)
+            await self.flush()
+
+    async def _clock_loop(self) -> None:
+        while True:
+            await self.clock.sleep(self.clock_interval)
+            self.on_clock()
+
+    def on_clock(self) -> None:
+        """One clock step: time exits and day roll-over; reconcile after a feed drop."""
+        decisions = self.engine.on_clock(self.clock.now())
+        if decisions:
+            self.dispatch(decisions)
+        connected = self.feed.connected
+        if connected and not self._was_connected and self.reconcile is not None:
+            log.info("feed reconnected: reconciling orders")
+            self._side(self.reconcile())
+        self._was_connected = connected
+
+    def _side(self, work: Coroutine[Any, Any, Any] | Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(work)
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_done)
+
+    def _side_done(self, task: asyncio.Task[Any]) -> None:
+        self._side_tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed: %r", task.exception())

@@ -1,0 +1,282 @@
+"""App layer: the one start path (after a clean stop and after kill -9 alike), and reconciliation.
+
+`Recovery.start()`: load strategies and open trades from the store, rebuild them in the engine
+(today's realized P&L, baseline, peak and state; a figure from an earlier IST day starts a new
+day; each trade's best price, so trailing levels are never looser than the flushed ones), read
+the broker's position book and order book, run `core.reconcile`, apply every correction with
+an audit entry, log one summary line, and return the symbols to subscribe.
+
+`Recovery.reconcile_now()` is the same reconciliation while running (after a feed drop); it
+skips exits the executor is handling and, by default, acts on orders only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+
+from tradeguard.app.executor import ExitExecutor, trade_last_price
+from tradeguard.app.ports import AlertSink, BrokerGateway, Clock, Store
+from tradeguard.app.records import StrategyRecord
+from tradeguard.app.snapshots import (
+    Snapshots,
+    StrategyMeta,
+    audit,
+    config_from_record,
+    exit_info_from_record,
+    trade_from_record,
+)
+from tradeguard.core.broker import BrokerError, OrderReport, OrderStatus, PositionReport
+from tradeguard.core.decisions import Decisions
+from tradeguard.core.engine import EngineError, RiskEngine
+from tradeguard.core.model import StrategyState, TradeState
+from tradeguard.core.reconcile import Correction, CorrectionKind, reconcile
+from tradeguard.core.timeutil import ist_day
+
+log = logging.getLogger(__name__)
+
+_ORDER_KINDS = frozenset(
+    {
+        CorrectionKind.CLOSE,
+        CorrectionKind.REOPEN,
+        CorrectionKind.ADOPT,
+        CorrectionKind.KEEP_TRACKING,
+    }
+)
+_LABELS = {
+    CorrectionKind.CLOSE: "exit filled while down",
+    CorrectionKind.REOPEN: "reopened",
+    CorrectionKind.ADOPT: "exit order adopted",
+    CorrectionKind.KEEP_TRACKING: "exit still working",
+    CorrectionKind.CLOSED_EXTERNALLY: "closed externally",
+    CorrectionKind.ADJUST_QUANTITY: "quantity adjusted",
+}
+
+
+class RecoveryError(RuntimeError):
+    """The broker's books could not be read: reconciliation did not run."""
+
+
+@dataclass(slots=True)
+class RecoveryResult:
+    symbols: list[tuple[str, str]]
+    corrections: list[Correction]
+    summary: str
+    pending: Decisions = field(default_factory=Decisions)
+    reconciled: bool = True
+
+
+class Recovery:
+    def __init__(
+        self,
+        engine: RiskEngine,
+        store: Store,
+        broker: BrokerGateway,
+        clock: Clock,
+        alerts: AlertSink,
+        snapshots: Snapshots,
+        executor: ExitExecutor,
+        *,
+        book_reads: int = 3,
+        book_interval: float = 1.0,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.broker = broker
+        self.clock = clock
+        self.alerts = alerts
+        self.snapshots = snapshots
+        self.executor = executor
+        self.book_reads = book_reads
+        self.book_interval = book_interval
+
+    async def start(self) -> RecoveryResult:
+        state = await self.store.load()
+        now = self.clock.now()
+        for record in state.strategies:
+            self._restore_strategy(record, now)
+        pending = Decisions()
+        for trade_record in state.trades:
+            trade = trade_from_record(trade_record)
+            self.snapshots.exits[trade.trade_id] = exit_info_from_record(trade_record)
+            pending.extend(self.engine.add_trade(trade, now))
+        busy = {d.trade_id for d in pending.exits}
+        try:
+            corrections = await self._reconcile(busy, orders_only=False, decisions=pending)
+            reconciled = True
+        except RecoveryError as error:
+            corrections, reconciled = [], False
+            self.alerts.alert("critical", f"recovery could not reconcile: {error}")
+        summary = _summary("recovery", len(state.trades), corrections, reconciled)
+        log.info(summary)
+        await self._commit_audit(now, "recovery", summary=summary)
+        return RecoveryResult(self.engine.symbols(), corrections, summary, pending, reconciled)
+
+    async def reconcile_now(self, *, orders_only: bool = True) -> list[Correction]:
+        """Reconcile while running; follow-up decisions go to the executor's dispatcher."""
+        decisions = Decisions()
+        corrections = await self._reconcile(
+            self.executor.in_flight(), orders_only=orders_only, decisions=decisions
+        )
+        if corrections:
+            log.info(_summary("reconcile", len(corrections), corrections, True))
+        if decisions:
+            self.executor.submit(decisions.exits)
+        return corrections
+
+    # -- rebuilding -----------------------------------------------------------------------
+
+    def _restore_strategy(self, record: StrategyRecord, now: int) -> None:
+        config = config_from_record(record)
+        state = StrategyState(record.state)
+        if record.day < ist_day(now):  # realized P&L of an earlier day: a new day begins
+            if state is StrategyState.HALTED:
+                state = StrategyState.ACTIVE
+            self.engine.add_strategy(record.strategy_id, config, state=state)
+        else:
+            self.engine.add_strategy(
+                record.strategy_id,
+                config,
+                state=state,
+                realized=record.realized_pnl,
+                baseline=record.baseline,
+                peak=record.peak_pnl,
+                halt_reason=record.halt_reason,
+            )
+        self.snapshots.meta[record.strategy_id] = StrategyMeta(record.account, record.name)
+
+    # -- reconciliation -------------------------------------------------------------------
+
+    async def _reconcile(
+        self, busy: set[str], *, orders_only: bool, decisions: Decisions
+    ) -> list[Correction]:
+        positions, orders = await self._books()
+        snapshots = [
+            self.snapshots.reconcile_snapshot(t, in_flight=t.trade_id in busy)
+            for t in self.engine.trades()
+        ]
+        now = self.clock.now()
+        corrections = reconcile(snapshots, positions, orders, now)
+        if orders_only:
+            corrections = [c for c in corrections if c.kind in _ORDER_KINDS]
+        for correction in corrections:
+            try:
+                await self._apply(correction, orders, decisions)
+            except (EngineError, BrokerError) as error:
+                log.exception("correction %s failed", correction.summary)
+                self.alerts.alert("error", f"could not apply: {correction.summary} ({error})")
+        return corrections
+
+    async def _books(self) -> tuple[list[PositionReport], list[OrderReport]]:
+        last: Exception | None = None
+        for attempt in range(self.book_reads):
+            if attempt:
+                await self.clock.sleep(self.book_interval)
+            try:
+                return await self.broker.position_book(), await self.broker.order_book()
+            except BrokerError as error:
+                last = error
+                log.warning("broker books unavailable (%s)", error)
+        raise RecoveryError(f"position/order book unavailable: {last}")
+
+    async def _apply(
+        self, correction: Correction, orders: list[OrderReport], decisions: Decisions
+    ) -> None:
+        trade = self.engine.trade(correction.trade_id)
+        info = self.snapshots.exit_info(trade.trade_id)
+        now = self.clock.now()
+        kind = correction.kind
+        log.info("reconcile: %s", correction.summary)
+        if kind is CorrectionKind.ADOPT:
+            info.order_id = correction.order_id
+        elif kind is CorrectionKind.CLOSE:
+            await self._close(trade.trade_id, correction, orders, decisions)
+            return
+        elif kind is CorrectionKind.KEEP_TRACKING:
+            assert correction.order_id is not None
+            self.executor.track(trade.trade_id, correction.order_id)
+        elif kind is CorrectionKind.REOPEN:
+            if correction.quantity:  # partly filled before it was cancelled
+                keep = trade.quantity - correction.quantity
+                decisions.extend(self.engine.reduce_quantity(trade.trade_id, keep, None, now))
+            info.order_id, info.intent_at, info.message = None, None, correction.summary
+            decisions.extend(self.engine.exit_abandoned(trade.trade_id, now))
+        elif kind is CorrectionKind.ADJUST_QUANTITY:
+            assert correction.quantity is not None
+            info.message = correction.summary
+            decisions.extend(
+                self.engine.reduce_quantity(trade.trade_id, correction.quantity, None, now)
+            )
+        elif kind is CorrectionKind.CLOSED_EXTERNALLY:
+            info.message = correction.summary
+            price = trade_last_price(self.engine, trade)
+            decisions.extend(self.engine.close_trade(trade.trade_id, price, now, external=True))
+            await self.executor.commit_closed(
+                trade, "reconcile_closed_externally", summary=correction.summary
+            )
+            return
+        await self._commit_trade(trade.trade_id, correction, now)
+
+    async def _close(
+        self,
+        trade_id: str,
+        correction: Correction,
+        orders: list[OrderReport],
+        decisions: Decisions,
+    ) -> None:
+        trade = self.engine.trade(trade_id)
+        info = self.snapshots.exit_info(trade_id)
+        info.order_id = correction.order_id
+        report = next((o for o in orders if o.order_id == correction.order_id), None)
+        if trade.state is TradeState.ACTIVE or report is None:
+            return
+        filled = correction.quantity or trade.quantity
+        if filled < trade.quantity:
+            decisions.extend(self.engine.reduce_quantity(trade_id, filled, None, self.clock.now()))
+        report = OrderReport(
+            report.order_id,
+            report.symbol,
+            report.exchange,
+            report.action,
+            trade.quantity,
+            report.product,
+            OrderStatus.COMPLETE,
+            average_price=correction.price,
+            filled_quantity=trade.quantity,
+            timestamp=report.timestamp,
+        )
+        await self.executor.apply_final(trade, info, report)
+
+    async def _commit_trade(self, trade_id: str, correction: Correction, now: int) -> None:
+        trade = self.engine.trade(trade_id)
+        await self.store.commit(
+            [
+                self.snapshots.trade_record(trade, now),
+                audit(
+                    now,
+                    f"reconcile_{correction.kind.value.lower()}",
+                    trade_id,
+                    summary=correction.summary,
+                    order_id=correction.order_id,
+                    quantity=correction.quantity,
+                ),
+            ]
+        )
+
+    async def _commit_audit(self, now: int, action: str, **detail: object) -> None:
+        try:
+            await self.store.commit([audit(now, action, "tradeguard", **detail)])
+        except Exception:
+            log.exception("could not write the recovery audit entry")
+
+
+def _summary(what: str, trades: int, corrections: list[Correction], reconciled: bool) -> str:
+    counts = Counter(c.kind for c in corrections)
+    parts = [f"{what}: {trades} trades"]
+    parts += [f"{counts[kind]} {label}" for kind, label in _LABELS.items() if counts[kind]]
+    if not reconciled:
+        parts.append("NOT reconciled (broker books unavailable)")
+    elif len(parts) == 1:
+        parts.append("all in line with the broker")
+    return ", ".join(parts)

@@ -1,0 +1,99 @@
+"""App layer: read models handed to interfaces: JSON-ready dicts, money as decimal strings.
+
+Interfaces never see core objects; they get these views from the service facade.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tradeguard.app.records import TradeRecord
+from tradeguard.core.codec import config_to_dict, rules_to_dict
+from tradeguard.core.money import fmt
+from tradeguard.core.portfolio import StrategyBook
+from tradeguard.core.trade import Trade
+
+
+def _money(units: int | None) -> str | None:
+    return None if units is None else fmt(units)
+
+
+def trade_view(trade: Trade, last_price: int | None, account: str | None = None) -> dict[str, Any]:
+    """A live trade with its current levels and P&L at the last price."""
+    mark = last_price if last_price is not None else trade.entry_price
+    return {
+        "trade_id": trade.trade_id,
+        "account": account or trade.account,
+        "strategy": trade.strategy_id,
+        "symbol": trade.instrument.symbol,
+        "exchange": trade.instrument.exchange,
+        "product": trade.product.value,
+        "side": trade.side.value,
+        "quantity": trade.quantity,
+        "entry_price": fmt(trade.entry_price),
+        "entry_order_id": trade.entry_order_id,
+        "last_price": _money(last_price),
+        "pnl": fmt(trade.pnl_at(mark)),
+        "state": trade.state.value,
+        "best_price": fmt(trade.best),
+        "stop_loss": _money(trade.stop),
+        "stop_reason": trade.stop_reason.value if trade.stop_reason else None,
+        "initial_stop": _money(trade.initial_stop),
+        "target": _money(trade.target),
+        "trailing_stop": _money(trade.trailing),
+        "breakeven_stop": _money(trade.breakeven),
+        "exit_reason": trade.exit_reason.value if trade.exit_reason else None,
+        "rules": rules_to_dict(trade.rules),
+        "entered_at": trade.entered_at,
+    }
+
+
+def strategy_view(book: StrategyBook, name: str, account: str) -> dict[str, Any]:
+    """A strategy's configuration, state, portfolio P&L and its levels (as day P&L)."""
+    base = book.baseline
+    return {
+        "strategy": name,
+        "strategy_id": book.strategy_id,
+        "account": account,
+        "state": book.state.value,
+        "halt_reason": book.halt_reason,
+        "pnl": fmt(book.pnl),
+        "realized_pnl": fmt(book.realized),
+        "unrealized_pnl": fmt(book.pnl - book.realized),
+        "open_positions": book.open_positions,
+        "exposure": fmt(book.exposure),
+        "levels": {
+            "daily_loss_limit": _money(-book.daily_limit if book.daily_limit is not None else None),
+            "stop": _money(base - book.sl_amount if book.sl_amount is not None else None),
+            "target": _money(base + book.target_amount if book.target_amount is not None else None),
+            "trailing": _money(
+                base + book.trailing_level if book.trailing_level is not None else None
+            ),
+            "peak": fmt(base + book.peak),
+        },
+        "config": config_to_dict(book.config),
+    }
+
+
+def history_view(record: TradeRecord) -> dict[str, Any]:
+    """A trade from storage (closed or open) with its exit reason and realized P&L."""
+    return {
+        "trade_id": record.trade_id,
+        "account": record.account,
+        "strategy": record.strategy_id,
+        "symbol": record.symbol,
+        "exchange": record.exchange,
+        "product": record.product,
+        "side": record.side,
+        "quantity": record.quantity,
+        "entry_price": fmt(record.entry_price),
+        "state": record.state,
+        "exit_reason": record.exit_reason,
+        "exit_trigger": _money(record.exit_trigger),
+        "exit_price": _money(record.exit_price),
+        "exit_order_id": record.exit_order_id,
+        "exit_message": record.exit_message,
+        "pnl": _money(record.realized_pnl),
+        "entered_at": record.entered_at,
+        "closed_at": record.closed_at,
+    }

@@ -1,0 +1,100 @@
+"""Composition support: tradeguard's settings, read once by bootstrap from the environment.
+
+Every setting has a TRADEGUARD_* environment variable; nothing else reads the environment.
+Unknown TRADEGUARD_* variables are refused so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path = Path("./data")
+    database_url: str = ""  # empty: sqlite file under data_dir
+    openalgo_url: str = ""  # empty: start the embedded simulator
+    openalgo_ws_url: str = ""
+    openalgo_api_key: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8080
+    sim_rest_port: int = 0  # embedded simulator ports (0: any free port)
+    sim_ws_port: int = 0
+    admin_user: str = "admin"
+    admin_password: str = ""  # empty: generated on first run and printed once
+    secret_key: str = ""  # empty: generated into data_dir/secret.key on first run
+    flush_interval: float = 1.0
+    stale_after: float = 30.0
+    stale_policy: str = "alert"  # alert | exit
+    demo: bool = True  # with the embedded simulator: open demo trades so exits are visible
+    log_level: str = "INFO"
+    failpoint: str = ""  # tests only: crash at a named point (see app/failpoints.py)
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "tradeguard.db"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.sqlite_path}"
+
+    @property
+    def embedded_simulator(self) -> bool:
+        return not self.openalgo_url
+
+
+_PREFIX = "TRADEGUARD_"
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings from TRADEGUARD_* variables (test-only variables are ignored)."""
+    env = os.environ if environ is None else environ
+    known = {f.name: f for f in fields(Settings)}
+    values: dict[str, object] = {}
+    for key, raw in env.items():
+        if not key.startswith(_PREFIX) or key.startswith(_PREFIX + "TEST_"):
+            continue
+        name = key[len(_PREFIX) :].lower()
+        if name == "require_postgres":
+            continue
+        if name not in known:
+            raise SettingsError(f"{key}: unknown setting")
+        default = getattr(Settings(), name)
+        values[name] = _convert(key, raw, default)
+    settings = Settings(**values)  # type: ignore[arg-type]
+    if settings.stale_policy not in ("alert", "exit"):
+        raise SettingsError("TRADEGUARD_STALE_POLICY must be 'alert' or 'exit'")
+    if settings.flush_interval <= 0 or settings.flush_interval > 1:
+        raise SettingsError("TRADEGUARD_FLUSH_INTERVAL must be in (0, 1] seconds")
+    if settings.openalgo_url and not settings.openalgo_api_key:
+        raise SettingsError("TRADEGUARD_OPENALGO_API_KEY is required with TRADEGUARD_OPENALGO_URL")
+    return settings
+
+
+def _convert(key: str, raw: str, default: object) -> object:
+    if isinstance(default, bool):
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"{key}: expected true/false, was {raw!r}")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise SettingsError(f"{key}: expected a whole number, was {raw!r}") from None
+    if isinstance(default, float):
+        try:
+            return float(raw)
+        except ValueError:
+            raise SettingsError(f"{key}: expected a number, was {raw!r}") from None
+    if isinstance(default, Path):
+        return Path(raw)
+    return raw
