@@ -23,6 +23,7 @@ import logging
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
+from tradeguard.app.failpoints import Failpoints
 from tradeguard.app.metrics import ExitMetrics
 from tradeguard.app.outcomes import ExitOutcomes, exit_tag, trade_last_price
 from tradeguard.app.ports import AlertSink, BrokerGateway, Clock, Store
@@ -79,6 +80,8 @@ class ExitExecutor(ExitOutcomes):
         self._locks: dict[Key, asyncio.Lock] = {}
         self._reserved: dict[Key, int] = {}
         self._waiting: dict[str, str] = {}  # order id -> trade id, left for late updates
+        self.failpoints = Failpoints()
+        self.session_down = False  # the last placement met a 403 and the session is not back
         self._early = Decisions()
         self._dispatch: Callable[[Decisions], None] = self._early.extend
         self._closed: Callable[[Trade], None] = lambda trade: None
@@ -173,7 +176,9 @@ class ExitExecutor(ExitOutcomes):
         info = self.snapshots.exit_info(trade.trade_id)
         while True:
             info.begin(decision, self.clock.now())
+            self.failpoints.hit("before_intent")
             await self._commit_intent(trade, info, decision)
+            self.failpoints.hit("after_intent")
             outcome = await self._place(trade, info, decision, received_at)
             if outcome != _UNRESOLVED:
                 return
@@ -353,6 +358,7 @@ class ExitExecutor(ExitOutcomes):
                 else:
                     result = await self.broker.place_order(request)
             except SessionDown as error:
+                self.session_down = True
                 if not await self._wait_session(trade, error, session_checks == 0):
                     await self._fail(trade, info, f"broker session down: {error}")
                     return None
@@ -386,6 +392,8 @@ class ExitExecutor(ExitOutcomes):
                 )
                 return _UNRESOLVED
             self.metrics.send_to_ack.record(self.clock.now() - sent)
+            self.session_down = False
+            self.failpoints.hit("after_order")
             if result.order_id is None:
                 await self._not_placed(trade, info, result.message or "no order id")
                 return None
@@ -408,6 +416,7 @@ class ExitExecutor(ExitOutcomes):
                 await self.broker.ping()
             except BrokerError:
                 continue
+            self.session_down = False
             return True
         return False
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
 from typing import Any
 
 from tradeguard.app.executor import ExitExecutor, cancel_all
@@ -30,6 +32,15 @@ from tradeguard.core.trade import Trade
 log = logging.getLogger(__name__)
 
 SymbolKey = tuple[str, str]
+
+
+@dataclass(slots=True)
+class MonitorCounters:
+    ticks: int = 0
+    decisions: int = 0
+    exits_by_reason: Counter[str] = field(default_factory=Counter)
+
+
 Reconcile = Callable[[], Awaitable[object]]
 
 
@@ -62,6 +73,7 @@ class Monitor:
         self.reconcile = reconcile
         self.running = False
         self.flushes = 0
+        self.counters = MonitorCounters()
         self._refs: dict[SymbolKey, int] = {}
         self._loops: list[asyncio.Task[None]] = []
         self._side_tasks: set[asyncio.Task[Any]] = set()
@@ -110,6 +122,7 @@ class Monitor:
         if not self.running:
             return
         received = self.clock.now()
+        self.counters.ticks += 1
         decisions = self.engine.on_tick(tick, received)
         if decisions:
             self.dispatch(decisions, received)
@@ -119,9 +132,11 @@ class Monitor:
 
     def dispatch(self, decisions: Decisions, received_at: int | None = None) -> None:
         """Act on engine output: exits to the executor (all at once), changes to the sink."""
+        self.counters.decisions += 1
         if decisions.exits:
             self.executor.submit(decisions.exits, received_at)
             for exit_decision in decisions.exits:
+                self.counters.exits_by_reason[exit_decision.reason.value] += 1
                 self.events.publish("exit", exit_decision)
         for level in decisions.levels:
             self.events.publish("level", level)

@@ -16,8 +16,9 @@ from decimal import Decimal
 from typing import Any
 
 from tradeguard.app.errors import BrokerUnavailable, Conflict, InvalidRequest, NotFound
+from tradeguard.app.events import EventBus
 from tradeguard.app.monitor import Monitor
-from tradeguard.app.ports import BrokerGateway, Clock, Store
+from tradeguard.app.ports import BrokerGateway, Clock, MarketFeed, Store
 from tradeguard.app.records import AuditRecord, Record
 from tradeguard.app.snapshots import StrategyMeta, audit
 from tradeguard.app.views import history_view, strategy_view, trade_view
@@ -65,11 +66,18 @@ class TradeService:
         broker: BrokerGateway,
         store: Store,
         clock: Clock,
+        *,
+        feed: MarketFeed | None = None,
+        bus: EventBus | None = None,
+        stale_after: float = 30.0,
     ) -> None:
         self.monitor = monitor
         self.broker = broker
         self.store = store
         self.clock = clock
+        self.feed = feed
+        self.bus = bus or EventBus()
+        self.stale_after = stale_after
         self._instruments: dict[tuple[str, str], Instrument] = {}
 
     @property
@@ -423,6 +431,58 @@ class TradeService:
         await self._commit([audit(now, "exit_requested", trade_id, actor=actor)])
         self._dispatch(Decisions(exits=[decision]))
         return self._trade_view(trade)
+
+    # -- operations -----------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        """Database, broker session, feed and staleness; `status` is ok or degraded."""
+        now = self.clock.now()
+        stale: list[str] = []
+        feed_connected = None
+        if self.feed is not None:
+            feed_connected = self.feed.connected
+            limit = int(self.stale_after * 1_000_000_000)
+            for symbol, exchange in self.engine.symbols():
+                at = self.feed.last_tick_at(symbol, exchange)
+                if at is None or now - at > limit:
+                    stale.append(f"{exchange}:{symbol}")
+        session_down = self.monitor.executor.session_down
+        degraded = []
+        if self.store.degraded:
+            degraded.append("database")
+        if feed_connected is False:
+            degraded.append("feed")
+        if session_down:
+            degraded.append("broker_session")
+        if stale:
+            degraded.append("stale_symbols")
+        return {
+            "status": "degraded" if degraded else "ok",
+            "degraded": degraded,
+            "database": {"degraded": self.store.degraded, "pending_writes": self.store.pending},
+            "broker": {"session_down": session_down},
+            "feed": {"connected": feed_connected, "stale_symbols": stale},
+            "monitor": {
+                "running": self.monitor.running,
+                "trades": sum(1 for _ in self.engine.trades()),
+                "strategies": sum(1 for _ in self.engine.strategies()),
+                "exits_in_flight": len(self.monitor.executor.in_flight()),
+            },
+        }
+
+    def metrics(self) -> dict[str, Any]:
+        """Counters and latencies for /metrics (the interface renders Prometheus text)."""
+        counters = self.monitor.counters
+        return {
+            "ticks": counters.ticks,
+            "decisions": counters.decisions,
+            "exits_by_reason": dict(counters.exits_by_reason),
+            "latency": self.monitor.executor.metrics.summary(),
+            "pending_writes": self.store.pending,
+            "flushes": self.monitor.flushes,
+            "events_published": self.bus.published,
+            "event_subscribers": self.bus.subscribers,
+        }
 
     # -- plumbing -------------------------------------------------------------------------
 

@@ -4,6 +4,12 @@
 symbol: each symbol keeps a quiet band (no trade on it can change inside it) and one P&L bucket
 per strategy, so nothing rescans all trades or recomputes a strategy's P&L. Time exits sit in a
 heap; the day rolls over at IST midnight. The engine never reads a clock: `now` is an argument.
+
+Best prices are kept lazily: each symbol book is also the `PriceRun` its watched trades are
+attached to, and a trade folds the run into its best price when read or evaluated. The run is
+reset (after folding) only when a trade joins the symbol, so a newcomer never inherits prices
+from before its entry. `sync_best()` folds every run and marks the trades whose best moved as
+dirty; reading `dirty_trades` does it first, so a flush persists exact best prices.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from tradeguard.core.portfolio import StrategyBook
 from tradeguard.core.rules import TradeRules
 from tradeguard.core.strategy import StrategyRiskConfig
 from tradeguard.core.timeutil import DAY_NS, ist_day, ist_day_start
-from tradeguard.core.trade import NEG, POS, Trade
+from tradeguard.core.trade import NEG, POS, PriceRun, Trade
 
 _NO_DEADLINE = POS
 
@@ -39,10 +45,14 @@ class _Bucket:
         self.value = 0
 
 
-class _SymbolBook:
+class _SymbolBook(PriceRun):
+    """One symbol: last price, watched trades, quiet band, per-strategy P&L buckets, and (as a
+    PriceRun) the running high/low its watched trades fold into their best prices."""
+
     __slots__ = ("buckets", "exchange", "hi", "last", "lo", "symbol", "watch")
 
     def __init__(self, symbol: str, exchange: str) -> None:
+        super().__init__()
         self.symbol = symbol
         self.exchange = exchange
         self.last: int | None = None
@@ -60,6 +70,15 @@ class _SymbolBook:
                 hi = trade.hi
         self.lo, self.hi = lo, hi
 
+    def sync(self, dirty: set[str]) -> None:
+        """Fold the run into every watched trade (marking moved ones dirty), then reset it."""
+        if self.run_hi == NEG and self.run_lo == POS:
+            return
+        for trade in self.watch:
+            if trade.fold():
+                dirty.add(trade.trade_id)
+        self.reset()
+
 
 class RiskEngine:
     """Holds every open trade and strategy book; turns ticks and events into decisions."""
@@ -72,8 +91,26 @@ class RiskEngine:
         self._next_deadline = _NO_DEADLINE
         self._day: int | None = None
         self._day_end = POS
-        self.dirty_trades: set[str] = set()
+        self._dirty_trades: set[str] = set()
         self.dirty_strategies: set[str] = set()
+
+    @property
+    def dirty_trades(self) -> set[str]:
+        """Trades changed since the last flush. Folds pending best prices first (sync_best)."""
+        self.sync_best()
+        return self._dirty_trades
+
+    @dirty_trades.setter
+    def dirty_trades(self, value: set[str]) -> None:
+        self._dirty_trades = value
+
+    def sync_best(self) -> None:
+        """Fold every symbol's price run into its watched trades' best prices (marking those
+        whose best moved dirty). Reading `Trade.best` is exact anyway; this is for persistence."""
+        dirty = self._dirty_trades
+        for by_symbol in self._books.values():
+            for book in by_symbol.values():
+                book.sync(dirty)
 
     # -- queries --------------------------------------------------------------------------
 
@@ -209,7 +246,7 @@ class RiskEngine:
         if trade.state is TradeState.ACTIVE:
             self._watch(trade)
         self._schedule(trade)
-        self.dirty_trades.add(trade.trade_id)
+        self._dirty_trades.add(trade.trade_id)
         decisions = Decisions()
         if book.last is not None and trade.state is TradeState.ACTIVE and strategy.watching:
             self._evaluate_trade(trade, book.last, now, decisions)
@@ -235,12 +272,17 @@ class RiskEngine:
         if not self._strategies[trade.strategy_id].watching:
             return
         book = self._books[trade.instrument.exchange][trade.instrument.symbol]
+        book.sync(self._dirty_trades)  # the newcomer must not inherit earlier prices
         book.watch.append(trade)
+        trade.run = book
         book.refresh_band()
 
     def _unwatch(self, trade: Trade) -> None:
         book = self._books[trade.instrument.exchange][trade.instrument.symbol]
         if trade in book.watch:
+            if trade.fold():
+                self._dirty_trades.add(trade.trade_id)
+            trade.run = None
             book.watch.remove(trade)
             book.refresh_band()
 
@@ -258,7 +300,7 @@ class RiskEngine:
         self._schedule(trade)
         book = self._books[trade.instrument.exchange][trade.instrument.symbol]
         book.refresh_band()
-        self.dirty_trades.add(trade_id)
+        self._dirty_trades.add(trade_id)
         decisions = Decisions(levels=[trade.level_change()])
         if book.last is not None and self._strategies[trade.strategy_id].watching:
             self._evaluate_trade(trade, book.last, now, decisions)
@@ -277,6 +319,10 @@ class RiskEngine:
             ltp = tick.ltp
             if ltp != book.last:
                 book.last = ltp
+                if ltp > book.run_hi:
+                    book.run_hi = ltp
+                if ltp < book.run_lo:
+                    book.run_lo = ltp
                 if not (book.lo < ltp < book.hi):
                     decisions = self._evaluate_symbol(book, ltp, now, decisions)
                 for bucket in book.buckets.values():
@@ -309,18 +355,39 @@ class RiskEngine:
     def _evaluate_symbol(
         self, book: _SymbolBook, ltp: int, now: int, decisions: Decisions | None
     ) -> Decisions | None:
-        for trade in list(book.watch):
-            if trade.lo < ltp < trade.hi:
-                continue
+        """Evaluate the trades whose quiet band `ltp` left; recompute the symbol's band on the
+        way. Exits are started after the loop (they leave the watch list)."""
+        lo, hi = NEG, POS
+        exits: list[tuple[Trade, ExitReason, int | None]] | None = None
+        dirty = self._dirty_trades
+        for trade in book.watch:
+            if not (trade.lo < ltp < trade.hi):
+                reason, trigger, changed = trade.on_price(ltp)
+                dirty.add(trade.trade_id)
+                if changed:
+                    if decisions is None:
+                        decisions = Decisions()
+                    decisions.levels.append(trade.level_change())
+                if reason is not None:
+                    if exits is None:
+                        exits = []
+                    exits.append((trade, reason, trigger))
+                    continue
+            if trade.lo > lo:
+                lo = trade.lo
+            if trade.hi < hi:
+                hi = trade.hi
+        book.lo, book.hi = lo, hi
+        if exits is not None:
             if decisions is None:
                 decisions = Decisions()
-            self._evaluate_trade(trade, ltp, now, decisions)
-        book.refresh_band()
+            for trade, reason, trigger in exits:
+                decisions.exits.append(self._begin_exit(trade, reason, trigger, ltp, now))
         return decisions
 
     def _evaluate_trade(self, trade: Trade, ltp: int, now: int, decisions: Decisions) -> bool:
         reason, trigger, changed = trade.on_price(ltp)
-        self.dirty_trades.add(trade.trade_id)
+        self._dirty_trades.add(trade.trade_id)
         if changed:
             decisions.levels.append(trade.level_change())
         if reason is None:
@@ -368,7 +435,7 @@ class RiskEngine:
         trade.exit_reason = reason
         trade.exit_trigger = trigger
         self._unwatch(trade)
-        self.dirty_trades.add(trade.trade_id)
+        self._dirty_trades.add(trade.trade_id)
         return ExitDecision(
             trade_id=trade.trade_id,
             strategy_id=trade.strategy_id,
@@ -441,7 +508,7 @@ class RiskEngine:
     def exit_failed(self, trade_id: str) -> None:
         """The broker rejected the exit: the trade needs attention and fires nothing more."""
         self.trade(trade_id).transition(TradeState.EXIT_FAILED)
-        self.dirty_trades.add(trade_id)
+        self._dirty_trades.add(trade_id)
 
     def exit_abandoned(self, trade_id: str, now: int) -> Decisions:
         """The exit was rejected/cancelled and nothing filled: back to ACTIVE, evaluate again."""
@@ -450,7 +517,7 @@ class RiskEngine:
         trade.exit_reason = None
         trade.exit_trigger = None
         self._watch(trade)
-        self.dirty_trades.add(trade_id)
+        self._dirty_trades.add(trade_id)
         decisions = Decisions()
         book = self._books[trade.instrument.exchange][trade.instrument.symbol]
         if book.last is not None and self._strategies[trade.strategy_id].watching:
@@ -480,7 +547,7 @@ class RiskEngine:
         strategy.exposure -= trade.entry_price * trade.quantity
         del strategy.trades[trade_id]
         del self._trades[trade_id]
-        self.dirty_trades.add(trade_id)
+        self._dirty_trades.add(trade_id)
         self.dirty_strategies.add(strategy.strategy_id)
         return self._evaluate_strategy(strategy, now)
 
@@ -507,6 +574,6 @@ class RiskEngine:
         self._add_to_bucket(book, bucket, trade, +1)
         strategy.realized += realized
         strategy.pnl += realized
-        self.dirty_trades.add(trade_id)
+        self._dirty_trades.add(trade_id)
         self.dirty_strategies.add(strategy.strategy_id)
         return self._evaluate_strategy(strategy, now)

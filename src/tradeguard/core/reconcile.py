@@ -202,7 +202,7 @@ def reconcile(
                     order_id=plan.trade.exit_order_id,
                 )
             )
-    return [c for t in trades for c in plans[t.trade_id].corrections]
+    return [c for t in ordered for c in plans[t.trade_id].corrections]
 
 
 def _plan_orders(

@@ -1,0 +1,51 @@
+"""Adapters layer: run an ASGI app with uvicorn as a task on the current event loop.
+
+The caller owns signal handling (uvicorn's own capture is turned off), so one Ctrl+C stops
+tradeguard in its own order: monitor first, then the servers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Generator
+from typing import Any
+
+import uvicorn
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+class AsgiServer:
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, **config: Any) -> None:
+        options: dict[str, Any] = {"log_level": "warning", "lifespan": "off", "http": "h11"}
+        options.update(config)
+        self._server = _Server(uvicorn.Config(app, host=host, port=port, **options))
+        self._task: asyncio.Task[None] | None = None
+        self.host = host
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._server.serve(), name="asgi-server")
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()
+                raise RuntimeError("server stopped during start-up")
+            await asyncio.sleep(0.01)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.servers[0].sockets[0].getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._server.should_exit = True
+            await self._task
+            self._task = None

@@ -1,0 +1,128 @@
+"""App layer: the demo trader. Against the embedded simulator it keeps a few positions open in
+a demo strategy, each entered by a real order and guarded through createtrade, so a newcomer
+sees stop-loss, target, trailing and breakeven exits within a minute of `make run`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Sequence
+
+from tradeguard.app.errors import ServiceError
+from tradeguard.app.ports import BrokerGateway
+from tradeguard.app.service import CreateTrade, TradeService
+from tradeguard.core.broker import BrokerError, OrderRequest
+
+log = logging.getLogger(__name__)
+
+DEMO_SETTINGS: dict[str, object] = {
+    "enable_sl": True,
+    "sl_type": "PERCENT",
+    "sl_value": "0.6",
+    "enable_target": True,
+    "target_type": "PERCENT",
+    "target_value": "0.9",
+    "enable_trailing_sl": True,
+    "trailing_sl_type": "PERCENT",
+    "trailing_sl_value": "0.4",
+    "trailing_activation_type": "PERCENT",
+    "trailing_activation_value": "0.3",
+    "enable_breakeven": True,
+    "breakeven_trigger_type": "PERCENT",
+    "breakeven_trigger_value": "0.25",
+    "allocated_funds": "1000000",
+    "position_size_type": "FIXED_VALUE",
+    "position_size_value": "50000",
+    "max_open_positions": 4,
+    "daily_loss_limit": "25000",
+    "enable_portfolio_sl": True,
+    "portfolio_sl_type": "AMOUNT",
+    "portfolio_sl_value": "15000",
+}
+
+
+class DemoTrader:
+    """Opens a demo trade whenever fewer than `max_open` are open (one every `interval` s)."""
+
+    def __init__(
+        self,
+        service: TradeService,
+        broker: BrokerGateway,
+        symbols: Sequence[tuple[str, str]],
+        *,
+        account: str = "default",
+        strategy: str = "demo",
+        max_open: int = 4,
+        interval: float = 4.0,
+        seed: int = 1,
+    ) -> None:
+        self.service = service
+        self.broker = broker
+        self.symbols = list(symbols)
+        self.account = account
+        self.strategy = strategy
+        self.max_open = max_open
+        self.interval = interval
+        self.rng = random.Random(seed)
+        self.opened = 0
+
+    async def setup(self) -> None:
+        existing = {s["strategy"] for s in self.service.list_strategies(self.account)}
+        if self.strategy not in existing:
+            await self.service.configure_strategy(
+                self.account, self.strategy, DEMO_SETTINGS, actor="demo"
+            )
+
+    async def run(self) -> None:
+        await self.setup()
+        while True:
+            try:
+                await self.open_one_if_room()
+            except (BrokerError, ServiceError) as error:
+                log.warning("demo: could not open a trade: %s", error)
+            await asyncio.sleep(self.interval)
+
+    async def open_one_if_room(self) -> str | None:
+        strategy = self.service.get_strategy(self.account, self.strategy)
+        if strategy["state"] != "ACTIVE" or strategy["open_positions"] >= self.max_open:
+            return None
+        held = {t["symbol"] for t in self.service.active_trades(self.account, self.strategy)}
+        free = [s for s in self.symbols if s[0] not in held]
+        if not free:
+            return None
+        symbol, exchange = self.rng.choice(free)
+        action = self.rng.choice(("BUY", "SELL"))
+        placed = await self.broker.place_order(
+            OrderRequest(
+                symbol=symbol,
+                exchange=exchange,
+                action=action,
+                quantity=self.rng.choice((10, 20, 25)),
+                product="MIS",
+                strategy=f"tg-demo:{self.strategy}:entry",
+            )
+        )
+        if placed.order_id is None:
+            return None
+        for _ in range(50):  # a MARKET order fills at once at the simulator
+            report = await self.broker.order_status(placed.order_id, self.strategy)
+            if report.status.is_final:
+                break
+            await asyncio.sleep(0.1)
+        view = await self.service.create_trade(
+            self.account,
+            CreateTrade(strategy=self.strategy, order_id=placed.order_id),
+            actor="demo",
+        )
+        self.opened += 1
+        log.info(
+            "demo: %s %s %s @ %s guarded (SL %s, target %s)",
+            view["side"],
+            view["quantity"],
+            symbol,
+            view["entry_price"],
+            view["stop_loss"],
+            view["target"],
+        )
+        return str(view["trade_id"])

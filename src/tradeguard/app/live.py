@@ -1,0 +1,105 @@
+"""App layer: live events for people: engine decisions and alerts turned into bus events.
+
+`LiveEvents` implements the EventSink port over the EventBus (dashboard pushes); `BusAlerts`
+implements the AlertSink port: every alert is logged and published (toasts). Neither blocks.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from tradeguard.app.events import Event, EventBus
+from tradeguard.app.ports import Clock
+from tradeguard.core.decisions import ExitDecision, LevelChange, StrategyChange
+from tradeguard.core.engine import EngineError, RiskEngine
+from tradeguard.core.money import fmt
+
+log = logging.getLogger("tradeguard.alerts")
+
+_LEVELS = {
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+}
+
+
+def _money(units: int | None) -> str | None:
+    return None if units is None else fmt(units)
+
+
+class LiveEvents:
+    """EventSink: publishes exits, level moves and strategy changes with their account."""
+
+    def __init__(self, bus: EventBus, engine: RiskEngine, clock: Clock) -> None:
+        self.bus = bus
+        self.engine = engine
+        self.clock = clock
+
+    def _account_of_trade(self, trade_id: str) -> str | None:
+        try:
+            return self.engine.trade(trade_id).account
+        except EngineError:
+            return None
+
+    def publish(self, topic: str, payload: object) -> None:
+        now = self.clock.now()
+        if isinstance(payload, ExitDecision):
+            data: dict[str, Any] = {
+                "trade_id": payload.trade_id,
+                "strategy_id": payload.strategy_id,
+                "symbol": payload.symbol,
+                "exchange": payload.exchange,
+                "side": payload.side.value,
+                "quantity": payload.quantity,
+                "reason": payload.reason.value,
+                "trigger": _money(payload.trigger),
+                "price": _money(payload.price),
+            }
+            account = self._account_of_trade(payload.trade_id)
+            self.bus.publish(Event("exit", data, account, now))
+        elif isinstance(payload, LevelChange):
+            data = {
+                "trade_id": payload.trade_id,
+                "best_price": fmt(payload.best),
+                "stop_loss": _money(payload.stop),
+                "stop_reason": payload.stop_reason.value if payload.stop_reason else None,
+                "target": _money(payload.target),
+                "trailing_stop": _money(payload.trailing),
+                "breakeven_stop": _money(payload.breakeven),
+            }
+            self.bus.publish(Event("level", data, self._account_of_trade(payload.trade_id), now))
+        elif isinstance(payload, StrategyChange):
+            account = payload.strategy_id.split(":", 1)[0] if ":" in payload.strategy_id else None
+            data = {
+                "strategy_id": payload.strategy_id,
+                "state": payload.state.value,
+                "reason": payload.reason,
+            }
+            self.bus.publish(Event("strategy", data, account, now))
+        else:
+            self.bus.publish(Event(topic, {"value": repr(payload)}, None, now))
+
+
+class BusAlerts:
+    """AlertSink: log every alert and publish it for toasts. Detail values must be safe to show
+    (the exit path never passes secrets)."""
+
+    def __init__(self, bus: EventBus, clock: Clock) -> None:
+        self.bus = bus
+        self.clock = clock
+        self.count = 0
+
+    def alert(self, level: str, message: str, **detail: Any) -> None:
+        self.count += 1
+        log.log(_LEVELS.get(level, logging.WARNING), "%s %s", message, detail or "")
+        safe = {
+            key: value
+            if isinstance(value, str | int | float | bool) or value is None
+            else repr(value)
+            for key, value in detail.items()
+        }
+        self.bus.publish(
+            Event("alert", {"level": level, "message": message, **safe}, None, self.clock.now())
+        )

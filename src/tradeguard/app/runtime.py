@@ -1,0 +1,99 @@
+"""App layer: assembles the app objects over the ports and runs the one start path.
+
+`AppRuntime.start()` is the same after a clean stop and after kill -9: recovery (load,
+reconcile with the broker) first, then the monitor subscribes and resumes. `stop()` stops
+taking ticks, lets running exits finish briefly, flushes every dirty trade and strategy and
+closes the feed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from tradeguard.app.events import EventBus
+from tradeguard.app.executor import ExitExecutor
+from tradeguard.app.failpoints import Failpoints
+from tradeguard.app.live import BusAlerts, LiveEvents
+from tradeguard.app.monitor import Monitor
+from tradeguard.app.ports import BrokerGateway, Clock, MarketFeed, Store
+from tradeguard.app.recovery import Recovery, RecoveryResult
+from tradeguard.app.resolve import ExecutorPolicy
+from tradeguard.app.service import TradeService
+from tradeguard.app.snapshots import Snapshots
+from tradeguard.core.engine import RiskEngine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeOptions:
+    flush_interval: float = 1.0
+    clock_interval: float = 1.0
+    stop_grace: float = 2.0
+    policy: ExecutorPolicy | None = None
+
+
+class AppRuntime:
+    """Everything the app runs, wired over the ports given."""
+
+    def __init__(
+        self,
+        broker: BrokerGateway,
+        feed: MarketFeed,
+        store: Store,
+        clock: Clock,
+        options: RuntimeOptions | None = None,
+        failpoints: Failpoints | None = None,
+    ) -> None:
+        self.options = options or RuntimeOptions()
+        self.clock = clock
+        self.store = store
+        self.broker = broker
+        self.feed = feed
+        self.bus = EventBus()
+        self.engine = RiskEngine()
+        self.snapshots = Snapshots(self.engine)
+        self.alerts = BusAlerts(self.bus, clock)
+        self.executor = ExitExecutor(
+            self.engine,
+            broker,
+            store,
+            clock,
+            self.alerts,
+            self.snapshots,
+            policy=self.options.policy,
+        )
+        if failpoints is not None:
+            self.executor.failpoints = failpoints
+        self.recovery = Recovery(
+            self.engine, store, broker, clock, self.alerts, self.snapshots, self.executor
+        )
+        self.monitor = Monitor(
+            self.engine,
+            self.executor,
+            store,
+            feed,
+            clock,
+            LiveEvents(self.bus, self.engine, clock),
+            self.snapshots,
+            flush_interval=self.options.flush_interval,
+            clock_interval=self.options.clock_interval,
+            reconcile=self.recovery.reconcile_now,
+        )
+        self.service = TradeService(self.monitor, broker, store, clock, feed=feed, bus=self.bus)
+        self.recovered: RecoveryResult | None = None
+
+    async def start(self) -> RecoveryResult:
+        result = await self.recovery.start()
+        self.recovered = result
+        await self.monitor.start(result.pending)
+        log.info(
+            "monitoring %d trades on %d symbols",
+            len(list(self.engine.trades())),
+            len(result.symbols),
+        )
+        return result
+
+    async def stop(self) -> None:
+        await self.monitor.stop(grace=self.options.stop_grace)

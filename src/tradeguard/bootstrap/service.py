@@ -1,0 +1,122 @@
+"""Composition root: `tradeguard run`: adapters -> app runtime -> interfaces, in one process.
+
+With no OpenAlgo configured it starts the embedded simulator and a demo trader. SIGINT and
+SIGTERM stop taking ticks, flush every dirty trade and strategy, close connections and return
+within 5 seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from tradeguard.adapters.clock import SystemClock
+from tradeguard.adapters.db.store import SqlStore
+from tradeguard.adapters.openalgo.feed import OpenAlgoFeed
+from tradeguard.adapters.openalgo.polling import PollingConfig
+from tradeguard.adapters.openalgo.rest_gateway import OpenAlgoGateway
+from tradeguard.adapters.sim.embedded import DEMO_SYMBOLS, EmbeddedSimulator, SimulatorOptions
+from tradeguard.app.demo import DemoTrader
+from tradeguard.app.failpoints import Failpoints
+from tradeguard.app.runtime import AppRuntime, RuntimeOptions
+from tradeguard.config import Settings
+from tradeguard.interfaces.console import print_events
+
+log = logging.getLogger("tradeguard")
+
+
+@dataclass(slots=True)
+class Running:
+    """What a started service holds; `stop` is set to ask it to shut down."""
+
+    runtime: AppRuntime
+    stop: asyncio.Event
+    simulator: EmbeddedSimulator | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+Extra = Callable[[Running], Coroutine[Any, Any, None]]
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+    for noisy in ("httpx", "httpcore", "websockets", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+async def serve(
+    settings: Settings,
+    *,
+    console: bool = True,
+    extras: list[Extra] | None = None,
+    started: Callable[[Running], None] | None = None,
+) -> int:
+    """Run tradeguard until SIGINT/SIGTERM (or `Running.stop`). Returns the exit status."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    simulator: EmbeddedSimulator | None = None
+    async with contextlib.AsyncExitStack() as stack:
+        if settings.embedded_simulator:
+            simulator = EmbeddedSimulator(
+                SimulatorOptions(rest_port=settings.sim_rest_port, ws_port=settings.sim_ws_port)
+            )
+            await simulator.start()
+            stack.push_async_callback(simulator.stop)
+            rest_url, ws_url, apikey = simulator.rest_url, simulator.ws_url, simulator.apikey
+        else:
+            rest_url = settings.openalgo_url
+            ws_url = settings.openalgo_ws_url or "ws://127.0.0.1:8765"
+            apikey = settings.openalgo_api_key
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = await SqlStore.open(settings.effective_database_url)
+        stack.push_async_callback(store.close)
+        gateway = OpenAlgoGateway(rest_url, apikey)
+        stack.push_async_callback(gateway.aclose)
+        feed = OpenAlgoFeed(
+            ws_url,
+            apikey,
+            quotes=gateway.quotes,
+            polling=PollingConfig(stale_after_s=min(settings.stale_after, 10.0)),
+        )
+        runtime = AppRuntime(
+            gateway,
+            feed,
+            store,
+            SystemClock(),
+            RuntimeOptions(flush_interval=settings.flush_interval),
+            Failpoints(settings.failpoint),
+        )
+        result = await runtime.start()
+        print(result.summary, flush=True)
+        running = Running(runtime, stop, simulator)
+        tasks: list[asyncio.Task[None]] = []
+        if console:
+            tasks.append(asyncio.create_task(print_events(runtime.service)))
+        if simulator is not None and settings.demo:
+            trader = DemoTrader(runtime.service, gateway, [(s, e) for s, e, _ in DEMO_SYMBOLS])
+            tasks.append(asyncio.create_task(trader.run(), name="demo-trader"))
+        for extra in extras or []:
+            tasks.append(asyncio.create_task(extra(running)))
+        if started is not None:
+            started(running)
+        log.info("tradeguard running (Ctrl+C to stop)")
+        await stop.wait()
+        log.info("stopping: flushing state and closing connections")
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await runtime.stop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.remove_signal_handler(signum)
+    log.info("stopped cleanly")
+    return 0

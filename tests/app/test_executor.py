@@ -1,0 +1,275 @@
+"""Tests: the exit path against the real PaperBroker and SqlStore: exactly one order per exit,
+the intent committed before it, and every broker failure handled by its class."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from tests.app.harness import EX, Harness
+from tradeguard.app.records import AuditRecord, TradeRecord
+from tradeguard.core.broker import (
+    NotPlaced,
+    OrderRequest,
+    RateLimited,
+    SessionDown,
+    SmartOrderRequest,
+    UnknownOutcome,
+)
+from tradeguard.core.model import Side
+from tradeguard.core.money import to_units
+from tradeguard.core.rules import Level, LevelKind, Offset, TradeRules, TrailingRule
+from tradeguard.core.strategy import ExitOrderMode
+
+
+def pts(value: str) -> Level:
+    return Level(LevelKind.POINTS, Decimal(value))
+
+
+async def record(app: Harness, trade_id: str) -> TradeRecord:
+    found = await app.store.trade(trade_id)
+    assert found is not None
+    return found
+
+
+async def actions(app: Harness, trade_id: str) -> list[str]:
+    return [a.action for a in await app.store.audits(trade_id)]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("side", "rules", "prices", "reason", "fill"),
+    [
+        (Side.LONG, TradeRules(stop_loss=pts("2")), ["99", "97.9"], "STOP_LOSS", "97.9"),
+        (Side.SHORT, TradeRules(stop_loss=pts("2")), ["101", "102.5"], "STOP_LOSS", "102.5"),
+        (Side.LONG, TradeRules(target=pts("3")), ["101", "103.05"], "TARGET", "103.05"),
+        (
+            Side.LONG,
+            TradeRules(trailing=TrailingRule(Offset(LevelKind.POINTS, Decimal("2")))),
+            ["105", "104", "102.95"],
+            "TRAILING_STOP",
+            "102.95",
+        ),
+    ],
+)
+async def test_price_rule_exit_sends_exactly_one_order(
+    app: Harness, side: Side, rules: TradeRules, prices: list[str], reason: str, fill: str
+) -> None:
+    await app.enter("t1", "RELIANCE", side, 10, rules)
+    for price in prices:
+        app.tick("RELIANCE", price)
+    await app.settle()
+    app.tick("RELIANCE", prices[-1])  # more ticks at the level change nothing
+    await app.settle()
+
+    [order] = app.exits()
+    assert (order.action, order.quantity, order.product) == (side.exit_action, 10, "MIS")
+    assert order.strategy == f"tg:s1:{reason}:t1"
+    closed = await record(app, "t1")
+    assert closed.state == "CLOSED"
+    assert closed.exit_reason == reason
+    assert closed.exit_price == to_units(fill)
+    assert closed.realized_pnl == side.sign * (to_units(fill) - to_units("100")) * 10
+    assert closed.exit_order_id == app.broker.order_ids[0]
+    assert app.feed.subscribed == {}
+    # the intent (EXITING, with its intent time, no order id yet) was committed first
+    timeline = app.world.timeline
+    intent = timeline.index(
+        "commit",
+        lambda r: isinstance(r, TradeRecord) and r.state == "EXITING" and r.exit_order_id is None,
+    )
+    assert intent < timeline.index("place", lambda r: True)
+
+
+@pytest.mark.asyncio
+async def test_time_exit_fires_from_the_clock_without_ticks(app: Harness) -> None:
+    await app.enter("t1", "RELIANCE", Side.LONG, 5, TradeRules(max_holding_seconds=60))
+    app.clock.advance(61)
+    app.monitor.on_clock()
+    await app.settle()
+    [order] = app.exits()
+    assert (order.action, order.quantity) == ("SELL", 5)
+    assert (await record(app, "t1")).exit_reason == "MAX_HOLDING"
+
+
+@pytest.mark.asyncio
+async def test_portfolio_stop_sends_every_exit_concurrently(app: Harness) -> None:
+    app.engine.configure_strategy(
+        "s1",
+        app.engine.strategy("s1").config.replace(
+            enable_portfolio_sl=True, portfolio_sl_value=Decimal("100")
+        ),
+    )
+    await app.enter("a", "RELIANCE", Side.LONG, 10)
+    await app.enter("b", "TCS", Side.LONG, 10)
+    await app.enter("c", "INFY", Side.SHORT, 10)
+    app.broker.barrier = 3
+    app.tick("RELIANCE", "96")  # -40
+    app.tick("TCS", "196")  # -80
+    app.tick("INFY", "54")  # -120: portfolio stop
+    await app.settle()
+
+    assert sorted((o.symbol, o.action, o.quantity) for o in app.exits()) == [
+        ("INFY", "BUY", 10),
+        ("RELIANCE", "SELL", 10),
+        ("TCS", "SELL", 10),
+    ]
+    assert app.broker.max_inflight == 3  # all three placements were in flight at once
+    for trade_id in "abc":
+        assert (await record(app, trade_id)).exit_reason == "PORTFOLIO_STOP"
+    assert app.engine.strategy("s1").state.value == "HALTED"
+
+
+@pytest.mark.asyncio
+async def test_rejection_marks_exit_failed_and_alerts(app: Harness) -> None:
+    await app.enter("t1", "RELIANCE", Side.LONG, 10, TradeRules(stop_loss=pts("2")))
+    app.world.paper.reject_next(1, "RMS: insufficient margin")
+    app.tick("RELIANCE", "97")
+    await app.settle()
+    failed = await record(app, "t1")
+    assert failed.state == "EXIT_FAILED"
+    assert "RMS: insufficient margin" in (failed.exit_message or "")
+    assert "error" in app.alerts.levels()
+    app.tick("RELIANCE", "96")  # an EXIT_FAILED trade fires nothing by itself
+    await app.settle()
+    assert app.world.paper.net_quantity(OrderRequest("RELIANCE", EX, "SELL", 1, "MIS", "")) == 10
+
+
+@pytest.mark.asyncio
+async def test_rejection_after_acceptance_marks_exit_failed(app: Harness) -> None:
+    await app.enter("t1", "RELIANCE", Side.LONG, 10, TradeRules(stop_loss=pts("2")))
+    app.world.paper.reject_next(1, "RMS: blocked", at_submit=False)
+    app.tick("RELIANCE", "97")
+    await app.settle()
+    failed = await record(app, "t1")
+    assert failed.state == "EXIT_FAILED"
+    assert failed.exit_order_id == app.broker.order_ids[0]
+    assert "RMS: blocked" in (failed.exit_message or "")
+
+
+@pytest.mark.asyncio
+async def test_unknown_outcome_is_resolved_from_the_order_book_without_resending(
+    app: Harness,
+) -> None:
+    await app.enter("t1", "RELIANCE", Side.LONG, 10, TradeRules(stop_loss=pts("2")))
+    app.broker.script = [("after", UnknownOutcome("read timeout"))]
+    app.tick("RELIANCE", "97")
+    await app.settle()
+    assert len(app.exits()) == 1
+    closed = await record(app, "t1")
+    assert closed.state == "CLOSED"
+    assert closed.exit_order_id == app.broker.order_ids[0]
+    assert closed.exit_attempt == 1
+    assert "exit_unresolved" in await actions(app, "t1")
+
+
+@pytest.mark.asyncio
+async def test_unknown_outcome_with_no_order_places_again_once(app: Harness) -> None:
+    await app.enter("t1", "RELIANCE", Side.LONG, 10, TradeRules(stop_loss=pts("2")))
+    app.broker.script = [("before", UnknownOutcome("connection reset"))]
+    app.tick("RELIANCE", "97")
+    await app.settle()
+    assert len(app.exits()) == 1  # the first call never reached the broker
+    closed = await record(app, "t1")
+    assert (closed.state, closed.exit_attempt) == ("CLOSED", 2)
+    assert "exit_retry" in await actions(app, "t1")
+
+
+@pytest.mark.asyncio
+async def test_success_without_order_id_is_not_placed(app: Harness) -> None:
+    await app.enter("t1", "RELIANCE", Side.LONG, 10, TradeRules(stop_loss=pts("2")))
+    app.broker.script = [("before", NotPlaced("Order queued for approval in Action Center"))]
+    app.tick("RELIANCE", "97")
+    await app.settle()
+    failed = await record(app, "t1")
+    assert failed.state == "EXIT_FAILED"
+    assert "Action Center" in (failed.exit_message or "")
+    assert "critical" in app.alerts.levels()
+
+
+@pytest.mark.asyncio
+async def test_rate_limit_backs_off_and_places_once(app: Harness) -> None:
+    await app.enter("t1", "RELIANCE", Side.LONG, 10, TradeRules(stop_loss=pts("2")))
+    app.broker.script = [("before", RateLimited("429")), ("before", RateLimited("429"))]
+    app.tick("RELIANCE", "97")
+    await app.settle()
+    assert len(app.exits()) == 1
+    assert (await record(app, "t1")).state == "CLOSED"
+    assert [s for s in app.clock.slept if s < 1][:2] == [0.25, 0.5]
+
+
+@pytest.mark.asyncio
+async def test_session_down_keeps_the_intent_and_places_when_it_returns(app: Harness) -> None:
+    await app.enter("t1", "RELIANCE", Side.LONG, 10, TradeRules(stop_loss=pts("2")))
+    app.broker.script = [("before", SessionDown("Invalid openalgo apikey", status=403))]
+    app.broker.ping_failures = 3
+    app.tick("RELIANCE", "97")
+    await app.settle()
+    assert len(app.exits()) == 1
+    assert (await record(app, "t1")).state == "CLOSED"
+    assert "critical" in app.alerts.levels()
+    assert "session_down" in await actions(app, "t1")
+
+
+@pytest.mark.asyncio
+async def test_smart_order_targets_net_minus_our_quantity(app: Harness) -> None:
+    app.engine.configure_strategy(
+        "s1", app.engine.strategy("s1").config.replace(exit_order_mode=ExitOrderMode.SMARTORDER)
+    )
+    app.world.external("RELIANCE", "BUY", 5)  # someone else's 5 on the same row
+    await app.enter("t1", "RELIANCE", Side.LONG, 10, TradeRules(stop_loss=pts("2")))
+    app.tick("RELIANCE", "97")
+    await app.settle()
+    [smart] = app.broker.placed
+    assert isinstance(smart, SmartOrderRequest)
+    assert (smart.quantity, smart.position_size, smart.action) == (0, 5, "SELL")
+    assert app.world.paper.net_quantity(smart) == 5  # the other 5 are untouched
+    assert (await record(app, "t1")).state == "CLOSED"
+
+
+@pytest.mark.asyncio
+async def test_exit_is_capped_when_the_broker_position_is_smaller(app: Harness) -> None:
+    await app.enter("t1", "RELIANCE", Side.LONG, 10, TradeRules(stop_loss=pts("2")))
+    app.world.external("RELIANCE", "SELL", 4)
+    app.tick("RELIANCE", "97")
+    await app.settle()
+    [order] = app.exits()
+    assert (order.action, order.quantity) == ("SELL", 6)
+    assert app.world.paper.net_quantity(order) == 0  # never crosses zero
+    closed = await record(app, "t1")
+    assert (closed.state, closed.quantity) == ("CLOSED", 6)
+    assert "position_mismatch" in await actions(app, "t1")
+
+
+@pytest.mark.asyncio
+async def test_position_gone_closes_externally_without_an_order(app: Harness) -> None:
+    await app.enter("t1", "RELIANCE", Side.LONG, 10, TradeRules(stop_loss=pts("2")))
+    app.world.external("RELIANCE", "SELL", 10)
+    app.tick("RELIANCE", "97")
+    await app.settle()
+    assert app.exits() == []
+    assert (await record(app, "t1")).state == "CLOSED_EXTERNALLY"
+
+
+@pytest.mark.asyncio
+async def test_the_same_exit_is_never_executed_twice(app: Harness) -> None:
+    import asyncio
+
+    await app.enter("t1", "RELIANCE", Side.LONG, 10)
+    decision = app.engine.request_exit("t1", app.clock.now())
+    await asyncio.gather(app.executor.execute(decision), app.executor.execute(decision))
+    await app.executor.execute(decision)  # after it closed: nothing to do
+    assert len(app.exits()) == 1
+    assert "exit_duplicate_ignored" in await actions(app, "t1")
+
+
+@pytest.mark.asyncio
+async def test_exit_goes_out_even_when_the_database_is_down(app: Harness) -> None:
+    await app.enter("t1", "RELIANCE", Side.LONG, 10, TradeRules(stop_loss=pts("2")))
+    app.store.down = True
+    app.tick("RELIANCE", "97")
+    await app.settle()
+    assert len(app.exits()) == 1
+    assert any("database unavailable" in m for _, m, _ in app.alerts.items)
+    assert any(isinstance(r, AuditRecord) for k, r in app.world.timeline.events if k == "commit")

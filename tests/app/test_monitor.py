@@ -1,0 +1,78 @@
+"""Tests: the monitor's subscriptions, batched flushes, shutdown and reconnect reconciliation."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from tests.app.harness import EX, Harness
+from tests.helpers import eventually
+from tradeguard.app.records import TradeRecord
+from tradeguard.core.model import Side
+from tradeguard.core.money import to_units
+from tradeguard.core.rules import LevelKind, Offset, TradeRules, TrailingRule
+
+
+@pytest.mark.asyncio
+async def test_symbols_are_subscribed_once_and_released_with_the_last_trade(app: Harness) -> None:
+    await app.enter("a", "RELIANCE", Side.LONG, 5)
+    await app.enter("b", "RELIANCE", Side.LONG, 5)
+    await eventually(lambda: app.feed.subscribed == {("RELIANCE", EX): 1})
+    assert [c for c in app.feed.calls if c[0] == "subscribe"] == [("subscribe", [("RELIANCE", EX)])]
+    await app.executor.execute(app.engine.request_exit("a", app.clock.now()))
+    assert app.feed.subscribed == {("RELIANCE", EX): 1}
+    await app.executor.execute(app.engine.request_exit("b", app.clock.now()))
+    await eventually(lambda: app.feed.subscribed == {})
+
+
+@pytest.mark.asyncio
+async def test_fast_fields_are_flushed_in_one_batch_within_a_second(app: Harness) -> None:
+    trail = TradeRules(trailing=TrailingRule(Offset(LevelKind.POINTS, Decimal("2"))))
+    await app.enter("a", "RELIANCE", Side.LONG, 5, trail)
+    await app.enter("b", "TCS", Side.LONG, 5, trail)
+    app.world.timeline.events.clear()
+    app.tick("RELIANCE", "104")
+    app.tick("TCS", "210")
+    assert app.world.timeline.events == []  # nothing written on the tick path
+    app.clock.advance(1)
+    await eventually(lambda: app.monitor.flushes >= 1)
+    written = [r for k, r in app.world.timeline.events if isinstance(r, TradeRecord)]
+    assert {(r.trade_id, r.best_price) for r in written} == {
+        ("a", to_units("104")),
+        ("b", to_units("210")),
+    }
+
+
+@pytest.mark.asyncio
+async def test_stop_flushes_everything_dirty(app: Harness) -> None:
+    await app.enter("a", "RELIANCE", Side.LONG, 5)
+    app.tick("RELIANCE", "101.5")
+    await app.monitor.stop()
+    saved = await app.store.trade("a")
+    assert saved is not None
+    assert saved.last_price == to_units("101.5")
+    assert app.feed.stopped
+
+
+@pytest.mark.asyncio
+async def test_feed_reconnect_reconciles_orders_that_filled_meanwhile(app: Harness) -> None:
+    await app.enter("a", "RELIANCE", Side.LONG, 5)
+    app.world.paper.set_fill_late(True)
+    app.world.paper.remove_order_listener(app.monitor.on_order_update)  # the feed is down
+    app.executor.submit([app.engine.request_exit("a", app.clock.now())])
+    await app.settle()  # the resolver gives up waiting after resolve_timeout
+    assert (await app.store.trade("a")).state == "EXITING"  # type: ignore[union-attr]
+    app.feed.connected_flag = False
+    app.monitor.on_clock()
+    app.world.paper.set_fill_late(False)
+    app.world.paper.release_late_fills()
+    app.feed.connected_flag = True
+    app.monitor.on_clock()  # back: reconcile
+
+    async def closed() -> bool:
+        saved = await app.store.trade("a")
+        return saved is not None and saved.state == "CLOSED"
+
+    await eventually(closed, timeout=10)
+    assert len(app.exits()) == 1

@@ -1,0 +1,183 @@
+"""Tests: the one start path after a crash (kill -9) or a clean stop, against the same paper
+broker and the same SQLite file: every reconciliation case, and no second exit order."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import pytest
+import pytest_asyncio
+
+from tests.app.harness import Harness, World
+from tests.helpers import eventually
+from tradeguard.app.records import TradeRecord
+from tradeguard.core.model import Side, TradeState
+from tradeguard.core.money import to_units
+from tradeguard.core.rules import Level, LevelKind, Offset, TradeRules, TrailingRule
+
+SL = TradeRules(stop_loss=Level(LevelKind.POINTS, Decimal("2")))
+
+
+@pytest_asyncio.fixture
+async def first(world: World) -> AsyncIterator[Harness]:
+    harness = await Harness.open(world)
+    await harness.start()
+    await harness.add_strategy("s1")
+    yield harness
+    if not harness.store.inner._closed:
+        await harness.crash()
+
+
+async def restart(world: World) -> tuple[Harness, str]:
+    second = await Harness.open(world)
+    result = await second.start()
+    return second, result.summary
+
+
+async def exit_order_written(app: Harness, trade_id: str) -> bool:
+    return (await record(app, trade_id)).exit_order_id is not None
+
+
+async def record(app: Harness, trade_id: str) -> TradeRecord:
+    found = await app.store.trade(trade_id)
+    assert found is not None
+    return found
+
+
+@pytest.mark.asyncio
+async def test_exit_filled_while_down_is_closed_at_the_real_fill_price(
+    world: World, first: Harness
+) -> None:
+    await first.enter("t1", "RELIANCE", Side.LONG, 10, SL)
+    world.paper.set_fill_late(True)
+    first.tick("RELIANCE", "97.5")  # exit placed, stays open
+    await eventually(lambda: exit_order_written(first, "t1"), timeout=10)
+    [order_id] = first.broker.order_ids
+    await first.crash()
+    world.set_price("RELIANCE", "97.25")
+    world.paper.set_fill_late(False)
+    assert world.paper.release_late_fills() == [order_id]
+
+    second, summary = await restart(world)
+    closed = await record(second, "t1")
+    assert (closed.state, closed.exit_price) == ("CLOSED", to_units("97.25"))
+    assert closed.realized_pnl == (to_units("97.25") - to_units("100")) * 10
+    assert "1 exit filled while down" in summary
+    assert second.broker.placed == []
+    await second.stop()
+
+
+@pytest.mark.asyncio
+async def test_exit_cancelled_while_down_reopens_and_fires_again(
+    world: World, first: Harness
+) -> None:
+    await first.enter("t1", "RELIANCE", Side.LONG, 10, SL)
+    world.paper.set_fill_late(True)
+    first.tick("RELIANCE", "97.5")
+    await eventually(lambda: exit_order_written(first, "t1"), timeout=10)
+    [order_id] = first.broker.order_ids
+    await first.crash()
+    world.paper.cancel(order_id)
+    world.paper.set_fill_late(False)
+
+    second, summary = await restart(world)
+    assert second.engine.trade("t1").state is TradeState.ACTIVE
+    assert "1 reopened" in summary
+    second.tick("RELIANCE", "97.4")  # evaluated again on the next tick
+    await second.settle()
+    [again] = second.exits()
+    assert (again.action, again.quantity) == ("SELL", 10)
+    closed = await record(second, "t1")
+    assert (closed.state, closed.exit_attempt) == ("CLOSED", 2)
+    await second.stop()
+
+
+@pytest.mark.asyncio
+async def test_intent_without_order_id_adopts_the_matching_order(
+    world: World, first: Harness
+) -> None:
+    await first.enter("t1", "RELIANCE", Side.LONG, 10, SL)
+    first.broker.script = [("hang_after", None)]  # placed, then we die before the reply
+    first.tick("RELIANCE", "97.5")
+    await first.settle_until(lambda: len(first.broker.order_ids) == 1)
+    [order_id] = first.broker.order_ids
+    assert (await record(first, "t1")).exit_order_id is None
+    await first.crash()
+
+    second, summary = await restart(world)
+    closed = await record(second, "t1")
+    assert (closed.state, closed.exit_order_id) == ("CLOSED", order_id)
+    assert "1 exit order adopted" in summary
+    assert second.broker.placed == []  # no resend
+    assert len(await world.paper.order_book()) == 2  # the entry and the one exit
+    await second.stop()
+
+
+@pytest.mark.asyncio
+async def test_intent_without_any_order_is_evaluated_again(world: World, first: Harness) -> None:
+    await first.enter("t1", "RELIANCE", Side.LONG, 10, SL)
+    first.broker.script = [("hang", None)]  # we die before the order leaves
+    first.tick("RELIANCE", "97.5")
+    await first.settle_until(lambda: first.broker.inflight == 1)
+    await first.crash()
+
+    second, summary = await restart(world)
+    assert second.engine.trade("t1").state is TradeState.ACTIVE
+    assert "1 reopened" in summary
+    second.tick("RELIANCE", "97.5")
+    await second.settle()
+    assert len(second.exits()) == 1
+    assert (await record(second, "t1")).state == "CLOSED"
+    await second.stop()
+
+
+@pytest.mark.asyncio
+async def test_position_gone_while_down_closes_externally(world: World, first: Harness) -> None:
+    await first.enter("t1", "RELIANCE", Side.LONG, 10, SL)
+    await first.stop()
+    world.external("RELIANCE", "SELL", 10)
+
+    second, summary = await restart(world)
+    assert (await record(second, "t1")).state == "CLOSED_EXTERNALLY"
+    assert "1 closed externally" in summary
+    assert second.feed.subscribed == {}
+    await second.stop()
+
+
+@pytest.mark.asyncio
+async def test_smaller_position_adjusts_the_quantity(world: World, first: Harness) -> None:
+    await first.enter("t1", "RELIANCE", Side.LONG, 10, SL)
+    await first.stop()
+    world.external("RELIANCE", "SELL", 4)
+
+    second, summary = await restart(world)
+    assert second.engine.trade("t1").quantity == 6
+    assert (await record(second, "t1")).quantity == 6
+    assert "1 quantity adjusted" in summary
+    second.tick("RELIANCE", "97")
+    await second.settle()
+    [order] = second.exits()
+    assert order.quantity == 6
+    await second.stop()
+
+
+@pytest.mark.asyncio
+async def test_restart_restores_best_price_and_trailing_level(world: World, first: Harness) -> None:
+    trail = TradeRules(trailing=TrailingRule(Offset(LevelKind.POINTS, Decimal("2"))))
+    await first.enter("t1", "RELIANCE", Side.LONG, 10, trail)
+    first.tick("RELIANCE", "108")
+    first.clock.advance(1)  # the flush loop writes the new best price within a second
+    await first.settle_until(lambda: first.monitor.flushes >= 1)
+    flushed = await record(first, "t1")
+    assert (flushed.best_price, flushed.trailing_level) == (to_units("108"), to_units("106"))
+    await first.crash()
+
+    second, _ = await restart(world)
+    trade = second.engine.trade("t1")
+    assert (trade.best, trade.trailing) == (to_units("108"), to_units("106"))
+    second.tick("RELIANCE", "105.95")  # below the restored trail: it fires
+    await second.settle()
+    assert len(second.exits()) == 1
+    assert (await record(second, "t1")).exit_reason == "TRAILING_STOP"
+    await second.stop()

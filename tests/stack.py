@@ -1,0 +1,104 @@
+"""Tests: the whole tradeguard stack in-process over real sockets.
+
+The embedded simulator (no random walk: prices move only when a test sets them), the real
+OpenAlgo gateway and WebSocket feed talking to it, a real SQLite store, and the app runtime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.helpers import eventually
+from tradeguard.adapters.clock import SystemClock
+from tradeguard.adapters.db.store import SqlStore
+from tradeguard.adapters.openalgo.feed import OpenAlgoFeed
+from tradeguard.adapters.openalgo.polling import PollingConfig
+from tradeguard.adapters.openalgo.rest_gateway import OpenAlgoGateway
+from tradeguard.adapters.sim.embedded import EmbeddedSimulator, SimulatorOptions
+from tradeguard.adapters.sim.faults import RateLimits
+from tradeguard.app.resolve import ExecutorPolicy
+from tradeguard.app.runtime import AppRuntime, RuntimeOptions
+from tradeguard.app.service import TradeService
+from tradeguard.core.money import to_units
+
+SYMBOLS = (("SBIN", "NSE", "800"), ("INFY", "NSE", "1500"), ("TCS", "NSE", "4000"))
+FAST_POLICY = ExecutorPolicy(
+    poll_interval=0.05,
+    poll_max_interval=0.2,
+    book_interval=0.05,
+    retry_base=0.02,
+    retry_max=0.1,
+    session_interval=0.05,
+)
+
+
+@dataclass
+class Stack:
+    sim: EmbeddedSimulator
+    runtime: AppRuntime
+    gateway: OpenAlgoGateway
+    feed: OpenAlgoFeed
+    store: SqlStore
+
+    @property
+    def service(self) -> TradeService:
+        return self.runtime.service
+
+    def price(self, symbol: str, value: str, exchange: str = "NSE") -> None:
+        """Move the simulator's market: the tick goes out over the real WebSocket."""
+        self.sim.market.set_price(symbol, exchange, to_units(value))
+
+    async def wait_subscribed(self, symbol: str, exchange: str = "NSE") -> None:
+        await eventually(
+            lambda: (symbol, exchange) in self.feed.subscribed(), message=f"{symbol} subscribed"
+        )
+
+    async def fill_entry(
+        self, symbol: str, action: str, quantity: int, strategy: str = "test"
+    ) -> str:
+        """Place an entry order at the simulator (as the trader's strategy would)."""
+        from tradeguard.core.broker import OrderRequest
+
+        placed = await self.gateway.place_order(
+            OrderRequest(symbol, "NSE", action, quantity, "MIS", f"{strategy}-entry")
+        )
+        assert placed.order_id is not None
+        return placed.order_id
+
+
+@asynccontextmanager
+async def running_stack(tmp_path: Path, *, start: bool = True) -> AsyncIterator[Stack]:
+    options = SimulatorOptions(walk=False, symbols=SYMBOLS, rate_limits=RateLimits(enabled=False))
+    async with EmbeddedSimulator(options) as sim:
+        store = await SqlStore.open(f"sqlite:///{tmp_path / 'tg.db'}")
+        gateway = OpenAlgoGateway(sim.rest_url, sim.apikey, timeout=2.0)
+        feed = OpenAlgoFeed(
+            sim.ws_url,
+            sim.apikey,
+            quotes=gateway.quotes,
+            polling=PollingConfig(interval_s=0.1, stale_after_s=5.0),
+            backoff_s=(0.05, 0.1, 0.2),
+        )
+        runtime = AppRuntime(
+            gateway,
+            feed,
+            store,
+            SystemClock(),
+            RuntimeOptions(
+                flush_interval=0.2, clock_interval=0.2, stop_grace=0.5, policy=FAST_POLICY
+            ),
+        )
+        stack = Stack(sim, runtime, gateway, feed, store)
+        try:
+            if start:
+                await runtime.start()
+                await eventually(lambda: feed.connected, message="feed connected")
+            yield stack
+        finally:
+            if start:
+                await runtime.stop()
+            await gateway.aclose()
+            await store.close()
