@@ -27,7 +27,7 @@ def examples_dir() -> Path:
     here = Path("examples")
     if (here / "ticks.csv").is_file():
         return here
-    return Path(__file__).resolve().parents[2] / "examples"
+    return Path(__file__).resolve().parents[3] / "examples"
 
 
 def commands() -> list[cli.Command]:
