@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/tradeguard demo
+	$(BIN)/tradeguard run
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
