@@ -78,6 +78,7 @@ class Monitor:
         self._loops: list[asyncio.Task[None]] = []
         self._side_tasks: set[asyncio.Task[Any]] = set()
         self._was_connected = True
+        self._ever_connected = False  # the first connection is not a reconnect
         executor.bind(self.dispatch, self._trade_closed)
         feed.set_handlers(self.on_tick, self.on_order_update)
 
@@ -96,6 +97,7 @@ class Monitor:
         if symbols:
             await self.feed.subscribe(symbols)
         self._was_connected = self.feed.connected
+        self._ever_connected = self.feed.connected
         self.running = True
         self._loops = [
             asyncio.create_task(self._flush_loop(), name="tradeguard-flush"),
@@ -233,7 +235,9 @@ class Monitor:
         if decisions:
             self.dispatch(decisions)
         connected = self.feed.connected
-        if connected and not self._was_connected and self.reconcile is not None:
+        reconnected = connected and not self._was_connected and self._ever_connected
+        self._ever_connected = self._ever_connected or connected
+        if reconnected and self.reconcile is not None:
             log.info("feed reconnected: reconciling orders")
             self._side(self.reconcile())
         self._was_connected = connected
