@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from tradeguard.core.model import ExitReason, Side, StrategyState
 
@@ -24,9 +25,11 @@ class ExitDecision:
     at: int
 
 
-@dataclass(frozen=True, slots=True)
-class LevelChange:
-    """A trade's protective levels after a change (for persistence and the dashboard)."""
+class LevelChange(NamedTuple):
+    """A trade's protective levels after a change (for persistence and the dashboard).
+
+    A NamedTuple, not a frozen dataclass: one is built per level move on the tick path, and a
+    tuple is about three times cheaper to create."""
 
     trade_id: str
     best: int

@@ -22,8 +22,9 @@ from tradeguard.core.model import ExitReason, StrategyState, Tick, TradeState
 from tradeguard.core.portfolio import StrategyBook
 from tradeguard.core.rules import TradeRules
 from tradeguard.core.strategy import StrategyRiskConfig
+from tradeguard.core.symbols import Bucket, SymbolBook
 from tradeguard.core.timeutil import DAY_NS, ist_day, ist_day_start
-from tradeguard.core.trade import NEG, POS, PriceRun, Trade
+from tradeguard.core.trade import NEG, POS, Trade
 
 _NO_DEADLINE = POS
 
@@ -32,59 +33,21 @@ class EngineError(ValueError):
     """A request the engine cannot honour (unknown trade or strategy, wrong state)."""
 
 
-class _Bucket:
-    """One strategy's open quantity on one symbol: signed net quantity and signed cost."""
-
-    __slots__ = ("book", "cost", "count", "net", "value")
-
-    def __init__(self, book: StrategyBook) -> None:
-        self.book = book
-        self.count = 0
-        self.net = 0
-        self.cost = 0
-        self.value = 0
-
-
-class _SymbolBook(PriceRun):
-    """One symbol: last price, watched trades, quiet band, per-strategy P&L buckets, and (as a
-    PriceRun) the running high/low its watched trades fold into their best prices."""
-
-    __slots__ = ("buckets", "exchange", "hi", "last", "lo", "symbol", "watch")
-
-    def __init__(self, symbol: str, exchange: str) -> None:
-        super().__init__()
-        self.symbol = symbol
-        self.exchange = exchange
-        self.last: int | None = None
-        self.watch: list[Trade] = []
-        self.buckets: dict[str, _Bucket] = {}
-        self.lo = NEG
-        self.hi = POS
-
-    def refresh_band(self) -> None:
-        lo, hi = NEG, POS
-        for trade in self.watch:
-            if trade.lo > lo:
-                lo = trade.lo
-            if trade.hi < hi:
-                hi = trade.hi
-        self.lo, self.hi = lo, hi
-
-    def sync(self, dirty: set[str]) -> None:
-        """Fold the run into every watched trade (marking moved ones dirty), then reset it."""
-        if self.run_hi == NEG and self.run_lo == POS:
-            return
-        for trade in self.watch:
-            if trade.fold():
-                dirty.add(trade.trade_id)
-        self.reset()
+def _merge(decisions: Decisions | None, more: Decisions | None) -> Decisions | None:
+    """Combine two optional results of one engine call (None stays None when both are)."""
+    if not more:
+        return decisions
+    if decisions is None:
+        return more
+    decisions.extend(more)
+    return decisions
 
 
 class RiskEngine:
     """Holds every open trade and strategy book; turns ticks and events into decisions."""
 
     def __init__(self) -> None:
-        self._books: dict[str, dict[str, _SymbolBook]] = {}
+        self._books: dict[str, dict[str, SymbolBook]] = {}
         self._trades: dict[str, Trade] = {}
         self._strategies: dict[str, StrategyBook] = {}
         self._deadlines: list[tuple[int, str]] = []
@@ -240,7 +203,7 @@ class RiskEngine:
         book = self._symbol_book(trade.instrument.symbol, trade.instrument.exchange)
         bucket = book.buckets.get(trade.strategy_id)
         if bucket is None:
-            bucket = book.buckets[trade.strategy_id] = _Bucket(strategy)
+            bucket = book.buckets[trade.strategy_id] = Bucket(strategy)
         bucket.count += 1
         self._add_to_bucket(book, bucket, trade, +1)
         if trade.state is TradeState.ACTIVE:
@@ -253,14 +216,14 @@ class RiskEngine:
         decisions.extend(self._evaluate_strategy(strategy, now))
         return decisions
 
-    def _symbol_book(self, symbol: str, exchange: str) -> _SymbolBook:
+    def _symbol_book(self, symbol: str, exchange: str) -> SymbolBook:
         by_symbol = self._books.setdefault(exchange, {})
         book = by_symbol.get(symbol)
         if book is None:
-            book = by_symbol[symbol] = _SymbolBook(symbol, exchange)
+            book = by_symbol[symbol] = SymbolBook(symbol, exchange)
         return book
 
-    def _add_to_bucket(self, book: _SymbolBook, bucket: _Bucket, trade: Trade, sign: int) -> None:
+    def _add_to_bucket(self, book: SymbolBook, bucket: Bucket, trade: Trade, sign: int) -> None:
         signed_qty = sign * trade.sign * trade.quantity
         bucket.net += signed_qty
         bucket.cost += signed_qty * trade.entry_price
@@ -280,7 +243,9 @@ class RiskEngine:
     def _unwatch(self, trade: Trade) -> None:
         book = self._books[trade.instrument.exchange][trade.instrument.symbol]
         if trade in book.watch:
-            if trade.fold():
+            trade.fold()
+            if trade.best_moved:
+                trade.best_moved = False
                 self._dirty_trades.add(trade.trade_id)
             trade.run = None
             book.watch.remove(trade)
@@ -310,39 +275,26 @@ class RiskEngine:
 
     def on_tick(self, tick: Tick, now: int) -> Decisions | None:
         """Evaluate one tick. Returns None when nothing happened (the common case)."""
-        decisions: Decisions | None = None
-        if now >= self._day_end:
-            decisions = self._roll_day(now)
+        decisions = self._roll_day(now) if now >= self._day_end else None
         by_symbol = self._books.get(tick.exchange)
         book = by_symbol.get(tick.symbol) if by_symbol is not None else None
-        if book is not None:
-            ltp = tick.ltp
-            if ltp != book.last:
-                book.last = ltp
-                if ltp > book.run_hi:
-                    book.run_hi = ltp
-                if ltp < book.run_lo:
-                    book.run_lo = ltp
-                if not (book.lo < ltp < book.hi):
-                    decisions = self._evaluate_symbol(book, ltp, now, decisions)
-                for bucket in book.buckets.values():
-                    value = bucket.net * ltp - bucket.cost
-                    strategy = bucket.book
-                    strategy.pnl += value - bucket.value
-                    bucket.value = value
-                    if not (strategy.lo < strategy.pnl < strategy.hi):
-                        found = self._evaluate_strategy(strategy, now)
-                        if found:
-                            if decisions is None:
-                                decisions = found
-                            else:
-                                decisions.extend(found)
+        if book is not None and tick.ltp != book.last:
+            ltp = book.last = tick.ltp
+            if ltp > book.run_hi:
+                book.run_hi = ltp
+            if ltp < book.run_lo:
+                book.run_lo = ltp
+            if not (book.lo < ltp < book.hi):
+                decisions = self._evaluate_symbol(book, ltp, now, decisions)
+            for bucket in book.buckets.values():
+                value = bucket.net * ltp - bucket.cost
+                strategy = bucket.book
+                strategy.pnl += value - bucket.value
+                bucket.value = value
+                if not (strategy.lo < strategy.pnl < strategy.hi):
+                    decisions = _merge(decisions, self._check_strategy(strategy, now))
         if now >= self._next_deadline:
-            found = self._fire_deadlines(now)
-            if decisions is None:
-                decisions = found
-            else:
-                decisions.extend(found)
+            decisions = _merge(decisions, self._fire_deadlines(now))
         return decisions
 
     def on_clock(self, now: int) -> Decisions:
@@ -353,7 +305,7 @@ class RiskEngine:
         return decisions
 
     def _evaluate_symbol(
-        self, book: _SymbolBook, ltp: int, now: int, decisions: Decisions | None
+        self, book: SymbolBook, ltp: int, now: int, decisions: Decisions | None
     ) -> Decisions | None:
         """Evaluate the trades whose quiet band `ltp` left; recompute the symbol's band on the
         way. Exits are started after the loop (they leave the watch list)."""
@@ -396,14 +348,17 @@ class RiskEngine:
         return True
 
     def _evaluate_strategy(self, strategy: StrategyBook, now: int) -> Decisions:
-        decisions = Decisions()
+        return self._check_strategy(strategy, now) or Decisions()
+
+    def _check_strategy(self, strategy: StrategyBook, now: int) -> Decisions | None:
+        """Portfolio rules on the strategy's current P&L; None when nothing fired."""
         if not strategy.watching:
-            return decisions
+            return None
         reason, trigger, changed = strategy.evaluate()
         if changed:
             self.dirty_strategies.add(strategy.strategy_id)
         if reason is None:
-            return decisions
+            return None
         return self._exit_strategy(strategy, reason, trigger, now, halt=True)
 
     def _exit_strategy(
@@ -538,6 +493,10 @@ class RiskEngine:
         bucket.count -= 1
         if not bucket.count:
             del book.buckets[trade.strategy_id]
+        if not book.buckets:
+            # Nobody holds the symbol: the feed drops it, so its last price goes stale. A new
+            # trade on it must wait for a fresh tick, never be judged on this old price.
+            book.last = None
         realized = trade.pnl_at(fill_price)
         trade.exit_price = fill_price
         trade.realized_pnl = realized

@@ -2,12 +2,18 @@
 
 Levels are pure functions of (rules, side, entry, best price): a restart that restores the best
 price restores every level exactly. `lo`/`hi` form the trade's quiet band: a price strictly
-inside it changes nothing, so the tick path can skip the trade with two comparisons.
+inside it changes nothing, so the tick path can skip the trade with two comparisons. The band
+is bounded by the stop, the target and the *wake* price (levels.py): the first price at which a
+best-dependent level (trailing, breakeven) can move. A trade whose levels cannot move (no trail,
+breakeven absent or armed) is therefore not evaluated on a new best price. Its best price stays
+exact lazily: while watched, a trade is attached to its symbol's `PriceRun` (the highest and
+lowest price since the run was last reset) and `best` folds the run in whenever it is read.
 """
 
 from __future__ import annotations
 
 from tradeguard.core.decisions import LevelChange
+from tradeguard.core.levels import LevelPlan
 from tradeguard.core.model import (
     ExitReason,
     Instrument,
@@ -16,26 +22,38 @@ from tradeguard.core.model import (
     TradeState,
     check_transition,
 )
-from tradeguard.core.rules import (
-    TradeRules,
-    breakeven_price,
-    stop_price,
-    target_price,
-    trailing_price,
-    validate_rules,
-)
+from tradeguard.core.rules import TradeRules, stop_price, target_price, validate_rules
 from tradeguard.core.timeutil import NS_PER_SECOND, next_time_of_day
 
 NEG = -(1 << 62)
 POS = 1 << 62
 
 
+class PriceRun:
+    """The highest and lowest price of one symbol since the run was last reset.
+
+    The engine resets a run only after folding it into every trade attached to it, and attaches
+    a trade only right after a reset, so a run never holds a price from before a trade joined.
+    """
+
+    __slots__ = ("run_hi", "run_lo")
+
+    def __init__(self) -> None:
+        self.run_hi = NEG
+        self.run_lo = POS
+
+    def reset(self) -> None:
+        self.run_hi = NEG
+        self.run_lo = POS
+
+
 class Trade:
     """A position tradeguard protects. Mutable; owned by exactly one engine."""
 
     __slots__ = (
+        "_best",
         "account",
-        "best",
+        "best_moved",
         "breakeven",
         "closed_at",
         "deadline",
@@ -50,10 +68,12 @@ class Trade:
         "initial_stop",
         "instrument",
         "lo",
+        "plan",
         "product",
         "quantity",
         "realized_pnl",
         "rules",
+        "run",
         "side",
         "sign",
         "state",
@@ -63,6 +83,7 @@ class Trade:
         "target",
         "trade_id",
         "trailing",
+        "wake",
     )
 
     def __init__(
@@ -102,7 +123,9 @@ class Trade:
         validate_rules(self.rules, side, entry_price, instrument.tick)
         if best is None or side.sign * (best - entry_price) < 0:
             best = entry_price
-        self.best = best
+        self._best = best
+        self.run: PriceRun | None = None
+        self.best_moved = False  # folded from the run since the engine last looked (dirty)
         self.exit_reason: ExitReason | None = None
         self.exit_trigger: int | None = None
         self.exit_price: int | None = None
@@ -116,9 +139,29 @@ class Trade:
         self.breakeven: int | None = None
         self.lo = NEG
         self.hi = POS
+        self.wake = POS
         self.deadline: int | None = None
         self.deadline_reason: ExitReason | None = None
         self.apply_rules(self.rules)
+
+    @property
+    def best(self) -> int:
+        """The best price since entry (highest for LONG, lowest for SHORT), always exact."""
+        self.fold()
+        return self._best
+
+    @best.setter
+    def best(self, value: int) -> None:
+        self._best = value
+
+    def fold(self) -> None:
+        """Fold the attached symbol run into the best price (sets `best_moved` if it moved)."""
+        run = self.run
+        if run is not None:
+            seen = run.run_hi if self.sign > 0 else run.run_lo
+            if self.sign * (seen - self._best) > 0:
+                self._best = seen
+                self.best_moved = True
 
     # -- levels ---------------------------------------------------------------------------
 
@@ -128,6 +171,7 @@ class Trade:
         validate_rules(rules, self.side, self.entry_price, tick)
         self.rules = rules
         entry = self.entry_price
+        self.plan = LevelPlan(rules, self.side, entry, tick)
         self.initial_stop = (
             stop_price(rules.stop_loss, self.side, entry, tick) if rules.stop_loss else None
         )
@@ -144,43 +188,43 @@ class Trade:
         self._recompute_stop()
 
     def _recompute_stop(self) -> None:
-        rules, side, entry, best, tick = (
-            self.rules,
-            self.side,
-            self.entry_price,
-            self.best,
-            self.instrument.tick,
-        )
-        self.trailing = (
-            trailing_price(rules.trailing, side, entry, best, tick) if rules.trailing else None
-        )
-        self.breakeven = (
-            breakeven_price(rules.breakeven, side, entry, best, tick) if rules.breakeven else None
-        )
-        stop, reason = self.initial_stop, ExitReason.STOP_LOSS if self.initial_stop else None
-        # Tightest wins; on a tie the earlier entry in this order names the reason.
-        for level, why in (
-            (self.breakeven, ExitReason.BREAKEVEN_STOP),
-            (self.trailing, ExitReason.TRAILING_STOP),
-        ):
-            if level is not None and (stop is None or self.sign * (level - stop) > 0):
-                stop, reason = level, why
-        self.stop, self.stop_reason = stop, reason
+        # `self.best` folds the symbol run in: an edit sees the exact best price.
+        self.trailing, self.breakeven, self.wake = self.plan.levels(self.best)
+        self._combine()
         self._refresh_band()
 
-    def _refresh_band(self) -> None:
-        if self.sign > 0:
-            self.lo = self.stop if self.stop is not None else NEG
-            self.hi = min(self.target if self.target is not None else POS, self.best + 1)
-        else:
-            self.hi = self.stop if self.stop is not None else POS
-            self.lo = max(self.target if self.target is not None else NEG, self.best - 1)
+    def _combine(self) -> None:
+        """The effective stop: the tightest component; on a tie the earlier one names it."""
+        stop, reason = self.initial_stop, ExitReason.STOP_LOSS if self.initial_stop else None
+        sign = self.sign
+        breakeven, trailing = self.breakeven, self.trailing
+        if breakeven is not None and (stop is None or sign * (breakeven - stop) > 0):
+            stop, reason = breakeven, ExitReason.BREAKEVEN_STOP
+        if trailing is not None and (stop is None or sign * (trailing - stop) > 0):
+            stop, reason = trailing, ExitReason.TRAILING_STOP
+        self.stop, self.stop_reason = stop, reason
 
-    @property
-    def _moves_with_best(self) -> bool:
-        return self.rules.trailing is not None or (
-            self.rules.breakeven is not None and self.breakeven is None
-        )
+    def _refresh_band(self) -> None:
+        stop, target = self.stop, self.target
+        if self.sign > 0:
+            self.lo = stop if stop is not None else NEG
+            wake = self.entry_price + self.wake
+            self.hi = target if target is not None and target < wake else min(wake, POS)
+        else:
+            self.hi = stop if stop is not None else POS
+            wake = self.entry_price - self.wake
+            self.lo = target if target is not None and target > wake else max(wake, NEG)
+
+    def _move_levels(self) -> bool:
+        """The best price reached the wake move: recompute trailing/breakeven (identical to
+        the Fraction reference in rules.py, see levels.py). Returns whether a level changed."""
+        trailing, breakeven, self.wake = self.plan.levels(self._best)
+        changed = trailing != self.trailing or breakeven != self.breakeven
+        if changed:
+            self.trailing, self.breakeven = trailing, breakeven
+            self._combine()
+        self._refresh_band()
+        return changed
 
     # -- evaluation -----------------------------------------------------------------------
 
@@ -191,31 +235,35 @@ class Trade:
         new high can move the trail before the stop is compared (it can never cross it: the
         trail sits at least one tick behind the best price).
         """
-        changed = False
-        if self.sign * (ltp - self.best) > 0:
-            self.best = ltp
-            if self._moves_with_best:
-                before = (self.stop, self.trailing, self.breakeven)
-                self._recompute_stop()
-                changed = before != (self.stop, self.trailing, self.breakeven)
-            else:
-                self._refresh_band()
-        stop, target = self.stop, self.target
-        if stop is not None and self.sign * (ltp - stop) <= 0:
+        sign = self.sign
+        best = self._best
+        run = self.run
+        if run is not None:  # inline fold: prices seen on the symbol while not evaluated
+            seen = run.run_hi if sign > 0 else run.run_lo
+            if sign * (seen - best) > 0:
+                best = seen
+        if sign * (ltp - best) > 0:
+            best = ltp
+        self._best = best
+        changed = sign * (best - self.entry_price) >= self.wake and self._move_levels()
+        stop = self.stop
+        if stop is not None and sign * (ltp - stop) <= 0:
             return self.stop_reason, stop, changed
-        if target is not None and self.sign * (ltp - target) >= 0:
+        target = self.target
+        if target is not None and sign * (ltp - target) >= 0:
             return ExitReason.TARGET, target, changed
         return None, None, changed
 
     def level_change(self) -> LevelChange:
+        # Positional (trade_id, best, stop, stop_reason, target, trailing, breakeven): cheaper.
         return LevelChange(
-            trade_id=self.trade_id,
-            best=self.best,
-            stop=self.stop,
-            stop_reason=self.stop_reason,
-            target=self.target,
-            trailing=self.trailing,
-            breakeven=self.breakeven,
+            self.trade_id,
+            self.best,
+            self.stop,
+            self.stop_reason,
+            self.target,
+            self.trailing,
+            self.breakeven,
         )
 
     # -- lifecycle ------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tradeguard.core.engine import EngineError
-from tradeguard.core.model import ExitReason, StrategyState, TradeState
+from tradeguard.core.model import ExitReason, Side, StrategyState, TradeState
 from tradeguard.core.rules import TradeRules
 
 from .factory import POINTS, Rig, level, make_trade, trail, u
@@ -110,3 +110,14 @@ def test_exit_all_covers_each_active_trade_once() -> None:
     decisions = rig.engine.exit_all("s", rig.now)
     assert sorted(d.trade_id for d in decisions.exits) == ["t1", "t2"]
     assert not rig.engine.exit_all("s", rig.now).exits
+
+
+def test_last_price_is_forgotten_when_the_last_trade_on_a_symbol_closes() -> None:
+    rig = Rig()
+    rig.add(make_trade("old", rules=TradeRules(stop_loss=level(POINTS, "2"))))
+    rig.tick("90")
+    rig.engine.close_trade("old", u(90), rig.now)
+    assert rig.engine.last_price("A", "NSE") is None
+    fresh = make_trade("new", side=Side.SHORT, rules=TradeRules(stop_loss=level(POINTS, "2")))
+    assert not rig.add(fresh).exits  # not judged on the stale 90
+    assert fresh.best == u(100)
