@@ -1,7 +1,9 @@
 """Benchmarks: `python -m benchmarks` runs every benchmark and prints a results table.
 
-`--update-docs` also rewrites the "## Engine" section of docs/performance.md (other sections
-are kept). `--ticks` / `--naive-ticks` shrink the run for a quick look.
+`--update-docs` also rewrites the "## Engine" and "## End to end (OpenAlgo over loopback)"
+sections of docs/performance.md (other sections are kept). `--ticks` / `--naive-ticks` /
+`--e2e-trades` shrink the runs for a quick look; `--only engine|e2e|api` runs one of them
+(api: benchmarks/api.py, section "## API").
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks import engine
+from benchmarks import api, e2e, engine, recovery
 
 GOALS = {"ticks_per_s": 250_000, "p99_us": 20.0, "memory_mb": 200.0}
 DOC = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
@@ -88,19 +90,71 @@ def table(result: engine.EngineResult) -> str:
     return "\n".join(lines)
 
 
-def section(result: engine.EngineResult, command: str) -> str:
+WHY_FAST = """\
+What makes it fast (core/engine.py, core/symbols.py, core/trade.py, core/levels.py):
+
+- **Quiet bands, per trade and per symbol.** A trade's band is bounded by its stop, its target
+  and its *wake* price (the first price at which a trailing or breakeven level can move); the
+  symbol's band is the intersection over its watched trades. Most ticks fall inside it and
+  touch no trade at all.
+- **Incremental per-strategy P&L buckets.** Each symbol keeps one bucket (net quantity, cost) per
+  strategy, so a tick updates each strategy's day P&L in O(1) and checks it against the
+  strategy's own band; nothing rescans trades.
+- **Integer money.** Prices and amounts are integers of 1/10,000 rupee.
+- **Integer level math.** Every rule distance is resolved once per trade when its rules are
+  installed (entry is fixed): activation and breakeven thresholds as ceil-ed ints, the breakeven
+  level itself, trailing distances and steps as integer ratios. Trailing stops are then computed
+  with `//` only, bit-identical to the Fraction reference in rules.py (proved by hypothesis in
+  tests/unit/core/test_fast_levels.py).
+- **Lazy best price.** Trades whose levels cannot move at the current price (no trail, breakeven
+  absent or armed, trail not yet activated or between steps) are not evaluated on a new best
+  price. The symbol keeps its running high/low since the last reset; a trade folds it into
+  `best` when read or evaluated, and `RiskEngine.sync_best()` (run when `dirty_trades` is read)
+  marks the moved ones for the next flush.
+- **Few allocations.** `on_tick` returns None when nothing happened, `Decisions` are created only
+  when something is decided, `LevelChange` is a NamedTuple, and the symbol band is refreshed
+  while its trades are evaluated.
+"""
+
+
+def load() -> str:
+    try:
+        one, five, _ = os.getloadavg()
+    except OSError:
+        return "unknown"
+    return f"{one:.2f} (1 min) / {five:.2f} (5 min)"
+
+
+def section(result: engine.EngineResult, command: str, load_avg: str) -> str:
     return (
         "## Engine\n\n"
-        f"Machine: {machine()}.\n\n"
+        f"Machine: {machine()}. Load average when the run started: {load_avg}.\n\n"
         f"Command: `{command}` (benchmarks/engine.py; workload in benchmarks/workload.py).\n\n"
-        f"{table(result)}\n"
+        f"{table(result)}\n\n"
+        f"{WHY_FAST}"
     )
 
 
-def update_doc(text: str) -> None:
+E2E_TITLE = "## End to end (OpenAlgo over loopback)"
+
+
+def e2e_section(result: e2e.E2EResult, command: str) -> str:
+    lines = ["| measure | result | note |", "|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in e2e.rows(result)]
+    return (
+        f"{E2E_TITLE}\n\n"
+        f"Machine: {machine()}.\n\n"
+        f"Command: `{command}` (benchmarks/e2e.py; method in its docstring).\n\n"
+        + "\n".join(lines)
+        + "\n\n"
+        + api.NOTES
+    )
+
+
+def update_doc(text: str, title: str = "## Engine") -> None:
     if DOC.exists():
         current = DOC.read_text(encoding="utf-8")
-        pattern = re.compile(r"^## Engine\n.*?(?=^## |\Z)", re.S | re.M)
+        pattern = re.compile(rf"^{re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
         if pattern.search(current):
             new = pattern.sub(lambda _: text + "\n", current, count=1)
         else:
@@ -110,23 +164,81 @@ def update_doc(text: str) -> None:
     DOC.write_text(new, encoding="utf-8")
 
 
+def _print(table_rows: list[tuple[str, str, str]]) -> None:
+    width = max(len(a) for a, _, _ in table_rows)
+    for a, b, c in table_rows:
+        print(f"  {a.ljust(width)}  {b}" + (f"   ({c})" if c else ""))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--ticks", type=int, default=engine.N_TICKS)
     parser.add_argument("--naive-ticks", type=int, default=engine.NAIVE_TICKS)
     parser.add_argument("--update-docs", action="store_true", help=f"rewrite {DOC.name}")
+    parser.add_argument("--e2e-trades", type=int, default=e2e.N_TRADES)
+    parser.add_argument("--only", choices=["engine", "e2e", "api", "recovery"])
     args = parser.parse_args(argv)
-    print(f"engine benchmark: {args.ticks:,} ticks ...", flush=True)
-    result = engine.run(args.ticks, args.naive_ticks)
+    command = "make bench" if not argv else f"python -m benchmarks {' '.join(argv)}"
     print(f"Machine: {machine()}")
-    width = max(len(a) for a, _, _ in rows(result))
-    for a, b, c in rows(result):
-        print(f"  {a.ljust(width)}  {b}" + (f"   ({c})" if c else ""))
-    if args.update_docs:
-        command = "make bench" if not argv else f"python -m benchmarks {' '.join(argv)}"
-        update_doc(section(result, command))
-        print(f"wrote the Engine section of {DOC}")
+    if args.only in (None, "engine"):
+        print(f"engine benchmark: {args.ticks:,} ticks ...", flush=True)
+        result = engine.run(args.ticks, args.naive_ticks)
+        _print(rows(result))
+        if args.update_docs:
+            update_doc(section(result, command))
+            print(f"wrote the Engine section of {DOC}")
+    if args.only in (None, "e2e"):
+        print(f"end-to-end benchmark: {args.e2e_trades:,} trades ...", flush=True)
+        result_e2e = e2e.run(args.e2e_trades)
+        _print(e2e.rows(result_e2e))
+        if args.update_docs:
+            update_doc(e2e_section(result_e2e, command), E2E_TITLE)
+            print(f"wrote the end-to-end section of {DOC}")
+    if args.only in (None, "api"):
+        print(f"API benchmark: {api.N_TRADES:,} trades, {api.CLIENTS} clients ...", flush=True)
+        result_api = api.run()
+        _print(api.rows(result_api))
+        if args.update_docs:
+            update_doc(api_section(result_api, command), API_TITLE)
+            print(f"wrote the API section of {DOC}")
+    if args.only in (None, "recovery"):
+        print("persistence and recovery benchmark: 10,000 trades ...", flush=True)
+        result_recovery = recovery.run()
+        _print(recovery.rows(result_recovery))
+        if args.update_docs:
+            update_doc(recovery_section(result_recovery, command), RECOVERY_TITLE)
+            print(f"wrote the persistence and recovery section of {DOC}")
     return 0
+
+
+RECOVERY_TITLE = "## Persistence and recovery"
+
+
+def recovery_section(result: recovery.RecoveryNumbers, command: str) -> str:
+    lines = ["| measure | result | note |", "|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in recovery.rows(result)]
+    return (
+        f"{RECOVERY_TITLE}\n\n"
+        f"Machine: {machine()}.\n\n"
+        f"Command: `{command}` (benchmarks/recovery.py; method in its docstring).\n\n"
+        + "\n".join(lines)
+        + "\n\n"
+        + recovery.NOTES
+    )
+
+
+API_TITLE = "## API"
+
+
+def api_section(result: api.ApiResult, command: str) -> str:
+    lines = ["| measure | result | note |", "|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in api.rows(result)]
+    return (
+        f"{API_TITLE}\n\n"
+        f"Machine: {machine()}.\n\n"
+        f"Command: `{command}` (benchmarks/api.py: one process, one event loop: simulator, "
+        f"monitor, store and the API app on uvicorn over loopback).\n\n" + "\n".join(lines) + "\n"
+    )
 
 
 if __name__ == "__main__":

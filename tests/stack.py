@@ -70,7 +70,9 @@ class Stack:
 
 
 @asynccontextmanager
-async def running_stack(tmp_path: Path, *, start: bool = True) -> AsyncIterator[Stack]:
+async def running_stack(
+    tmp_path: Path, *, start: bool = True, polling: PollingConfig | None = None
+) -> AsyncIterator[Stack]:
     options = SimulatorOptions(walk=False, symbols=SYMBOLS, rate_limits=RateLimits(enabled=False))
     async with EmbeddedSimulator(options) as sim:
         store = await SqlStore.open(f"sqlite:///{tmp_path / 'tg.db'}")
@@ -79,7 +81,7 @@ async def running_stack(tmp_path: Path, *, start: bool = True) -> AsyncIterator[
             sim.ws_url,
             sim.apikey,
             quotes=gateway.quotes,
-            polling=PollingConfig(interval_s=0.1, stale_after_s=5.0),
+            polling=polling or PollingConfig(interval_s=0.1, stale_after_s=5.0),
             backoff_s=(0.05, 0.1, 0.2),
         )
         runtime = AppRuntime(

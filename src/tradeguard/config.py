@@ -30,6 +30,8 @@ class Settings:
     admin_user: str = "admin"
     admin_password: str = ""  # empty: generated on first run and printed once
     secret_key: str = ""  # empty: generated into data_dir/secret.key on first run
+    api_rate_limit: float = 20.0  # REST API requests/s per apikey and per client IP
+    api_rate_burst: int = 40
     flush_interval: float = 1.0
     stale_after: float = 30.0
     stale_policy: str = "alert"  # alert | exit
@@ -71,6 +73,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     settings = Settings(**values)  # type: ignore[arg-type]
     if settings.stale_policy not in ("alert", "exit"):
         raise SettingsError("TRADEGUARD_STALE_POLICY must be 'alert' or 'exit'")
+    if settings.api_rate_limit <= 0 or settings.api_rate_burst < 1:
+        raise SettingsError(
+            "TRADEGUARD_API_RATE_LIMIT must be > 0 and TRADEGUARD_API_RATE_BURST >= 1"
+        )
     if settings.flush_interval <= 0 or settings.flush_interval > 1:
         raise SettingsError("TRADEGUARD_FLUSH_INTERVAL must be in (0, 1] seconds")
     if settings.openalgo_url and not settings.openalgo_api_key:

@@ -144,6 +144,10 @@ class FaultyBroker:
         self.position_reads += 1
         return await self.paper.position_book()
 
+    async def open_position(self, symbol: str, exchange: str, product: str, strategy: str) -> int:
+        self.position_reads += 1
+        return await self.paper.open_position(symbol, exchange, product, strategy)
+
     async def quotes(self, symbols: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
         return await self.paper.quotes(symbols)
 

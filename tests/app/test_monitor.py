@@ -76,3 +76,27 @@ async def test_feed_reconnect_reconciles_orders_that_filled_meanwhile(app: Harne
 
     await eventually(closed, timeout=10)
     assert len(app.exits()) == 1
+
+
+@pytest.mark.asyncio
+async def test_large_flushes_are_chunked_so_an_intent_never_waits_behind_all_of_them(
+    app: Harness,
+) -> None:
+    for n in range(5):
+        await app.enter(f"t{n}", ("RELIANCE", "TCS")[n % 2], Side.LONG, 5)
+    await app.monitor.flush()
+    app.monitor.flush_chunk = 2
+    batches: list[int] = []
+    commit = app.store.commit
+
+    async def counting(records):  # type: ignore[no-untyped-def]
+        batches.append(len(records))
+        return await commit(records)
+
+    app.monitor.store.commit = counting  # type: ignore[method-assign]
+    app.tick("RELIANCE", "104")
+    app.tick("TCS", "210")
+    written = await app.monitor.flush()
+    assert written >= 5  # five trades (and their strategy) were dirty
+    assert max(batches) <= 2
+    assert sum(batches) == written

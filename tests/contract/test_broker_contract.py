@@ -112,6 +112,9 @@ async def test_position_signs_average_and_products(rig: Rig) -> None:
     assert (await net(gw), await net(gw, "NRML")) == (-5, -3)
     await gw.place_order(buy(5))
     assert await net(gw) == 0
+    assert await gw.open_position("SBIN", "NSE", "MIS", "c") == 0
+    assert await gw.open_position("SBIN", "NSE", "NRML", "c") == -3
+    assert await gw.open_position("INFY", "NSE", "MIS", "c") == 0
 
 
 @pytest.mark.parametrize(

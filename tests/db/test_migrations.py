@@ -22,7 +22,8 @@ from tradeguard.adapters.db.connect import (
 )
 from tradeguard.adapters.db.tables import SEED_TRADE_COLUMNS, metadata
 
-TABLES = {"accounts", "strategies", "trades", "audit"}
+TABLES = {"accounts", "strategies", "trades", "audit", "users"}
+HEAD = "0002"
 
 # The seed's strategy risk columns (seed-design.md, "Enhanced Strategies Table").
 SEED_STRATEGY_COLUMNS = [
@@ -100,7 +101,7 @@ def _tables(database: Database) -> dict[str, set[str]]:
 def test_upgrade_from_empty_creates_every_table(database: Database) -> None:
     assert migrate.current(database.url) is None
     migrate.upgrade(database.url)
-    assert migrate.current(database.url) == migrate.head() == "0001"
+    assert migrate.current(database.url) == migrate.head() == HEAD
     tables = _tables(database)
     assert set(tables) == TABLES | {migrate.VERSION_TABLE}
     assert set(SEED_STRATEGY_COLUMNS) <= tables["strategies"]
@@ -108,7 +109,7 @@ def test_upgrade_from_empty_creates_every_table(database: Database) -> None:
     assert set(SEED_TRADE_COLUMNS.values()) <= tables["trades"]
     assert {"id", "at", "actor", "action", "subject", "detail"} == tables["audit"]
     migrate.upgrade(database.url)  # a second upgrade is a no-op
-    assert migrate.current(database.url) == "0001"
+    assert migrate.current(database.url) == HEAD
 
 
 def test_downgrade_to_base_and_upgrade_again(database: Database) -> None:
@@ -117,8 +118,36 @@ def test_downgrade_to_base_and_upgrade_again(database: Database) -> None:
     assert migrate.current(database.url) is None
     assert set(_tables(database)) <= {migrate.VERSION_TABLE}
     migrate.upgrade(database.url)
-    assert migrate.current(database.url) == "0001"
+    assert migrate.current(database.url) == HEAD
     assert set(_tables(database)) == TABLES | {migrate.VERSION_TABLE}
+
+
+def test_downgrade_0002_keeps_0001_data(database: Database) -> None:
+    migrate.upgrade(database.url)
+    engine = create_engine(database.url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO accounts (account, api_key_hash, created_at, api_key_id) "
+                    "VALUES ('a', 'h', 1, 'abc')"
+                )
+            )
+    finally:
+        engine.dispose()
+    migrate.downgrade(database.url, "0001")
+    assert migrate.current(database.url) == "0001"
+    tables = _tables(database)
+    assert "users" not in tables
+    assert "api_key_id" not in tables["accounts"]
+    migrate.upgrade(database.url)
+    engine = create_engine(database.url)
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(text("SELECT account, api_key_hash FROM accounts")).one()
+    finally:
+        engine.dispose()
+    assert tuple(row) == ("a", "h")
 
 
 @pytest.mark.asyncio
@@ -128,7 +157,7 @@ async def test_store_creates_and_migrates_on_first_start(database: Database) -> 
         assert await store.commit([trade()])
     finally:
         await store.close()
-    assert migrate.current(database.url) == "0001"
+    assert migrate.current(database.url) == HEAD
 
 
 def test_models_match_the_migration(database: Database) -> None:

@@ -31,6 +31,12 @@ class Unauthorized(ServiceError):
     http_status = 401
 
 
+class LockedOut(Unauthorized):
+    """Too many failed logins: the user is locked out for a while: 429."""
+
+    http_status = 429
+
+
 class BrokerUnavailable(ServiceError):
     """The broker (OpenAlgo) could not answer, or its session is down: 503."""
 

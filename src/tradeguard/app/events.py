@@ -7,6 +7,7 @@ loses its oldest events and is told how many it missed (a `gap` event), never th
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -31,14 +32,21 @@ class _Subscriber:
     kinds: frozenset[str] | None = field(default=None)
 
 
+# Periodic view refreshes (app.publisher) are not kept in the recent-events log.
+VIEW_KINDS = frozenset({"trade", "portfolio"})
+
+
 class EventBus:
-    def __init__(self, queue_size: int = 1000) -> None:
+    def __init__(self, queue_size: int = 1000, keep_recent: int = 500) -> None:
         self._subscribers: list[_Subscriber] = []
         self._queue_size = queue_size
         self.published = 0
+        self.recent: deque[Event] = deque(maxlen=keep_recent)
 
     def publish(self, event: Event) -> None:
         self.published += 1
+        if event.kind not in VIEW_KINDS:
+            self.recent.append(event)
         for sub in self._subscribers:
             if event.account is not None and sub.account not in (None, event.account):
                 continue
@@ -69,6 +77,11 @@ class EventBus:
             yield events()
         finally:
             self._subscribers.remove(sub)
+
+    def wants(self, kind: str) -> bool:
+        """True when some subscriber would receive events of `kind` (publishers of costly
+        views skip the work when nobody listens)."""
+        return any(sub.kinds is None or kind in sub.kinds for sub in self._subscribers)
 
     @property
     def subscribers(self) -> int:

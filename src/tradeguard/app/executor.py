@@ -288,16 +288,17 @@ class ExitExecutor(ExitOutcomes):
                 lock.release()
 
     async def _net(self, key: Key) -> int | None:
-        """The account's net on symbol/exchange/product from a fresh position book."""
+        """The account's net on symbol/exchange/product, read fresh (openposition: one row,
+        not the whole position book, so an exit's cap costs the same with 1 or 1,000
+        positions open)."""
+        symbol, exchange, product = key
         for attempt in range(self.policy.position_reads):
             if attempt:
                 await self.clock.sleep(self.policy.retry_base)
             try:
-                rows = await self.broker.position_book()
+                return await self.broker.open_position(symbol, exchange, product, "tradeguard")
             except BrokerError as error:
-                log.warning("position book unavailable (%s)", error)
-                continue
-            return sum(r.quantity for r in rows if (r.symbol, r.exchange, r.product) == key)
+                log.warning("open position unavailable (%s)", error)
         return None
 
     async def _cap(self, trade: Trade, net: int | None, key: Key) -> int:
@@ -374,7 +375,7 @@ class ExitExecutor(ExitOutcomes):
                 await self.clock.sleep(delay)
                 continue
             except RejectedError as error:
-                await self._fail(trade, info, f"rejected: {error.detail or error}")
+                await self._fail(trade, info, f"rejected: {error}")  # the human message
                 return None
             except NotPlaced as error:
                 await self._not_placed(trade, info, str(error))

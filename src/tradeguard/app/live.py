@@ -86,10 +86,25 @@ class BusAlerts:
     """AlertSink: log every alert and publish it for toasts. Detail values must be safe to show
     (the exit path never passes secrets)."""
 
-    def __init__(self, bus: EventBus, clock: Clock) -> None:
+    def __init__(self, bus: EventBus, clock: Clock, engine: RiskEngine | None = None) -> None:
         self.bus = bus
         self.clock = clock
+        self.engine = engine
         self.count = 0
+
+    def _account(self, detail: dict[str, Any]) -> str | None:
+        """The account an alert is about (its trade's or strategy's), so only that account's
+        dashboard shows it; None (everyone) for alerts about the whole service."""
+        trade_id = detail.get("trade_id")
+        if self.engine is not None and isinstance(trade_id, str):
+            try:
+                return self.engine.trade(trade_id).account
+            except EngineError:
+                pass
+        strategy_id = detail.get("strategy_id")
+        if isinstance(strategy_id, str) and ":" in strategy_id:
+            return strategy_id.split(":", 1)[0]
+        return None
 
     def alert(self, level: str, message: str, **detail: Any) -> None:
         self.count += 1
@@ -101,5 +116,10 @@ class BusAlerts:
             for key, value in detail.items()
         }
         self.bus.publish(
-            Event("alert", {"level": level, "message": message, **safe}, None, self.clock.now())
+            Event(
+                "alert",
+                {"level": level, "message": message, **safe},
+                self._account(detail),
+                self.clock.now(),
+            )
         )

@@ -21,7 +21,7 @@ from typing import Any
 
 from tradeguard.app.executor import ExitExecutor, cancel_all
 from tradeguard.app.ports import Clock, EventSink, MarketFeed, Store
-from tradeguard.app.records import Record
+from tradeguard.app.records import Record, StrategyRecord, TradeRecord
 from tradeguard.app.snapshots import Snapshots, audit
 from tradeguard.core.broker import OrderReport
 from tradeguard.core.decisions import Decisions
@@ -60,6 +60,7 @@ class Monitor:
         flush_interval: float = 1.0,
         clock_interval: float = 1.0,
         reconcile: Reconcile | None = None,
+        flush_chunk: int = 500,
     ) -> None:
         self.engine = engine
         self.executor = executor
@@ -70,6 +71,7 @@ class Monitor:
         self.snapshots = snapshots
         self.flush_interval = flush_interval
         self.clock_interval = clock_interval
+        self.flush_chunk = flush_chunk
         self.reconcile = reconcile
         self.running = False
         self.flushes = 0
@@ -185,8 +187,12 @@ class Monitor:
     # -- persistence ----------------------------------------------------------------------
 
     async def flush(self) -> int:
-        """Commit snapshots of every dirty trade and strategy in one batch. Returns how many
-        records were written (trades already closed were written through by the executor)."""
+        """Commit snapshots of every dirty trade and strategy, in batches of at most
+        `flush_chunk` records, one transaction each. Returns how many records were written
+        (trades already closed were written through by the executor).
+
+        Chunking keeps the store's ordered queue short: an exit intent committed meanwhile
+        waits behind one chunk at most, never behind a flush of thousands of trades."""
         now = self.clock.now()
         trade_ids, strategy_ids = self.engine.dirty_trades, self.engine.dirty_strategies
         self.engine.dirty_trades, self.engine.dirty_strategies = set(), set()
@@ -198,17 +204,23 @@ class Monitor:
             with contextlib.suppress(EngineError):
                 book = self.engine.strategy(strategy_id)
                 records.append(self.snapshots.strategy_record(book, now))
-        if not records:
-            return 0
-        try:
-            await self.store.commit(records)
-        except Exception:
-            log.exception("flush failed; will retry")
-            self.engine.dirty_trades |= trade_ids
-            self.engine.dirty_strategies |= strategy_ids
-            return 0
-        self.flushes += 1
-        return len(records)
+        written = 0
+        for start in range(0, len(records), self.flush_chunk):
+            chunk = records[start : start + self.flush_chunk]
+            try:
+                await self.store.commit(chunk)
+            except Exception:
+                log.exception("flush failed; will retry")
+                for record in records[start:]:
+                    if isinstance(record, TradeRecord):
+                        self.engine.dirty_trades.add(record.trade_id)
+                    elif isinstance(record, StrategyRecord):
+                        self.engine.dirty_strategies.add(record.strategy_id)
+                break
+            written += len(chunk)
+        if written:
+            self.flushes += 1
+        return written
 
     async def _commit(self, records: list[Record]) -> bool:
         try:

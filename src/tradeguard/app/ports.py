@@ -9,7 +9,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
-from tradeguard.app.records import LoadedState, Record, TradeRecord
+from tradeguard.app.records import (
+    AccountRecord,
+    AuditRecord,
+    LoadedState,
+    Record,
+    TradeRecord,
+    UserRecord,
+)
 from tradeguard.core.broker import (
     FillReport,
     OrderReport,
@@ -49,6 +56,10 @@ class BrokerGateway(Protocol):
     async def trade_book(self) -> list[FillReport]: ...
 
     async def position_book(self) -> list[PositionReport]: ...
+
+    async def open_position(self, symbol: str, exchange: str, product: str, strategy: str) -> int:
+        """The account's signed net quantity on symbol/exchange/product (0 when none)."""
+        ...
 
     async def quotes(self, symbols: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
         """Last prices (units) by (symbol, exchange); symbols without a quote are absent."""
@@ -122,3 +133,35 @@ class EventSink(Protocol):
     core decision value (LevelChange, StrategyChange, ExitDecision) or a record. Never blocks."""
 
     def publish(self, topic: str, payload: object) -> None: ...
+
+
+class KeyHasher(Protocol):
+    """Slow, salted one-way hashing of API keys and passwords (argon2). `verify` compares in
+    constant time and returns False (never raises) for a wrong secret or a malformed hash."""
+
+    def hash(self, secret: str) -> str: ...
+
+    def verify(self, hashed: str, secret: str) -> bool: ...
+
+
+class SecretBox(Protocol):
+    """Symmetric authenticated encryption of secrets at rest (the OpenAlgo API key).
+    `decrypt` raises ValueError when the token was not made with this box's key."""
+
+    def encrypt(self, plaintext: str) -> str: ...
+
+    def decrypt(self, token: str) -> str: ...
+
+
+class AccountStore(Protocol):
+    """The part of storage the account service uses (SqlStore implements it with Store)."""
+
+    async def commit(self, records: Sequence[Record]) -> bool: ...
+
+    async def accounts(self) -> list[AccountRecord]: ...
+
+    async def users(self) -> list[UserRecord]: ...
+
+    async def audit_entries(
+        self, subject: str | None = None, limit: int = 1000
+    ) -> list[AuditRecord]: ...

@@ -79,13 +79,31 @@ class AuditRecord:
 
 @dataclass(frozen=True, slots=True)
 class AccountRecord:
+    """An account. `api_key_id` is the non-secret lookup prefix of its tradeguard API key, whose
+    argon2 hash is `api_key_hash` (the key itself is never stored); `openalgo_key_encrypted` is
+    its OpenAlgo API key, encrypted (SecretBox)."""
+
     account: str
     api_key_hash: str | None = None
     openalgo_key_encrypted: str | None = None
     created_at: int = 0
+    api_key_id: str | None = None
 
 
-Record = TradeRecord | StrategyRecord | AuditRecord | AccountRecord
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    """A dashboard user of one account: argon2 password hash and login lockout state."""
+
+    username: str
+    account: str
+    password_hash: str
+    failed_logins: int = 0
+    locked_until: int | None = None  # epoch ns
+    created_at: int = 0
+    updated_at: int = 0
+
+
+Record = TradeRecord | StrategyRecord | AuditRecord | AccountRecord | UserRecord
 
 
 @dataclass(frozen=True, slots=True)

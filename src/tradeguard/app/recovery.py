@@ -2,7 +2,8 @@
 
 `Recovery.start()`: load strategies and open trades from the store, rebuild them in the engine
 (today's realized P&L, baseline, peak and state; a figure from an earlier IST day starts a new
-day; each trade's best price, so trailing levels are never looser than the flushed ones), read
+day; each trade's best price, so trailing levels are never looser than the flushed ones; a trade
+rebuilt exactly as stored is not marked for the next flush), read
 the broker's position book and order book, run `core.reconcile`, apply every correction with
 an audit entry, log one summary line, and return the symbols to subscribe.
 
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 
 from tradeguard.app.executor import ExitExecutor, trade_last_price
 from tradeguard.app.ports import AlertSink, BrokerGateway, Clock, Store
-from tradeguard.app.records import StrategyRecord
+from tradeguard.app.records import StrategyRecord, TradeRecord
 from tradeguard.app.snapshots import (
     Snapshots,
     StrategyMeta,
@@ -33,6 +34,7 @@ from tradeguard.core.engine import EngineError, RiskEngine
 from tradeguard.core.model import StrategyState, TradeState
 from tradeguard.core.reconcile import Correction, CorrectionKind, reconcile
 from tradeguard.core.timeutil import ist_day
+from tradeguard.core.trade import Trade
 
 log = logging.getLogger(__name__)
 
@@ -97,10 +99,16 @@ class Recovery:
         for record in state.strategies:
             self._restore_strategy(record, now)
         pending = Decisions()
+        as_stored: list[str] = []
         for trade_record in state.trades:
             trade = trade_from_record(trade_record)
             self.snapshots.exits[trade.trade_id] = exit_info_from_record(trade_record)
             pending.extend(self.engine.add_trade(trade, now))
+            if _as_stored(trade, trade_record):
+                as_stored.append(trade.trade_id)
+        # A restored trade identical to its row need not be written again: with 10,000 trades
+        # that first flush is one 10,000-row transaction every exit intent would queue behind.
+        self.engine.dirty_trades.difference_update(as_stored)
         busy = {d.trade_id for d in pending.exits}
         try:
             corrections = await self._reconcile(busy, orders_only=False, decisions=pending)
@@ -269,6 +277,30 @@ class Recovery:
             await self.store.commit([audit(now, action, "tradeguard", **detail)])
         except Exception:
             log.exception("could not write the recovery audit entry")
+
+
+def _as_stored(trade: Trade, record: TradeRecord) -> bool:
+    """True when the rebuilt trade's persisted fields equal its stored row."""
+    stop_reason = trade.stop_reason.value if trade.stop_reason else None
+    return (
+        trade.state.value,
+        trade.quantity,
+        trade.best,
+        trade.stop,
+        stop_reason,
+        trade.target,
+        trade.trailing,
+        trade.breakeven,
+    ) == (
+        record.state,
+        record.quantity,
+        record.best_price,
+        record.stop_loss,
+        record.stop_reason,
+        record.target,
+        record.trailing_level,
+        record.breakeven_level,
+    )
 
 
 def _summary(what: str, trades: int, corrections: list[Correction], reconciled: bool) -> str:

@@ -1,7 +1,10 @@
 """App layer: assembles the app objects over the ports and runs the one start path.
 
 `AppRuntime.start()` is the same after a clean stop and after kill -9: recovery (load,
-reconcile with the broker) first, then the monitor subscribes and resumes. `stop()` stops
+reconcile with the broker) first, then the monitor subscribes and resumes, and every
+subscribed symbol's last price is read once from the broker's quotes and taken as a tick: a
+stop crossed while tradeguard was down fires at once, without waiting for the market to move,
+and last prices / unrealized P&L are known from the start. `stop()` stops
 taking ticks, lets running exits finish briefly, flushes every dirty trade and strategy and
 closes the feed.
 """
@@ -21,7 +24,9 @@ from tradeguard.app.recovery import Recovery, RecoveryResult
 from tradeguard.app.resolve import ExecutorPolicy
 from tradeguard.app.service import TradeService
 from tradeguard.app.snapshots import Snapshots
+from tradeguard.core.broker import BrokerError
 from tradeguard.core.engine import RiskEngine
+from tradeguard.core.model import Tick
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +59,7 @@ class AppRuntime:
         self.bus = EventBus()
         self.engine = RiskEngine()
         self.snapshots = Snapshots(self.engine)
-        self.alerts = BusAlerts(self.bus, clock)
+        self.alerts = BusAlerts(self.bus, clock, self.engine)
         self.executor = ExitExecutor(
             self.engine,
             broker,
@@ -88,12 +93,28 @@ class AppRuntime:
         result = await self.recovery.start()
         self.recovered = result
         await self.monitor.start(result.pending)
+        await self._prime_prices(result.symbols)
         log.info(
             "monitoring %d trades on %d symbols",
             len(list(self.engine.trades())),
             len(result.symbols),
         )
         return result
+
+    async def _prime_prices(self, symbols: list[tuple[str, str]]) -> None:
+        """One quotes read for the subscribed symbols, taken as ticks (unless a live tick
+        came first: it is newer). Without quotes, the first live ticks do the same."""
+        if not symbols:
+            return
+        try:
+            prices = await self.broker.quotes(symbols)
+        except BrokerError as error:
+            log.warning("start-up quotes unavailable (%s); waiting for live ticks", error)
+            return
+        now = self.clock.now()
+        for (symbol, exchange), ltp in prices.items():
+            if self.feed.last_tick_at(symbol, exchange) is None:
+                self.monitor.on_tick(Tick(symbol, exchange, ltp, now))
 
     async def stop(self) -> None:
         await self.monitor.stop(grace=self.options.stop_grace)

@@ -23,7 +23,7 @@ from tradeguard.app.records import AuditRecord, Record
 from tradeguard.app.snapshots import StrategyMeta, audit
 from tradeguard.app.views import history_view, strategy_view, trade_view
 from tradeguard.core.broker import BrokerError, OrderNotFound, OrderStatus, SessionDown
-from tradeguard.core.codec import config_from_dict, rules_from_dict, rules_to_dict
+from tradeguard.core.codec import config_from_dict, config_to_dict, rules_from_dict, rules_to_dict
 from tradeguard.core.decisions import Decisions
 from tradeguard.core.engine import EngineError, RiskEngine
 from tradeguard.core.model import Instrument, Product, Side, TradeState
@@ -31,6 +31,7 @@ from tradeguard.core.money import MoneyError, to_units
 from tradeguard.core.portfolio import StrategyBook
 from tradeguard.core.rules import RuleError, TradeRules
 from tradeguard.core.sizing import Refusal, check_new_trade, size_position
+from tradeguard.core.strategy import StrategyRiskConfig
 from tradeguard.core.trade import Trade
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$")
@@ -133,6 +134,11 @@ class TradeService:
         )
         self._dispatch(self.engine.reevaluate_strategy(key, now))
         return self._strategy_view(book)
+
+    @staticmethod
+    def strategy_settings() -> dict[str, Any]:
+        """Every strategy setting configure_strategy accepts, with its default value."""
+        return config_to_dict(StrategyRiskConfig())
 
     def get_strategy(self, account: str, name: str) -> dict[str, Any]:
         return self._strategy_view(self._book(account, name))
@@ -336,7 +342,7 @@ class TradeService:
         try:
             info = await self.broker.symbol_info(symbol, exchange)
         except BrokerError as error:
-            if error.status == 400:
+            if error.status in (400, 404):  # OpenAlgo: 400; some versions and the sim: 404
                 raise NotFound(f"unknown symbol {exchange}:{symbol}") from None
             raise BrokerUnavailable(f"could not look up {exchange}:{symbol}: {error}") from None
         try:
@@ -432,6 +438,93 @@ class TradeService:
         self._dispatch(Decisions(exits=[decision]))
         return self._trade_view(trade)
 
+    # -- live views (dashboard pushes) -----------------------------------------------------
+
+    def trade_marks(self) -> list[tuple[str, str, tuple[object, ...]]]:
+        """(trade_id, account, signature) of every open trade: the signature changes whenever
+        the trade's view would (last price, state, levels, quantity). Cheap: no views built."""
+        out: list[tuple[str, str, tuple[object, ...]]] = []
+        for trade in self.engine.trades():
+            last = self.engine.last_price(trade.instrument.symbol, trade.instrument.exchange)
+            signature = (
+                last,
+                trade.state,
+                trade.quantity,
+                trade.stop,
+                trade.target,
+                trade.trailing,
+                trade.breakeven,
+                trade.best,
+            )
+            out.append((trade.trade_id, trade.account, signature))
+        return out
+
+    def trade_view_of(self, trade_id: str) -> dict[str, Any] | None:
+        """The live view of an open trade of any account (None once it left the monitor)."""
+        try:
+            return self._trade_view(self.engine.trade(trade_id))
+        except EngineError:
+            return None
+
+    async def closed_trade_view(self, trade_id: str) -> dict[str, Any] | None:
+        """A trade that left the monitor, as stored (history view), or None."""
+        record = await self.store.trade(trade_id)
+        if record is None:
+            return None
+        view = history_view(record)
+        view["strategy"] = str(view["strategy"]).split(":", 1)[-1]
+        return view
+
+    def strategy_marks(self) -> list[tuple[str, str, tuple[object, ...]]]:
+        """(strategy_id, account, signature) of every strategy (P&L, state, levels)."""
+        return [
+            (
+                book.strategy_id,
+                self._meta(book).account,
+                (
+                    book.pnl,
+                    book.realized,
+                    book.state,
+                    book.open_positions,
+                    book.peak,
+                    book.trailing_level,
+                    book.halt_reason,
+                ),
+            )
+            for book in self.engine.strategies()
+        ]
+
+    def strategy_view_of(self, strategy_id: str) -> dict[str, Any] | None:
+        try:
+            return self._strategy_view(self.engine.strategy(strategy_id))
+        except EngineError:
+            return None
+
+    def event_visible_to(self, account: str, data: Mapping[str, Any]) -> bool:
+        """Whether an event published for everyone (an alert) may be shown to `account`: not
+        when it names another account's trade or strategy."""
+        trade_id = data.get("trade_id")
+        if isinstance(trade_id, str):
+            try:
+                if self.engine.trade(trade_id).account != account:
+                    return False
+            except EngineError:
+                return False  # whose it was is unknown now: show it to nobody
+        strategy_id = data.get("strategy_id")
+        if isinstance(strategy_id, str) and ":" in strategy_id:
+            return strategy_id.split(":", 1)[0] == account
+        return True
+
+    def recent_events(self, account: str, limit: int = 200) -> list[dict[str, Any]]:
+        """The account's latest events (exits, levels, strategy changes, alerts), newest last."""
+        events = [
+            {"kind": e.kind, "data": e.data, "at": e.at}
+            for e in self.bus.recent
+            if e.account == account
+            or (e.account is None and self.event_visible_to(account, e.data))
+        ]
+        return events[-limit:] if limit > 0 else []
+
     # -- operations -----------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
@@ -442,9 +535,13 @@ class TradeService:
         if self.feed is not None:
             feed_connected = self.feed.connected
             limit = int(self.stale_after * 1_000_000_000)
+            # A feed that tells its stream apart from REST polling reports stream silence:
+            # a symbol kept alive by polling only is still stale (and shown as such).
+            stream_stale = getattr(self.feed, "stale_symbols", None)
+            silent = set(stream_stale(now, self.stale_after)) if callable(stream_stale) else set()
             for symbol, exchange in self.engine.symbols():
                 at = self.feed.last_tick_at(symbol, exchange)
-                if at is None or now - at > limit:
+                if at is None or now - at > limit or (symbol, exchange) in silent:
                     stale.append(f"{exchange}:{symbol}")
         session_down = self.monitor.executor.session_down
         degraded = []

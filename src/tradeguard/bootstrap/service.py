@@ -1,6 +1,8 @@
 """Composition root: `tradeguard run`: adapters -> app runtime -> interfaces, in one process.
 
-With no OpenAlgo configured it starts the embedded simulator and a demo trader. SIGINT and
+It serves the REST API and the dashboard on settings.host:port (one ASGI app, uvicorn) and, on
+first run, creates the `default` account, its API key and the dashboard user (secrets shown
+once). With no OpenAlgo configured it starts the embedded simulator and a demo trader. SIGINT and
 SIGTERM stop taking ticks, flush every dirty trade and strategy, close connections and return
 within 5 seconds.
 """
@@ -15,16 +17,26 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from tradeguard.adapters.asgi_server import AsgiServer
 from tradeguard.adapters.clock import SystemClock
 from tradeguard.adapters.db.store import SqlStore
 from tradeguard.adapters.openalgo.feed import OpenAlgoFeed
 from tradeguard.adapters.openalgo.polling import PollingConfig
 from tradeguard.adapters.openalgo.rest_gateway import OpenAlgoGateway
+from tradeguard.adapters.security import (
+    Argon2Hasher,
+    FernetBox,
+    load_or_create_secret_key,
+    write_private,
+)
 from tradeguard.adapters.sim.embedded import DEMO_SYMBOLS, EmbeddedSimulator, SimulatorOptions
+from tradeguard.app.accounts import AccountService, FirstRun
 from tradeguard.app.demo import DemoTrader
 from tradeguard.app.failpoints import Failpoints
+from tradeguard.app.publisher import ViewPublisher
 from tradeguard.app.runtime import AppRuntime, RuntimeOptions
 from tradeguard.config import Settings
+from tradeguard.interfaces.api import ApiOptions, build_app
 from tradeguard.interfaces.console import print_events
 
 log = logging.getLogger("tradeguard")
@@ -41,6 +53,40 @@ class Running:
 
 
 Extra = Callable[[Running], Coroutine[Any, Any, None]]
+DEFAULT_ACCOUNT = "default"  # the demo trader's account and the first run's
+
+
+async def open_accounts(
+    settings: Settings, store: SqlStore, openalgo_key: str
+) -> tuple[AccountService, FirstRun]:
+    """The account service over the store; on first run it creates the default account, its
+    API key and the dashboard user, and shows each generated secret once (console and a
+    0600 file under data_dir)."""
+    secret_key, created = load_or_create_secret_key(
+        settings.secret_key, settings.data_dir / "secret.key"
+    )
+    if created:
+        print(f"generated the secret key for stored credentials: {settings.data_dir}/secret.key")
+    accounts = AccountService(store, Argon2Hasher(), FernetBox(secret_key), SystemClock())
+    await accounts.load()
+    first = await accounts.ensure_default(
+        DEFAULT_ACCOUNT,
+        settings.admin_user,
+        settings.admin_password,
+        openalgo_key=openalgo_key or None,
+    )
+    if first.api_key is not None:
+        path = settings.data_dir / "api_key.txt"
+        write_private(path, first.api_key + "\n")
+        print(f"tradeguard API key of account '{first.account}' (shown once; also in {path}):")
+        print(f"  {first.api_key}", flush=True)
+    if first.password is not None:
+        path = settings.data_dir / "admin_password.txt"
+        write_private(path, first.password + "\n")
+        print(f"dashboard user '{first.username}', generated password (shown once; also in "
+              f"{path}):")  # fmt: skip
+        print(f"  {first.password}", flush=True)
+    return accounts, first
 
 
 def configure_logging(level: str) -> None:
@@ -96,14 +142,36 @@ async def serve(
             RuntimeOptions(flush_interval=settings.flush_interval),
             Failpoints(settings.failpoint),
         )
+        accounts, _ = await open_accounts(settings, store, apikey)
         result = await runtime.start()
         print(result.summary, flush=True)
         running = Running(runtime, stop, simulator)
-        tasks: list[asyncio.Task[None]] = []
+        app = build_app(
+            runtime.service,
+            accounts,
+            ApiOptions(rate=settings.api_rate_limit, burst=settings.api_rate_burst),
+        )
+        server = AsgiServer(
+            app, settings.host, settings.port, timeout_graceful_shutdown=2, proxy_headers=False
+        )
+        await server.start()
+        stack.push_async_callback(server.stop)
+        running.extras["api"] = server
+        running.extras["accounts"] = accounts
+        print(f"dashboard: {server.url}/", flush=True)
+        print(f"REST API: {server.url}/api/v1/ (docs: {server.url}/docs)", flush=True)
+        tasks: list[asyncio.Task[None]] = [
+            asyncio.create_task(ViewPublisher(runtime.service).run(), name="view-publisher")
+        ]
         if console:
             tasks.append(asyncio.create_task(print_events(runtime.service)))
         if simulator is not None and settings.demo:
-            trader = DemoTrader(runtime.service, gateway, [(s, e) for s, e, _ in DEMO_SYMBOLS])
+            trader = DemoTrader(
+                runtime.service,
+                gateway,
+                [(s, e) for s, e, _ in DEMO_SYMBOLS],
+                account=DEFAULT_ACCOUNT,
+            )
             tasks.append(asyncio.create_task(trader.run(), name="demo-trader"))
         for extra in extras or []:
             tasks.append(asyncio.create_task(extra(running)))

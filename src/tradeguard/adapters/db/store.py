@@ -35,6 +35,7 @@ from tradeguard.app.records import (
     Record,
     StrategyRecord,
     TradeRecord,
+    UserRecord,
 )
 
 log = logging.getLogger("tradeguard.db")
@@ -191,6 +192,12 @@ class SqlStore:
         merged = {r.account: r for r in stored}
         merged.update({r.account: r for r in queued if isinstance(r, AccountRecord)})
         return sorted(merged.values(), key=lambda r: r.account)
+
+    async def users(self) -> list[UserRecord]:
+        stored, queued = await self._call(lambda s: (rows.users(s), self._queued()))
+        merged = {r.username: r for r in stored}
+        merged.update({r.username: r for r in queued if isinstance(r, UserRecord)})
+        return sorted(merged.values(), key=lambda r: r.username)
 
     async def audit_entries(
         self, subject: str | None = None, limit: int = 1000

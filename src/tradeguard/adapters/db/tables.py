@@ -64,12 +64,30 @@ class Base(DeclarativeBase):
 
 
 class AccountRow(Base):
+    """An account: its API key's lookup id and argon2 hash, its encrypted OpenAlgo key."""
+
     __tablename__ = "accounts"
+    __table_args__ = (Index("ix_accounts_api_key_id", "api_key_id", unique=True),)
 
     account: Mapped[str] = mapped_column(String(), primary_key=True)
     api_key_hash: Mapped[str | None] = mapped_column(String())
     openalgo_key_encrypted: Mapped[str | None] = mapped_column(Text())
     created_at: Mapped[int] = mapped_column(BigInteger(), default=0)
+    api_key_id: Mapped[str | None] = mapped_column(String())  # migration 0002
+
+
+class UserRow(Base):
+    """A dashboard user (migration 0002): argon2 password hash and lockout state."""
+
+    __tablename__ = "users"
+
+    username: Mapped[str] = mapped_column(String(), primary_key=True)
+    account: Mapped[str] = mapped_column(String(), index=True)
+    password_hash: Mapped[str] = mapped_column(String())
+    failed_logins: Mapped[int] = mapped_column(Integer(), default=0)
+    locked_until: Mapped[int | None] = mapped_column(BigInteger())
+    created_at: Mapped[int] = mapped_column(BigInteger(), default=0)
+    updated_at: Mapped[int] = mapped_column(BigInteger(), default=0)
 
 
 class StrategyRow(Base):

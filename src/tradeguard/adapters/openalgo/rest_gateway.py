@@ -193,6 +193,14 @@ class OpenAlgoGateway:
             lambda r: [parse.position_report(row) for row in parse.as_list(r.get("data"), "data")],
         )
 
+    async def open_position(self, symbol: str, exchange: str, product: str, strategy: str) -> int:
+        """openposition: the account-wide net of one row (top-level `quantity`, str or int)."""
+        payload = {"strategy": strategy, "symbol": symbol, "exchange": exchange, "product": product}
+        reply = await self._post("openposition", payload, API)
+        return self._parsed(
+            "openposition", reply, lambda r: parse.integer(parse.field(r, "quantity"), "quantity")
+        )
+
     async def quotes(self, symbols: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
         if not symbols:
             return {}

@@ -173,6 +173,10 @@ class PaperBroker:
     async def trade_book(self) -> list[FillReport]:
         return list(self._book.trades)
 
+    async def open_position(self, symbol: str, exchange: str, product: str, strategy: str) -> int:
+        pos = self.position(symbol, exchange, product)
+        return 0 if pos is None else pos.quantity
+
     async def position_book(self) -> list[PositionReport]:
         rows = []
         for (symbol, exchange, product), pos in self._book.positions.items():

@@ -1,0 +1,151 @@
+"""Interfaces layer (API): the REST endpoints under /api/v1, in OpenAlgo's conventions.
+
+Every endpoint is a POST with `apikey` in a strict JSON body and answers the envelope of
+envelope.py; each one authenticates the key to an account and calls the TradeService facade
+with it, so a key only ever sees and changes its own account's trades and strategies.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
+
+from tradeguard.app.service import CreateTrade
+from tradeguard.interfaces.api.context import account_of, ctx, per_ip_limit
+from tradeguard.interfaces.api.envelope import ok
+from tradeguard.interfaces.api.schemas import (
+    ActiveTradesBody,
+    Authed,
+    CreateTradeBody,
+    HistoryBody,
+    StrategyBody,
+    TradeBody,
+    UpdateTradeBody,
+    settings_model,
+    settings_of,
+)
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _actor(account: str) -> str:
+    return f"api:{account}"
+
+
+def build_router(settings_defaults: dict[str, Any]) -> APIRouter:
+    router = APIRouter(prefix="/api/v1", dependencies=[Depends(per_ip_limit)], tags=["api"])
+    configure_body = settings_model(settings_defaults, api=True)
+
+    @router.post("/createtrade", summary="Start guarding a position")
+    async def createtrade(body: CreateTradeBody, request: Request) -> JSONResponse:
+        """From a completed order (`orderid`: entry price and quantity from the broker's
+        fill) or explicitly. The strategy's default rules apply; `rules` overrides them."""
+        account = await account_of(request, body.apikey)
+        create = CreateTrade(
+            strategy=body.strategy,
+            order_id=body.orderid,
+            symbol=body.symbol,
+            exchange=body.exchange,
+            action=body.action,
+            quantity=body.quantity,
+            price=body.price,
+            product=body.product,
+            rules=body.rules.changes() if body.rules else {},
+        )
+        return ok(await ctx(request).service.create_trade(account, create, _actor(account)))
+
+    @router.post("/activetrades", summary="Open trades (of one strategy, or all)")
+    async def activetrades(body: ActiveTradesBody, request: Request) -> JSONResponse:
+        account = await account_of(request, body.apikey)
+        return ok(ctx(request).service.active_trades(account, body.strategy))
+
+    @router.post("/updatetrade", summary="Change an ACTIVE trade's rules")
+    async def updatetrade(body: UpdateTradeBody, request: Request) -> JSONResponse:
+        account = await account_of(request, body.apikey)
+        service = ctx(request).service
+        return ok(
+            await service.update_trade(
+                account, body.trade_id, body.rules.changes(), _actor(account)
+            )
+        )
+
+    @router.post("/exittrade", summary="Exit one trade now")
+    async def exittrade(body: TradeBody, request: Request) -> JSONResponse:
+        account = await account_of(request, body.apikey)
+        service = ctx(request).service
+        return ok(await service.exit_trade(account, body.trade_id, _actor(account)))
+
+    @router.post(
+        "/strategy/configure",
+        summary="Create a strategy or change some of its risk settings",
+        openapi_extra={
+            "requestBody": {
+                "content": {"application/json": {"schema": configure_body.model_json_schema()}},
+                "required": True,
+            }
+        },
+    )
+    async def configure(request: Request) -> JSONResponse:
+        body = await parse_body(request, configure_body)
+        account = await account_of(request, body.apikey)  # type: ignore[attr-defined]
+        name: str = body.strategy  # type: ignore[attr-defined]
+        service = ctx(request).service
+        return ok(
+            await service.configure_strategy(account, name, settings_of(body), _actor(account))
+        )
+
+    @router.post("/strategy/get", summary="One strategy: settings, state, P&L and levels")
+    async def get_strategy(body: StrategyBody, request: Request) -> JSONResponse:
+        account = await account_of(request, body.apikey)
+        return ok(ctx(request).service.get_strategy(account, body.strategy))
+
+    @router.post("/strategy/list", summary="Every strategy of the account")
+    async def list_strategies(body: Authed, request: Request) -> JSONResponse:
+        account = await account_of(request, body.apikey)
+        return ok(ctx(request).service.list_strategies(account))
+
+    @router.post("/strategy/exitall", summary="Exit every open trade of a strategy")
+    async def exit_all(body: StrategyBody, request: Request) -> JSONResponse:
+        account = await account_of(request, body.apikey)
+        service = ctx(request).service
+        return ok(await service.exit_all(account, body.strategy, _actor(account)))
+
+    @router.post("/strategy/pause", summary="Pause a strategy's monitoring")
+    async def pause(body: StrategyBody, request: Request) -> JSONResponse:
+        account = await account_of(request, body.apikey)
+        service = ctx(request).service
+        return ok(await service.pause_strategy(account, body.strategy, _actor(account)))
+
+    @router.post("/strategy/resume", summary="Resume a PAUSED strategy (or reset a HALTED one)")
+    async def resume(body: StrategyBody, request: Request) -> JSONResponse:
+        account = await account_of(request, body.apikey)
+        service = ctx(request).service
+        return ok(await service.resume_strategy(account, body.strategy, _actor(account)))
+
+    @router.post("/tradehistory", summary="Closed trades, newest first")
+    async def tradehistory(body: HistoryBody, request: Request) -> JSONResponse:
+        account = await account_of(request, body.apikey)
+        return ok(await ctx(request).service.trade_history(account, body.limit))
+
+    return router
+
+
+async def parse_body(request: Request, model: type[M]) -> M:
+    """Validate a JSON body against a model built at run time (FastAPI's own parsing needs
+    the model at import time); errors are reported like FastAPI's."""
+    try:
+        raw = await request.json()
+    except ValueError:
+        raise RequestValidationError(
+            [{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error"}]
+        ) from None
+    try:
+        return model.model_validate(raw)
+    except ValidationError as error:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in error.errors(include_input=False)]
+        ) from None

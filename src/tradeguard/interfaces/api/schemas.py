@@ -1,0 +1,198 @@
+"""Interfaces layer (API): the request bodies, as strict pydantic models.
+
+Unknown fields are refused (like OpenAlgo's marshmallow schemas); numbers may come as JSON
+numbers or numeric strings (OpenAlgo clients send strings); booleans are never numbers;
+quantities and prices have sane bounds. The rules shape is core.codec's (see docs/rules.md);
+the deeper checks (a stop on the wrong side, percent over 100...) are the service's.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, model_validator
+
+MAX_QUANTITY = 10_000_000
+MAX_PRICE = Decimal("10000000")  # one crore rupees a unit: above any listed instrument
+MAX_LEVEL = Decimal("10000000")
+MAX_HOLD_SECONDS = 366 * 24 * 3600
+
+
+def _whole(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("expected a whole number, not a boolean")
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.lstrip("-").isdigit() or len(text) > 20:
+            raise ValueError("expected a whole number")
+        return int(text)
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("expected a whole number")
+        return int(value)
+    return value
+
+
+def _number(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("expected a number, not a boolean")
+    if isinstance(value, str):
+        return value.strip()
+    return value
+
+
+def _upper(value: object) -> object:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+def _text(value: object) -> object:
+    """An id sent as a number (OpenAlgo order ids often are) becomes its text."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+Whole = BeforeValidator(_whole, json_schema_input_type=int | str)
+Number = BeforeValidator(_number, json_schema_input_type=float | str)
+Quantity = Annotated[int, Whole, Field(ge=0, le=MAX_QUANTITY)]
+Price = Annotated[Decimal, Number, Field(gt=0, le=MAX_PRICE, decimal_places=4, allow_inf_nan=False)]
+LevelValue = Annotated[
+    Decimal, Number, Field(ge=0, le=MAX_LEVEL, decimal_places=4, allow_inf_nan=False)
+]
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$")]
+TradeId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+ApiKey = Annotated[str, Field(min_length=1, max_length=256)]
+Symbol = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9&_.-]{0,49}$")]
+Exchange = Annotated[str, BeforeValidator(_upper), Field(pattern=r"^[A-Z][A-Z_]{1,15}$")]
+OrderId = Annotated[
+    str,
+    BeforeValidator(_text, json_schema_input_type=int | str),
+    Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$"),
+]
+Action = Annotated[Literal["BUY", "SELL"], BeforeValidator(_upper)]
+Product = Annotated[Literal["CNC", "MIS", "NRML"], BeforeValidator(_upper)]
+Kind = Annotated[Literal["POINTS", "PERCENT", "PRICE"], BeforeValidator(_upper)]
+OffsetKind = Annotated[Literal["POINTS", "PERCENT"], BeforeValidator(_upper)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LevelSpec(Strict):
+    """A stop or target: POINTS or PERCENT from entry, or an absolute PRICE."""
+
+    type: Kind
+    value: LevelValue
+
+
+class OffsetSpec(Strict):
+    type: OffsetKind
+    value: LevelValue
+
+
+class TrailingSpec(Strict):
+    type: OffsetKind
+    value: LevelValue
+    activation: OffsetSpec | None = None
+    step: OffsetSpec | None = None
+
+
+class BreakevenSpec(Strict):
+    trigger: OffsetSpec
+    buffer: OffsetSpec | None = None
+
+
+class RulesSpec(Strict):
+    """Per-trade rules (core.codec shape). In an update or override, a rule set to null is
+    removed and a rule left out is kept."""
+
+    stop_loss: LevelSpec | None = None
+    target: LevelSpec | None = None
+    trailing: TrailingSpec | None = None
+    breakeven: BreakevenSpec | None = None
+    square_off: Annotated[str, Field(pattern=r"^([01]?\d|2[0-3]):[0-5]\d$")] | None = None
+    max_holding_seconds: Annotated[int, Whole, Field(ge=1, le=MAX_HOLD_SECONDS)] | None = None
+
+    def changes(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_unset=True, exclude_none=False)
+
+
+class Authed(Strict):
+    apikey: ApiKey
+
+
+class CreateTradeBody(Authed):
+    """From a completed order (`orderid`), or explicit (symbol, exchange, action, quantity,
+    price). Quantity 0 asks the strategy's position sizing."""
+
+    strategy: Name
+    orderid: OrderId | None = None
+    symbol: Symbol | None = None
+    exchange: Exchange | None = None
+    action: Action | None = None
+    quantity: Quantity | None = None
+    price: Price | None = None
+    product: Product = "MIS"
+    rules: RulesSpec | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> CreateTradeBody:
+        explicit = [
+            n
+            for n in ("symbol", "exchange", "action", "quantity", "price")
+            if getattr(self, n) is not None
+        ]
+        if self.orderid is not None and explicit:
+            raise ValueError(
+                f"give an orderid or explicit fields, not both (got orderid and {explicit[0]})"
+            )
+        return self
+
+
+class ActiveTradesBody(Authed):
+    strategy: Name | None = None
+
+
+class UpdateTradeBody(Authed):
+    trade_id: TradeId
+    rules: RulesSpec
+
+
+class TradeBody(Authed):
+    trade_id: TradeId
+
+
+class StrategyBody(Authed):
+    strategy: Name
+
+
+class HistoryBody(Authed):
+    limit: Annotated[int, Whole, Field(ge=1, le=1000)] = 100
+
+
+Setting = bool | int | Decimal | str | None
+
+
+def settings_model(defaults: dict[str, Any], *, api: bool) -> type[Strict]:
+    """The strategy/configure body: every StrategyRiskConfig field, optional (a field left
+    out keeps its current value). `api` adds apikey and strategy (the REST body)."""
+    fields: dict[str, Any] = {
+        name: (Setting, Field(default=None, description=f"default: {value!r}"))
+        for name, value in defaults.items()
+    }
+    if api:
+        fields["apikey"] = (ApiKey, ...)
+        fields["strategy"] = (Name, ...)
+    name = "ConfigureStrategyBody" if api else "StrategySettings"
+    model: type[Strict] = create_model(name, __base__=Strict, **fields)
+    return model
+
+
+def settings_of(body: BaseModel) -> dict[str, Any]:
+    return {
+        key: (str(value) if isinstance(value, Decimal) else value)
+        for key, value in body.model_dump(exclude_unset=True).items()
+        if key not in ("apikey", "strategy")
+    }

@@ -1,0 +1,1014 @@
+// tradeguard dashboard: live trades, strategies, history and events, pushed over /ui/stream.
+import { api, ApiError, logout } from "./api.js";
+import { chartSvg } from "./chart.js";
+import { collectChanges, DEFAULT_CONFIG, renderRiskForm } from "./riskform.js";
+import { Stream } from "./stream.js";
+import { busy, clock, confirmAction, esc, num, pnl, pnlClass, price, stamp, toast, words } from "./ui.js";
+
+const OPEN_STATES = new Set(["ACTIVE", "EXITING", "EXIT_FAILED"]);
+const MAX_EVENTS = 300;
+const MAX_POINTS = 720;
+
+const state = {
+  me: null,
+  trades: new Map(), // trade_id -> trade view
+  strategies: new Map(), // strategy_id -> strategy view
+  series: new Map(), // strategy_id -> [{t, v}]
+  history: [],
+  events: [], // newest first: {kind, data, at}
+  health: null,
+  view: "live",
+};
+
+// -- small helpers -----------------------------------------------------------------------------
+const $ = (sel, root = document) => root.querySelector(sel);
+const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
+
+function debounce(fn, ms) {
+  let timer = null;
+  return (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+}
+
+function reportError(title, err) {
+  if (err instanceof ApiError && err.message === "signed out") return;
+  toast("error", title, err?.message ?? String(err), { kindTag: "rejection" });
+}
+
+function strategyByName(name) {
+  for (const s of state.strategies.values()) if (s.strategy === name) return s;
+  return null;
+}
+
+function sideBadge(side) {
+  const cls = side === "SHORT" ? "badge-error" : "badge-success";
+  return `<span class="badge ${cls} badge-outline badge-sm font-semibold">${esc(side)}</span>`;
+}
+
+const TRADE_STATE = {
+  ACTIVE: "badge-ghost",
+  EXITING: "badge-warning",
+  EXIT_FAILED: "badge-error",
+  CLOSED: "badge-neutral",
+  CLOSED_EXTERNALLY: "badge-neutral",
+};
+
+function tradeStateBadge(s) {
+  return `<span class="badge ${TRADE_STATE[s] ?? "badge-ghost"} badge-sm whitespace-nowrap" data-f-state>${esc(words(s))}</span>`;
+}
+
+const STRATEGY_STATE = { ACTIVE: "badge-success", PAUSED: "badge-warning", HALTED: "badge-error" };
+
+const REASON_CLASS = {
+  TARGET: "badge-success",
+  PORTFOLIO_TARGET: "badge-success",
+  STOP_LOSS: "badge-error",
+  PORTFOLIO_STOP: "badge-error",
+  DAILY_LOSS_LIMIT: "badge-error",
+  TRAILING_STOP: "badge-warning",
+  PORTFOLIO_TRAILING: "badge-warning",
+  BREAKEVEN_STOP: "badge-info",
+  SQUARE_OFF: "badge-secondary",
+  MAX_HOLDING: "badge-secondary",
+  MANUAL: "badge-neutral",
+  MANUAL_ALL: "badge-neutral",
+};
+
+function reasonBadge(reason) {
+  if (!reason) return "";
+  return `<span class="badge ${REASON_CLASS[reason] ?? "badge-ghost"} badge-sm whitespace-nowrap" data-reason="${esc(reason)}">${esc(words(reason))}</span>`;
+}
+
+// -- trades ------------------------------------------------------------------------------------
+/** Where the last price sits between stop (0 %) and target (100 %); null without both. */
+function rangePosition(t) {
+  const last = num(t.last_price);
+  const stop = num(t.stop_loss);
+  const target = num(t.target);
+  if (last === null || stop === null || target === null || target === stop) return null;
+  return Math.max(0, Math.min(100, ((last - stop) / (target - stop)) * 100));
+}
+
+function tradeFields(t) {
+  const reason = t.stop_reason && t.stop_reason !== "STOP_LOSS" ? words(t.stop_reason).replace(/ stop$/, "") : "";
+  return {
+    last_price: { text: price(t.last_price), value: num(t.last_price) },
+    pnl: { text: pnl(t.pnl), cls: pnlClass(t.pnl) },
+    stop_loss: { text: price(t.stop_loss) },
+    stop_reason: { text: reason },
+    target: { text: price(t.target) },
+    trailing_stop: { text: price(t.trailing_stop) },
+    breakeven_stop: { text: price(t.breakeven_stop) },
+    quantity: { text: String(t.quantity) },
+    entry_price: { text: price(t.entry_price) },
+  };
+}
+
+function fieldSpan(name, f, extra = "") {
+  const empty = f.text === "—" ? " lvl-empty" : "";
+  return `<span data-f="${name}" data-base="${esc(extra)}" class="${extra} ${f.cls ?? ""}${empty}">${esc(f.text)}</span>`;
+}
+
+function rangeBar(t) {
+  const pos = rangePosition(t);
+  return `<div class="range-track mt-1 w-20 ${pos === null ? "invisible" : ""}" data-f-range title="Last price between stop (left) and target (right)">
+      <div class="absolute inset-0 rounded-full bg-gradient-to-r from-error/60 via-warning/40 to-success/60"></div>
+      <div class="range-dot" data-pos="${pos ?? 50}"></div></div>`;
+}
+
+function actionButtons(t, size = "btn-xs") {
+  const canEdit = t.state === "ACTIVE";
+  const canExit = t.state === "ACTIVE" || t.state === "EXIT_FAILED";
+  return `<div class="flex justify-end gap-1.5">
+      <button type="button" class="btn btn-ghost ${size}" data-action="edit" data-trade-id="${esc(t.trade_id)}" ${canEdit ? "" : "disabled"}>Edit</button>
+      <button type="button" class="btn btn-error btn-outline ${size}" data-action="exit" data-trade-id="${esc(t.trade_id)}" ${canExit ? "" : "disabled"}>${t.state === "EXIT_FAILED" ? "Retry exit" : "Exit"}</button>
+    </div>`;
+}
+
+function tradeRowHtml(t) {
+  const f = tradeFields(t);
+  return `
+    <td><div class="flex items-center gap-2 font-semibold">${esc(t.symbol)}${t.state === "ACTIVE" ? "" : tradeStateBadge(t.state)}</div>
+      <div class="whitespace-nowrap text-xs text-base-content/60">${esc(t.exchange)} · ${esc(t.product)} · ${esc(t.strategy)}</div></td>
+    <td>${sideBadge(t.side)}</td>
+    <td class="text-right">${fieldSpan("quantity", f.quantity, "num")}</td>
+    <td class="text-right">${fieldSpan("entry_price", f.entry_price, "num")}</td>
+    <td class="text-right"><div class="flex flex-col items-end">${fieldSpan("last_price", f.last_price, "num font-medium")}${rangeBar(t)}</div></td>
+    <td class="text-right">${fieldSpan("pnl", f.pnl, "num font-semibold")}</td>
+    <td class="text-right"><div class="flex flex-col items-end">${fieldSpan("stop_loss", f.stop_loss, "num text-error")}${fieldSpan("stop_reason", f.stop_reason, "text-[10px] uppercase tracking-wide text-base-content/50")}</div></td>
+    <td class="text-right">${fieldSpan("target", f.target, "num text-success")}</td>
+    <td class="text-right">${fieldSpan("trailing_stop", f.trailing_stop, "num text-warning")}</td>
+    <td class="text-right">${fieldSpan("breakeven_stop", f.breakeven_stop, "num text-info")}</td>
+    <td>${actionButtons(t)}</td>`;
+}
+
+function tradeCardHtml(t) {
+  const f = tradeFields(t);
+  const level = (label, name, cls) => `<div class="flex flex-col"><span class="text-[10px] uppercase tracking-wide text-base-content/50">${label}</span>${fieldSpan(name, f[name], `num text-sm ${cls}`)}</div>`;
+  return `
+    <div class="flex items-start justify-between gap-3">
+      <div class="min-w-0">
+        <div class="flex items-center gap-2"><span class="font-semibold">${esc(t.symbol)}</span>${sideBadge(t.side)}${t.state === "ACTIVE" ? "" : tradeStateBadge(t.state)}</div>
+        <div class="mt-0.5 truncate text-xs text-base-content/60">${fieldSpan("quantity", f.quantity, "num")} @ ${fieldSpan("entry_price", f.entry_price, "num")} · ${esc(t.strategy)}</div>
+      </div>
+      <div class="text-right">
+        ${fieldSpan("pnl", f.pnl, "num block text-lg font-semibold leading-tight")}
+        <div class="text-xs text-base-content/60">LTP ${fieldSpan("last_price", f.last_price, "num font-medium text-base-content")}</div>
+      </div>
+    </div>
+    <div class="mt-3 grid grid-cols-4 gap-2">
+      ${level("Stop", "stop_loss", "text-error")}${level("Target", "target", "text-success")}
+      ${level("Trail", "trailing_stop", "text-warning")}${level("B/E", "breakeven_stop", "text-info")}
+    </div>
+    <div class="mt-3">${actionButtons(t, "btn-sm")}</div>`;
+}
+
+/** Place range dots through the CSSOM, so the pages need no inline style attributes (CSP). */
+function placeDots(root) {
+  for (const dot of $$(".range-dot[data-pos]", root)) {
+    dot.style.left = `${dot.dataset.pos}%`;
+    delete dot.dataset.pos;
+  }
+}
+
+function flash(el, cls) {
+  el.classList.remove("flash", "flash-up", "flash-down");
+  void el.offsetWidth; // restart the animation
+  el.classList.add(cls);
+}
+
+function patchTradeElements(t, before) {
+  const f = tradeFields(t);
+  const old = before ? tradeFields(before) : null;
+  for (const el of $$(`[data-trade-id="${CSS.escape(t.trade_id)}"][data-trade-el]`)) {
+    if (!before || before.state !== t.state) {
+      el.innerHTML = el.tagName === "TR" ? tradeRowHtml(t) : tradeCardHtml(t);
+      placeDots(el);
+      continue;
+    }
+    for (const span of $$("[data-f]", el)) {
+      const name = span.dataset.f;
+      const next = f[name];
+      if (!next || span.textContent === next.text) continue;
+      span.textContent = next.text;
+      span.className = `${span.dataset.base} ${next.cls ?? ""}${next.text === "—" ? " lvl-empty" : ""}`;
+      if (name === "last_price" && old?.last_price.value !== null && next.value !== null) {
+        flash(span, next.value >= old.last_price.value ? "flash-up" : "flash-down");
+      } else if (name !== "pnl") {
+        flash(span, "flash");
+      }
+    }
+    const range = $("[data-f-range]", el);
+    if (range) {
+      const pos = rangePosition(t);
+      range.classList.toggle("invisible", pos === null);
+      $(".range-dot", range).style.left = `${pos ?? 50}%`;
+    }
+  }
+}
+
+function sortedTrades() {
+  return [...state.trades.values()].sort((a, b) => (num(b.entered_at) ?? 0) - (num(a.entered_at) ?? 0) || String(a.symbol).localeCompare(String(b.symbol)));
+}
+
+function renderTrades() {
+  const body = $("#trades-body");
+  const cards = $("#trades-cards");
+  body.innerHTML = "";
+  cards.innerHTML = "";
+  for (const t of sortedTrades()) {
+    const tr = document.createElement("tr");
+    tr.className = "hover";
+    tr.dataset.tradeId = t.trade_id;
+    tr.dataset.tradeEl = "row";
+    tr.dataset.testid = "trade-row";
+    tr.innerHTML = tradeRowHtml(t);
+    body.appendChild(tr);
+    const card = document.createElement("div");
+    card.className = "px-4 py-3";
+    card.dataset.tradeId = t.trade_id;
+    card.dataset.tradeEl = "card";
+    card.dataset.testid = "trade-card";
+    card.innerHTML = tradeCardHtml(t);
+    cards.appendChild(card);
+  }
+  placeDots(body);
+  placeDots(cards);
+  renderTradeCount();
+}
+
+function renderTradeCount() {
+  const n = state.trades.size;
+  $("#trades-count").textContent = String(n);
+  $("#trades-empty").classList.toggle("hidden", n > 0);
+  $("#trades-table").classList.toggle("hidden", n === 0);
+}
+
+function upsertTrade(view) {
+  if (!view?.trade_id) return;
+  const before = state.trades.get(view.trade_id);
+  if (!OPEN_STATES.has(view.state)) {
+    if (before) {
+      state.trades.delete(view.trade_id);
+      $$(`[data-trade-id="${CSS.escape(view.trade_id)}"][data-trade-el]`).forEach((el) => el.remove());
+      renderTradeCount();
+      refreshAfterExit();
+    }
+    return;
+  }
+  const merged = { ...(before ?? {}), ...view };
+  state.trades.set(view.trade_id, merged);
+  if (!before) {
+    renderTrades();
+    if (!strategyByName(merged.strategy)) refreshStrategies();
+  } else {
+    patchTradeElements(merged, before);
+  }
+  touchStrategyOf(merged);
+  renderSummary();
+}
+
+/** A `level` event: only the levels changed (no price); merge into the known trade. */
+function patchLevels(data) {
+  const before = state.trades.get(data?.trade_id);
+  if (!before) return;
+  const merged = { ...before };
+  for (const key of ["best_price", "stop_loss", "stop_reason", "target", "trailing_stop", "breakeven_stop"]) {
+    if (key in data) merged[key] = data[key];
+  }
+  state.trades.set(before.trade_id, merged);
+  patchTradeElements(merged, before);
+}
+
+// -- strategies --------------------------------------------------------------------------------
+/** Recompute a strategy's day P&L from its live trades (realized + open), for the live chart. */
+function touchStrategyOf(trade) {
+  const s = strategyByName(trade.strategy);
+  if (!s) return;
+  let open = 0;
+  for (const t of state.trades.values()) if (t.strategy === s.strategy) open += num(t.pnl) ?? 0;
+  const total = (num(s.realized_pnl) ?? 0) + open;
+  s.unrealized_pnl = open.toFixed(2);
+  s.pnl = total.toFixed(2);
+  s.open_positions = [...state.trades.values()].filter((t) => t.strategy === s.strategy && OPEN_STATES.has(t.state)).length;
+  addPoint(s.strategy_id, total);
+  patchStrategyCard(s);
+}
+
+function addPoint(id, value, at = Date.now()) {
+  if (value === null || value === undefined) return;
+  const series = state.series.get(id) ?? [];
+  const last = series[series.length - 1];
+  if (last && at - last.t < 250) last.v = value;
+  else series.push({ t: at, v: value });
+  if (series.length > MAX_POINTS) series.splice(0, series.length - MAX_POINTS);
+  state.series.set(id, series);
+  scheduleChart(id);
+}
+
+const dirtyCharts = new Set();
+let chartFrame = 0;
+function scheduleChart(id) {
+  dirtyCharts.add(id);
+  if (!chartFrame) {
+    chartFrame = requestAnimationFrame(() => {
+      chartFrame = 0;
+      for (const sid of dirtyCharts) drawChart(sid);
+      dirtyCharts.clear();
+    });
+  }
+}
+
+function drawChart(id) {
+  const card = $(`[data-strategy-id="${CSS.escape(id)}"]`);
+  const box = card && $("[data-role=chart]", card);
+  const s = state.strategies.get(id);
+  if (!box || !s) return;
+  box.innerHTML = chartSvg(state.series.get(id) ?? [], s.levels ?? {}, box.clientWidth || 320);
+}
+
+function levelChip(label, value, cls) {
+  return `<div class="flex flex-col rounded-lg bg-base-200 px-2.5 py-1.5">
+      <span class="text-[10px] uppercase tracking-wide text-base-content/50">${label}</span>
+      <span class="num text-sm ${value === null || value === undefined ? "lvl-empty" : cls}">${value === null || value === undefined ? "—" : pnl(value)}</span></div>`;
+}
+
+function levelChips(lv) {
+  return `${levelChip("Stop", lv.stop, "text-error")}${levelChip("Target", lv.target, "text-success")}
+      ${levelChip("Trailing", lv.trailing, "text-warning")}${levelChip("Day limit", lv.daily_loss_limit, "text-error")}`;
+}
+
+function strategyCardHtml(s) {
+  const lv = s.levels ?? {};
+  const paused = s.state !== "ACTIVE";
+  return `
+    <div class="flex items-start justify-between gap-3 px-4 pt-4">
+      <div class="min-w-0">
+        <div class="flex flex-wrap items-center gap-2">
+          <h3 class="truncate text-base font-semibold">${esc(s.strategy)}</h3>
+          <span class="badge ${STRATEGY_STATE[s.state] ?? "badge-ghost"} badge-sm font-semibold" data-testid="strategy-state">${esc(s.state)}</span>
+        </div>
+        <div class="mt-0.5 text-xs text-base-content/60"><span data-sf="open_positions">${esc(s.open_positions)}</span> open · exposure ₹<span class="num" data-sf="exposure">${price(s.exposure)}</span></div>
+      </div>
+      <div class="text-right">
+        <div class="num text-xl font-semibold ${pnlClass(s.pnl)}" data-sf="pnl" data-testid="strategy-pnl">${pnl(s.pnl)}</div>
+        <div class="num whitespace-nowrap text-xs text-base-content/60">realized <span data-sf="realized_pnl">${pnl(s.realized_pnl)}</span></div>
+      </div>
+    </div>
+    ${s.state === "HALTED" && s.halt_reason ? `<div class="mx-4 mt-3 rounded-lg bg-error/10 px-3 py-2 text-xs text-error" data-role="halt">Halted: ${esc(words(s.halt_reason))}</div>` : ""}
+    <div class="mt-2 h-[120px] px-2" data-role="chart"></div>
+    <div class="grid grid-cols-2 gap-2 px-4 sm:grid-cols-4" data-role="levels">${levelChips(lv)}</div>
+    <div class="mt-4 flex flex-wrap items-center justify-end gap-2 border-t border-base-300 px-4 py-3">
+      <button type="button" class="btn btn-ghost btn-sm mr-auto" data-action="configure">Risk settings</button>
+      ${paused ? `<button type="button" class="btn btn-sm btn-success btn-outline" data-action="resume">Resume</button>` : `<button type="button" class="btn btn-sm btn-warning btn-outline" data-action="pause">Pause</button>`}
+      <button type="button" class="btn btn-sm btn-error" data-action="exitall">Exit all</button>
+    </div>`;
+}
+
+function renderStrategies() {
+  const grid = $("#strategies-grid");
+  grid.innerHTML = "";
+  const list = [...state.strategies.values()].sort((a, b) => String(a.strategy).localeCompare(String(b.strategy)));
+  for (const s of list) {
+    const card = document.createElement("article");
+    card.className = "panel min-w-0";
+    card.dataset.strategyId = s.strategy_id;
+    card.dataset.strategy = s.strategy;
+    card.dataset.testid = "strategy-card";
+    card.innerHTML = strategyCardHtml(s);
+    grid.appendChild(card);
+  }
+  $("#strategies-empty").classList.toggle("hidden", list.length > 0);
+  for (const s of list) scheduleChart(s.strategy_id);
+  renderSummary();
+}
+
+function patchStrategyCard(s) {
+  const card = $(`[data-strategy-id="${CSS.escape(s.strategy_id)}"]`);
+  if (!card) return;
+  const pnlEl = $("[data-sf=pnl]", card);
+  pnlEl.textContent = pnl(s.pnl);
+  pnlEl.className = `num text-xl font-semibold ${pnlClass(s.pnl)}`;
+  $("[data-sf=realized_pnl]", card).textContent = pnl(s.realized_pnl);
+  $("[data-sf=open_positions]", card).textContent = String(s.open_positions ?? 0);
+  $("[data-sf=exposure]", card).textContent = price(s.exposure);
+  const levels = $("[data-role=levels]", card);
+  const html = levelChips(s.levels ?? {});
+  if (levels.dataset.html !== html) {
+    levels.innerHTML = html;
+    levels.dataset.html = html;
+  }
+  renderSummary();
+}
+
+function upsertStrategy(data) {
+  if (!data?.strategy_id) return;
+  const before = state.strategies.get(data.strategy_id);
+  if (!before && !("strategy" in data)) {
+    refreshStrategies(); // a state change of a strategy we have not seen: fetch its view
+    return;
+  }
+  const merged = { ...(before ?? {}), ...data };
+  state.strategies.set(data.strategy_id, merged);
+  if ("pnl" in data) addPoint(data.strategy_id, num(data.pnl));
+  const card = $(`[data-strategy-id="${CSS.escape(data.strategy_id)}"]`);
+  if (card && before && before.state === merged.state && before.halt_reason === merged.halt_reason) {
+    patchStrategyCard(merged); // buttons stay put: only numbers and levels change
+    scheduleChart(merged.strategy_id);
+  } else if (card && before) {
+    card.innerHTML = strategyCardHtml(merged);
+    scheduleChart(merged.strategy_id);
+    renderSummary();
+  } else {
+    renderStrategies();
+  }
+  if (!("pnl" in data)) refreshStrategies(); // state-only event: fetch levels and P&L too
+}
+
+function setStrategies(list) {
+  const seen = new Set();
+  for (const s of list ?? []) {
+    seen.add(s.strategy_id);
+    state.strategies.set(s.strategy_id, { ...s });
+    addPoint(s.strategy_id, num(s.pnl));
+  }
+  for (const id of [...state.strategies.keys()]) if (!seen.has(id)) state.strategies.delete(id);
+  renderStrategies();
+}
+
+function setTrades(list) {
+  state.trades.clear();
+  for (const t of list ?? []) if (OPEN_STATES.has(t.state)) state.trades.set(t.trade_id, t);
+  renderTrades();
+  renderSummary();
+}
+
+// -- summary -----------------------------------------------------------------------------------
+function renderSummary() {
+  const strategies = [...state.strategies.values()];
+  const trades = [...state.trades.values()];
+  const open = trades.reduce((acc, t) => acc + (num(t.pnl) ?? 0), 0);
+  const realized = strategies.reduce((acc, s) => acc + (num(s.realized_pnl) ?? 0), 0);
+  const total = realized + open;
+  const pnlEl = $("#sum-pnl");
+  pnlEl.textContent = pnl(total);
+  pnlEl.className = `num mt-1 text-xl font-semibold md:text-2xl ${pnlClass(total)}`;
+  $("#sum-pnl-sub").textContent = `realized ${pnl(realized)} · open ${pnl(open)}`;
+  $("#sum-trades").textContent = String(trades.length);
+  const longs = trades.filter((t) => t.side === "LONG").length;
+  $("#sum-trades-sub").textContent = trades.length ? `${longs} long · ${trades.length - longs} short` : "none open";
+  $("#sum-strategies").textContent = String(strategies.length);
+  const count = (st) => strategies.filter((s) => s.state === st).length;
+  $("#sum-strategies-sub").textContent = `${count("ACTIVE")} active · ${count("PAUSED")} paused · ${count("HALTED")} halted`;
+}
+
+// -- health ------------------------------------------------------------------------------------
+// A symbol that only just got its first subscription reports "stale" until its first tick:
+// such a report must persist for STALE_GRACE_MS before the trader is alarmed by it.
+const STALE_GRACE_MS = 4000;
+let staleSince = 0;
+let staleTimer = 0;
+
+function isAlarming(h) {
+  const what = h?.degraded ?? [];
+  if (h?.status !== "degraded") return false;
+  if (what.some((d) => d !== "stale_symbols")) return true;
+  const now = Date.now();
+  if (!staleSince) staleSince = now;
+  if (now - staleSince >= STALE_GRACE_MS) return true;
+  clearTimeout(staleTimer);
+  staleTimer = setTimeout(refreshHealth, STALE_GRACE_MS - (now - staleSince) + 50);
+  return false;
+}
+
+function renderHealth(h) {
+  if (!(h?.degraded ?? []).includes("stale_symbols")) staleSince = 0;
+  const previous = state.health;
+  const degraded = isAlarming(h);
+  state.health = { ...h, shown: degraded };
+  const badge = $("#health-badge");
+  const sum = $("#sum-health");
+  const banner = $("#degraded-banner");
+  const what = (h?.degraded ?? []).map(words).join(", ");
+  badge.classList.remove("hidden", "badge-ghost", "badge-warning", "badge-success");
+  badge.classList.add(degraded ? "badge-warning" : "badge-success");
+  badge.textContent = degraded ? "Degraded" : "Healthy";
+  badge.dataset.state = degraded ? "degraded" : "ok";
+  sum.textContent = degraded ? "Degraded" : "All good";
+  sum.className = `mt-1 text-xl font-semibold md:text-2xl ${degraded ? "text-warning" : "text-success"}`;
+  const stale = degraded ? h?.feed?.stale_symbols ?? [] : [];
+  const feed = h?.feed?.connected === false ? "feed down (polling)" : "feed live";
+  const broker = h?.broker?.session_down ? "broker session down" : "broker ok";
+  const db = h?.database?.degraded ? " · database retrying" : "";
+  $("#sum-health-sub").textContent = `${feed} · ${broker}${db}${stale.length ? ` · ${stale.length} stale` : ""}`;
+  banner.classList.toggle("hidden", !degraded);
+  $("[data-role=text]", banner).textContent = degraded
+    ? `Degraded: ${what}${stale.length ? ` (${stale.slice(0, 5).join(", ")})` : ""}. tradeguard keeps guarding from the best data it has; watch the events panel.`
+    : "";
+  if (degraded && !previous?.shown) toast("warning", "Service degraded", what, { kindTag: "degraded" });
+  if (!degraded && previous?.shown) toast("success", "Service recovered", "Feed, broker and database are healthy again.");
+}
+
+async function refreshHealth() {
+  try {
+    renderHealth(await api("health"));
+  } catch (err) {
+    /* the stream badge already says when we are cut off */
+  }
+}
+const refreshHealthSoon = debounce(refreshHealth, 300);
+
+// -- events ------------------------------------------------------------------------------------
+const KIND_BADGE = { exit: "badge-error", level: "badge-info", strategy: "badge-secondary", alert: "badge-warning", gap: "badge-ghost", health: "badge-warning" };
+
+function symbolOf(tradeId) {
+  const t = state.trades.get(tradeId);
+  return t ? `${t.symbol}` : `trade ${String(tradeId ?? "").slice(0, 8)}`;
+}
+
+function describe(event) {
+  const d = event.data ?? {};
+  switch (event.kind) {
+    case "exit":
+      return `${d.symbol ?? symbolOf(d.trade_id)} ${d.side ?? ""} ×${d.quantity ?? "?"} exit: ${words(d.reason)}${d.trigger ? ` at ${d.reason?.startsWith("PORTFOLIO") || d.reason === "DAILY_LOSS_LIMIT" ? pnl(d.trigger) : price(d.trigger)}` : ""}`;
+    case "level": {
+      const why = d.stop_reason && d.stop_reason !== "STOP_LOSS" ? ` (${words(d.stop_reason).replace(/ stop$/, "")})` : "";
+      return d.stop_loss ? `${symbolOf(d.trade_id)} stop → ${price(d.stop_loss)}${why}` : `${symbolOf(d.trade_id)} levels updated`;
+    }
+    case "strategy":
+      return `${String(d.strategy ?? d.strategy_id ?? "").split(":").pop()} → ${d.state ?? "updated"}${d.reason ? ` (${words(d.reason)})` : ""}`;
+    case "alert":
+      return d.message ?? "alert";
+    case "gap":
+      return `Missed ${d.missed ?? "some"} live events; refreshed`;
+    default:
+      return JSON.stringify(d).slice(0, 160);
+  }
+}
+
+function eventItem(event) {
+  const d = event.data ?? {};
+  const level = event.kind === "alert" ? d.level : "";
+  const badge = level === "error" || level === "critical" ? "badge-error" : KIND_BADGE[event.kind] ?? "badge-ghost";
+  return `<li class="flex items-start gap-3 px-4 py-2.5 text-sm" data-kind="${esc(event.kind)}">
+      <span class="num mt-0.5 w-16 shrink-0 text-xs text-base-content/50">${clock(event.at)}</span>
+      <span class="badge ${badge} badge-sm mt-0.5 w-16 shrink-0 justify-center">${esc(event.kind)}</span>
+      <span class="min-w-0 flex-1 break-words">${esc(describe(event))}</span></li>`;
+}
+
+function renderEvents() {
+  const filter = $("#events-filter").value;
+  const list = filter ? state.events.filter((e) => e.kind === filter) : state.events;
+  $("#events-list").innerHTML = list.slice(0, MAX_EVENTS).map(eventItem).join("");
+  $("#events-empty").classList.toggle("hidden", list.length > 0);
+  $("#events-rail").innerHTML = state.events.length
+    ? state.events.slice(0, 40).map(eventItem).join("")
+    : `<li class="px-4 py-8 text-center text-sm text-base-content/60">Waiting for events…</li>`;
+}
+const renderEventsSoon = debounce(renderEvents, 100);
+
+function addEvent(event) {
+  if (!event?.kind || event.kind === "trade" || event.kind === "snapshot") return;
+  state.events.unshift({ kind: event.kind, data: event.data ?? {}, at: event.at ?? Date.now() });
+  if (state.events.length > MAX_EVENTS) state.events.length = MAX_EVENTS;
+  renderEventsSoon();
+}
+
+// -- history -----------------------------------------------------------------------------------
+function renderHistory() {
+  const rows = state.history.filter((h) => h.state !== "ACTIVE");
+  $("#history-body").innerHTML = rows
+    .map(
+      (h) => `<tr class="hover" data-testid="history-row" data-trade-id="${esc(h.trade_id)}">
+      <td class="num whitespace-nowrap text-xs">${stamp(h.closed_at ?? h.entered_at)}</td>
+      <td><div class="font-semibold">${esc(h.symbol)}</div><div class="text-xs text-base-content/60">${esc(h.exchange)} · ${esc(h.product)}</div></td>
+      <td class="hidden sm:table-cell">${esc(h.strategy)}</td>
+      <td>${sideBadge(h.side)}</td>
+      <td class="num hidden text-right sm:table-cell">${esc(h.quantity)}</td>
+      <td class="num hidden text-right md:table-cell">${price(h.entry_price)}</td>
+      <td class="num hidden text-right md:table-cell">${price(h.exit_price)}</td>
+      <td class="num text-right font-semibold ${pnlClass(h.pnl)}">${pnl(h.pnl)}</td>
+      <td><div class="flex flex-col items-start gap-0.5">${reasonBadge(h.exit_reason) || tradeStateBadge(h.state)}
+        ${h.exit_message ? `<span class="max-w-[16rem] truncate text-xs text-base-content/60" title="${esc(h.exit_message)}">${esc(h.exit_message)}</span>` : ""}</div></td>
+    </tr>`,
+    )
+    .join("");
+  $("#history-empty").classList.toggle("hidden", rows.length > 0);
+  const total = rows.reduce((acc, h) => acc + (num(h.pnl) ?? 0), 0);
+  const totalEl = $("#history-total");
+  totalEl.textContent = rows.length ? `Realized ${pnl(total)}` : "";
+  totalEl.className = `num hidden text-sm font-semibold sm:inline ${pnlClass(total)}`;
+}
+
+async function refreshHistory() {
+  try {
+    state.history = (await api("history?limit=200")) ?? [];
+    renderHistory();
+  } catch (err) {
+    reportError("Could not load history", err);
+  }
+}
+
+const refreshStrategies = debounce(async () => {
+  try {
+    setStrategies(await api("strategies"));
+  } catch (err) {
+    reportError("Could not load strategies", err);
+  }
+}, 250);
+
+const refreshAfterExit = debounce(() => {
+  refreshStrategies();
+  refreshHistory();
+}, 400);
+
+async function refreshAll() {
+  const [trades, strategies] = await Promise.allSettled([api("trades"), api("strategies")]);
+  if (strategies.status === "fulfilled") setStrategies(strategies.value);
+  if (trades.status === "fulfilled") setTrades(trades.value);
+  refreshHealth();
+  if (state.view === "history") refreshHistory();
+}
+
+// -- stream ------------------------------------------------------------------------------------
+function onExit(data) {
+  const t = state.trades.get(data.trade_id);
+  if (t && t.state === "ACTIVE") upsertTrade({ ...t, state: "EXITING" });
+  const name = data.symbol ?? t?.symbol ?? "trade";
+  const portfolio = String(data.reason ?? "").startsWith("PORTFOLIO") || data.reason === "DAILY_LOSS_LIMIT";
+  const at = data.trigger ? `${portfolio ? "P&L" : "trigger"} ${portfolio ? pnl(data.trigger) : price(data.trigger)}` : "";
+  const detail = [`${data.side ?? t?.side ?? ""} ×${data.quantity ?? t?.quantity ?? "?"}`, at, data.price ? `last ${price(data.price)}` : ""].filter(Boolean).join(" · ");
+  const good = data.reason === "TARGET" || data.reason === "PORTFOLIO_TARGET";
+  toast(good ? "success" : "info", `Exit: ${name} · ${words(data.reason)}`, detail, { kindTag: "exit" });
+  refreshAfterExit();
+}
+
+function onAlert(data) {
+  const level = data.level ?? "warning";
+  const kind = level === "error" || level === "critical" ? "error" : level === "info" ? "info" : "warning";
+  const detail = Object.entries(data)
+    .filter(([k, v]) => k !== "level" && k !== "message" && v !== null && v !== "")
+    .slice(0, 4)
+    .map(([k, v]) => `${words(k)}: ${v}`)
+    .join(" · ");
+  toast(kind, data.message ?? "Alert", detail, { kindTag: "alert" });
+  refreshHealthSoon();
+}
+
+function onMessage(msg) {
+  const { kind, data } = msg ?? {};
+  switch (kind) {
+    case "snapshot":
+      if (data?.strategies) setStrategies(data.strategies);
+      if (data?.trades) setTrades(data.trades);
+      break;
+    case "trade":
+      upsertTrade(data);
+      break;
+    case "portfolio": // a strategy view: P&L, levels and state, pushed as they change
+      upsertStrategy(data);
+      break;
+    case "level":
+      patchLevels(data);
+      addEvent(msg);
+      break;
+    case "exit":
+      addEvent(msg);
+      onExit(data ?? {});
+      break;
+    case "strategy":
+      addEvent(msg);
+      upsertStrategy(data);
+      if (data?.state === "HALTED") toast("error", `Strategy halted: ${String(data.strategy ?? data.strategy_id).split(":").pop()}`, words(data.reason ?? data.halt_reason ?? ""), { kindTag: "alert" });
+      break;
+    case "alert":
+      addEvent(msg);
+      onAlert(data ?? {});
+      break;
+    case "health":
+      renderHealth(data);
+      break;
+    case "gap":
+      addEvent(msg);
+      toast("info", "Caught up after a burst", `Missed ${data?.missed ?? "some"} live events; reloaded trades and strategies.`);
+      refreshAll();
+      break;
+    default:
+      addEvent(msg);
+  }
+}
+
+function onStreamState(s, info) {
+  const badge = $("#conn-badge");
+  badge.dataset.state = s;
+  badge.classList.remove("badge-ghost", "badge-success", "badge-warning");
+  const dot = $("[data-role=dot]", badge);
+  const text = $("[data-role=text]", badge);
+  if (s === "live") {
+    badge.classList.add("badge-success");
+    dot.className = "h-2 w-2 animate-pulse rounded-full bg-success-content";
+    text.textContent = "Live";
+    refreshHealth();
+    if (wasDisconnected) {
+      wasDisconnected = false;
+      toast("success", "Live updates restored", "Reconnected to tradeguard.");
+    }
+  } else if (s === "reconnecting") {
+    badge.classList.add("badge-warning");
+    dot.className = "h-2 w-2 rounded-full bg-warning-content";
+    text.textContent = "Reconnecting…";
+    badge.title = info?.delay ? `Retrying in ${(info.delay / 1000).toFixed(1)} s (attempt ${info.attempt})` : "Reconnecting";
+    if (!wasDisconnected && info?.delay) {
+      wasDisconnected = true;
+      checkSession();
+    }
+  } else {
+    badge.classList.add("badge-ghost");
+    dot.className = "h-2 w-2 rounded-full bg-base-content/40";
+    text.textContent = "Connecting…";
+  }
+}
+let wasDisconnected = false;
+
+async function checkSession() {
+  try {
+    await api("me"); // a 401 sends us to the login page
+  } catch (err) {
+    /* unreachable: keep retrying the stream */
+  }
+}
+
+// -- dialogs: edit trade -----------------------------------------------------------------------
+let editing = null;
+
+const HINTS = { PRICE: "price, e.g. 98.50", POINTS: "₹ from entry", PERCENT: "% of entry", "": "not set" };
+
+function fillRule(form, name, rule) {
+  form.elements[`${name}_type`].value = rule?.type ?? "";
+  form.elements[`${name}_value`].value = rule?.value ?? "";
+  syncRuleRow(form, name);
+}
+
+function syncRuleRow(form, name) {
+  const type = form.elements[`${name}_type`].value;
+  const input = form.elements[`${name}_value`];
+  input.disabled = type === "";
+  const hint = $(`[data-rule="${name}"] [data-role=hint]`, form);
+  if (name !== "trailing") hint.textContent = HINTS[type];
+  else hint.textContent = type ? `distance from best price (${type === "PERCENT" ? "%" : "₹"})` : "not set";
+}
+
+function openEdit(tradeId) {
+  const t = state.trades.get(tradeId);
+  if (!t) return;
+  editing = t;
+  const dialog = $("#edit-dialog");
+  const form = $("#edit-form");
+  $("[data-role=title]", dialog).textContent = `${t.symbol} ${t.side} ×${t.quantity}`;
+  $("[data-role=subtitle]", dialog).textContent = `Entry ${price(t.entry_price)} · last ${price(t.last_price)} · stop ${price(t.stop_loss)} · target ${price(t.target)}`;
+  const rules = t.rules ?? {};
+  fillRule(form, "stop_loss", rules.stop_loss);
+  fillRule(form, "target", rules.target);
+  fillRule(form, "trailing", rules.trailing);
+  $("#edit-error").classList.add("hidden");
+  dialog.showModal();
+  form.elements.stop_loss_value.focus();
+}
+
+function ruleChanges(form, t) {
+  const rules = t.rules ?? {};
+  const changes = {};
+  for (const name of ["stop_loss", "target", "trailing"]) {
+    const type = form.elements[`${name}_type`].value;
+    const value = form.elements[`${name}_value`].value.trim();
+    const old = rules[name];
+    if (!type) {
+      if (old) changes[name] = null;
+      continue;
+    }
+    if (!value || !Number.isFinite(Number(value)) || Number(value) <= 0) {
+      throw new Error(`${words(name)}: enter a positive number`);
+    }
+    const rule = { type, value };
+    if (name === "trailing" && old) {
+      if (old.activation) rule.activation = old.activation;
+      if (old.step) rule.step = old.step;
+    }
+    if (!old || old.type !== type || Number(old.value) !== Number(value)) changes[name] = rule;
+  }
+  return changes;
+}
+
+async function saveEdit(event) {
+  event.preventDefault();
+  const form = $("#edit-form");
+  const errorBox = $("#edit-error");
+  errorBox.classList.add("hidden");
+  const t = editing;
+  if (!t) return;
+  let changes;
+  try {
+    changes = ruleChanges(form, t);
+  } catch (err) {
+    errorBox.textContent = err.message;
+    errorBox.classList.remove("hidden");
+    return;
+  }
+  if (!Object.keys(changes).length) {
+    $("#edit-dialog").close();
+    return;
+  }
+  try {
+    const view = await busy($("[data-role=save]", form), () => api(`trades/${encodeURIComponent(t.trade_id)}/update`, { method: "POST", body: changes }));
+    if (view) upsertTrade(view);
+    $("#edit-dialog").close();
+    toast("success", `${t.symbol}: exits updated`, `stop ${price(view?.stop_loss)} · target ${price(view?.target)} · trail ${price(view?.trailing_stop)}`);
+  } catch (err) {
+    errorBox.textContent = err.message;
+    errorBox.classList.remove("hidden");
+    reportError(`${t.symbol}: change refused`, err);
+  }
+}
+
+async function exitTrade(tradeId, button) {
+  const t = state.trades.get(tradeId);
+  if (!t) return;
+  const ok = await confirmAction({
+    title: `Exit ${t.symbol}?`,
+    message: `Sends a MARKET order to close ${t.side} ×${t.quantity} ${t.symbol} (${t.strategy}) now. Last price ${price(t.last_price)}, P&L ${pnl(t.pnl)}.`,
+    confirm: "Exit now",
+  });
+  if (!ok) return;
+  try {
+    const view = await busy(button, () => api(`trades/${encodeURIComponent(tradeId)}/exit`, { method: "POST" }));
+    if (view) upsertTrade(view);
+  } catch (err) {
+    reportError(`${t.symbol}: exit refused`, err);
+  }
+}
+
+// -- dialogs: strategy -------------------------------------------------------------------------
+let configuring = null; // strategy view, or {} for a new strategy
+
+function openConfig(s) {
+  configuring = s;
+  const dialog = $("#config-dialog");
+  const form = $("#config-form");
+  const isNew = !s;
+  $("[data-role=title]", dialog).textContent = isNew ? "new strategy" : s.strategy;
+  $("[data-role=name-row]", form).classList.toggle("hidden", !isNew);
+  form.elements.strategy_name.value = "";
+  $("[data-role=fields]", form).innerHTML = renderRiskForm(isNew ? DEFAULT_CONFIG : s.config ?? {});
+  $("#config-error").classList.add("hidden");
+  dialog.showModal();
+  if (isNew) form.elements.strategy_name.focus();
+}
+
+async function saveConfig(event) {
+  event.preventDefault();
+  const form = $("#config-form");
+  const errorBox = $("#config-error");
+  errorBox.classList.add("hidden");
+  const isNew = !configuring;
+  const name = isNew ? form.elements.strategy_name.value.trim() : configuring.strategy;
+  if (!name) {
+    errorBox.textContent = "Give the strategy a name.";
+    errorBox.classList.remove("hidden");
+    return;
+  }
+  const changes = collectChanges(form, isNew ? DEFAULT_CONFIG : configuring.config ?? {});
+  if (!isNew && !Object.keys(changes).length) {
+    $("#config-dialog").close();
+    toast("info", "Nothing changed", name);
+    return;
+  }
+  try {
+    const view = await busy($("[data-role=save]", form), () => api(`strategies/${encodeURIComponent(name)}/configure`, { method: "POST", body: changes }));
+    if (view?.strategy_id) upsertStrategy(view);
+    else refreshStrategies();
+    $("#config-dialog").close();
+    toast("success", isNew ? `Strategy ${name} created` : `${name}: risk settings saved`, Object.keys(changes).map(words).join(", "));
+  } catch (err) {
+    errorBox.textContent = err.message;
+    errorBox.classList.remove("hidden");
+    reportError(`${name}: settings refused`, err);
+  }
+}
+
+async function strategyAction(action, s, button) {
+  const open = [...state.trades.values()].filter((t) => t.strategy === s.strategy && t.state === "ACTIVE").length;
+  const asks = {
+    exitall: { title: `Exit all of ${s.strategy}?`, message: `Sends MARKET exits for all ${open} open trade${open === 1 ? "" : "s"} of ${s.strategy} now. P&L ${pnl(s.pnl)}.`, confirm: "Exit all" },
+    pause: { title: `Pause ${s.strategy}?`, message: "A paused strategy takes no new trades; its open trades stay guarded.", confirm: "Pause", danger: false },
+    resume: { title: `Resume ${s.strategy}?`, message: s.state === "HALTED" ? "The strategy was halted by a portfolio rule. Resuming restarts its portfolio levels from the current P&L." : "The strategy takes new trades again.", confirm: "Resume", danger: false },
+  };
+  if (!(await confirmAction(asks[action]))) return;
+  try {
+    const result = await busy(button, () => api(`strategies/${encodeURIComponent(s.strategy)}/${action}`, { method: "POST" }));
+    if (action === "exitall") {
+      const n = Array.isArray(result) ? result.length : open;
+      for (const view of Array.isArray(result) ? result : []) upsertTrade(view);
+      toast("info", `Exit all sent: ${s.strategy}`, `${n} trade${n === 1 ? "" : "s"} exiting at market.`, { kindTag: "exitall" });
+    } else if (result?.strategy_id) {
+      upsertStrategy(result);
+      toast("info", `${s.strategy} ${action === "pause" ? "paused" : "resumed"}`);
+    }
+  } catch (err) {
+    reportError(`${s.strategy}: ${action === "exitall" ? "exit all" : action} refused`, err);
+  }
+}
+
+// -- routing and wiring ------------------------------------------------------------------------
+function showView() {
+  const view = (location.hash || "#live").slice(1);
+  state.view = ["live", "history", "events"].includes(view) ? view : "live";
+  for (const el of $$("[data-view]")) el.classList.toggle("hidden", el.dataset.view !== state.view);
+  for (const tab of $$("[data-tab]")) {
+    const active = tab.dataset.tab === state.view;
+    tab.classList.toggle("tab-active", active);
+    tab.setAttribute("aria-selected", String(active));
+  }
+  if (state.view === "history") refreshHistory();
+  if (state.view === "events") renderEvents();
+  if (state.view === "live") for (const id of state.strategies.keys()) scheduleChart(id);
+}
+
+function wire() {
+  document.body.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-action]");
+    if (!button) return;
+    const action = button.dataset.action;
+    if (action === "edit") openEdit(button.dataset.tradeId);
+    else if (action === "exit") exitTrade(button.dataset.tradeId, button);
+    else {
+      const card = button.closest("[data-strategy-id]");
+      const s = card && state.strategies.get(card.dataset.strategyId);
+      if (!s) return;
+      if (action === "configure") openConfig(s);
+      else strategyAction(action, s, button);
+    }
+  });
+  $("#edit-form").addEventListener("submit", saveEdit);
+  $("#edit-form").addEventListener("change", (event) => {
+    const m = event.target.name?.match(/^(stop_loss|target|trailing)_type$/);
+    if (m) syncRuleRow($("#edit-form"), m[1]);
+  });
+  $("#config-form").addEventListener("submit", saveConfig);
+  for (const id of ["#edit-dialog", "#config-dialog"]) {
+    $(`${id} [data-role=cancel]`).addEventListener("click", () => $(id).close());
+  }
+  $("#new-strategy").addEventListener("click", () => openConfig(null));
+  $("#history-refresh").addEventListener("click", refreshHistory);
+  $("#events-filter").addEventListener("change", renderEvents);
+  $("#logout").addEventListener("click", logout);
+  $("#theme-toggle").addEventListener("click", () => {
+    const next = document.documentElement.dataset.theme === "tradeguard-light" ? "tradeguard" : "tradeguard-light";
+    document.documentElement.dataset.theme = next;
+    try {
+      localStorage.setItem("tg-theme", next);
+    } catch (err) {
+      /* private mode */
+    }
+  });
+  window.addEventListener("hashchange", showView);
+  window.addEventListener("resize", debounce(() => state.strategies.forEach((_, id) => scheduleChart(id)), 150));
+}
+
+async function loadMe() {
+  try {
+    const me = await api("me");
+    state.me = me;
+    const name = me?.username ?? me?.user ?? me?.name ?? "";
+    $("#me-name").textContent = name;
+    $("#me-detail").textContent = me?.account ? `${name} · account ${me.account}` : name || "Signed in";
+  } catch (err) {
+    /* a 401 already redirected */
+  }
+}
+
+async function loadEvents() {
+  try {
+    const data = await api("events");
+    const list = Array.isArray(data) ? data : data?.events ?? [];
+    const known = list.filter((e) => e && e.kind).map((e) => ({ kind: e.kind, data: e.data ?? {}, at: e.at }));
+    known.sort((a, b) => (num(b.at) ?? 0) - (num(a.at) ?? 0));
+    state.events = [...state.events, ...known.filter((e) => e.kind !== "trade")].slice(0, MAX_EVENTS);
+    renderEvents();
+  } catch (err) {
+    /* optional panel */
+  }
+}
+
+async function main() {
+  wire();
+  showView();
+  renderEvents();
+  await loadMe();
+  refreshAll();
+  loadEvents();
+  new Stream({ onMessage, onState: onStreamState }).start();
+}
+
+main();

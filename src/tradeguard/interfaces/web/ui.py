@@ -1,0 +1,95 @@
+"""Interfaces layer (dashboard): the JSON endpoints under /ui/api, for the logged-in user's
+account. Authenticated by the session cookie; every POST also needs header X-CSRF-Token equal
+to the csrf cookie. Replies use the API envelope (`{"status": "success", "data": view}`);
+views are app.views' shapes, as the REST API returns them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse
+
+from tradeguard.app.accounts import Session
+from tradeguard.interfaces.api.context import ctx
+from tradeguard.interfaces.api.envelope import ok
+from tradeguard.interfaces.api.routes import parse_body
+from tradeguard.interfaces.api.schemas import RulesSpec, settings_model, settings_of
+from tradeguard.interfaces.web.auth import require_csrf, require_session
+
+User = Annotated[Session, Depends(require_session)]
+TradeIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+NamePath = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$")]
+
+
+def _actor(user: Session) -> str:
+    return f"user:{user.username}"
+
+
+def build_router(settings_defaults: dict[str, Any]) -> APIRouter:  # noqa: C901 - one route each
+    router = APIRouter(prefix="/ui/api", include_in_schema=False)
+    posts = [Depends(require_csrf)]
+    settings_body = settings_model(settings_defaults, api=False)
+
+    @router.get("/me")
+    async def me(user: User) -> JSONResponse:
+        return ok({"username": user.username, "account": user.account})
+
+    @router.get("/trades")
+    async def trades(request: Request, user: User) -> JSONResponse:
+        return ok(ctx(request).service.active_trades(user.account))
+
+    @router.post("/trades/{trade_id}/update", dependencies=posts)
+    async def update(
+        request: Request, user: User, trade_id: TradeIdPath, rules: RulesSpec
+    ) -> JSONResponse:
+        service = ctx(request).service
+        return ok(await service.update_trade(user.account, trade_id, rules.changes(), _actor(user)))
+
+    @router.post("/trades/{trade_id}/exit", dependencies=posts)
+    async def exit_trade(request: Request, user: User, trade_id: TradeIdPath) -> JSONResponse:
+        service = ctx(request).service
+        return ok(await service.exit_trade(user.account, trade_id, _actor(user)))
+
+    @router.get("/strategies")
+    async def strategies(request: Request, user: User) -> JSONResponse:
+        return ok(ctx(request).service.list_strategies(user.account))
+
+    @router.post("/strategies/{name}/configure", dependencies=posts)
+    async def configure(request: Request, user: User, name: NamePath) -> JSONResponse:
+        body = await parse_body(request, settings_body)
+        service = ctx(request).service
+        return ok(
+            await service.configure_strategy(user.account, name, settings_of(body), _actor(user))
+        )
+
+    @router.post("/strategies/{name}/exitall", dependencies=posts)
+    async def exit_all(request: Request, user: User, name: NamePath) -> JSONResponse:
+        return ok(await ctx(request).service.exit_all(user.account, name, _actor(user)))
+
+    @router.post("/strategies/{name}/pause", dependencies=posts)
+    async def pause(request: Request, user: User, name: NamePath) -> JSONResponse:
+        return ok(await ctx(request).service.pause_strategy(user.account, name, _actor(user)))
+
+    @router.post("/strategies/{name}/resume", dependencies=posts)
+    async def resume(request: Request, user: User, name: NamePath) -> JSONResponse:
+        return ok(await ctx(request).service.resume_strategy(user.account, name, _actor(user)))
+
+    @router.get("/history")
+    async def history(
+        request: Request, user: User, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    ) -> JSONResponse:
+        return ok(await ctx(request).service.trade_history(user.account, limit))
+
+    @router.get("/health")
+    async def health(request: Request, user: User) -> JSONResponse:
+        return ok(ctx(request).service.health())
+
+    @router.get("/events")
+    async def events(
+        request: Request, user: User, limit: Annotated[int, Query(ge=1, le=500)] = 200
+    ) -> JSONResponse:
+        return ok(ctx(request).service.recent_events(user.account, limit))
+
+    return router

@@ -1,0 +1,72 @@
+"""Tests (dashboard stream): /ui/stream needs a session, sends a snapshot, pushes trade views
+and an `exit` event when the simulator moves the price through a stop, and never another
+account's events."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import websockets
+
+from tests.api.conftest import Api
+from tests.api.test_dashboard import logged_in
+
+
+async def _next(ws: Any, kind: str, match: Any = None, limit: int = 500) -> dict[str, Any]:
+    for _ in range(limit):
+        message = json.loads(await ws.recv())
+        assert set(message) == {"kind", "data", "at"}
+        if message["kind"] == kind and (match is None or match(message["data"])):
+            return message
+    raise AssertionError(f"no {kind} message")
+
+
+@pytest.mark.asyncio
+async def test_stream_requires_a_session(api: Api) -> None:
+    with pytest.raises(websockets.exceptions.InvalidStatus):
+        async with websockets.connect(api.url.replace("http", "ws") + "/ui/stream") as ws:
+            await ws.recv()
+
+
+@pytest.mark.asyncio
+async def test_stream_refuses_a_foreign_origin(api: Api) -> None:
+    async with logged_in(api) as (client, _):
+        cookie = f"tg_session={client.cookies['tg_session']}"
+    with pytest.raises(websockets.exceptions.InvalidStatus):
+        async with websockets.connect(
+            api.url.replace("http", "ws") + "/ui/stream",
+            additional_headers={"Cookie": cookie},
+            origin="http://evil.example",  # type: ignore[arg-type]
+        ) as ws:
+            await ws.recv()
+
+
+@pytest.mark.asyncio
+async def test_stream_pushes_snapshot_trade_updates_and_the_exit(api: Api) -> None:
+    await api.strategy("s1")
+    await api.strategy("s1", account="bob")
+    order_id = await api.stack.fill_entry("SBIN", "BUY", 10)
+    trade = await api.data("createtrade", {"strategy": "s1", "orderid": order_id})
+    other = await api.trade(symbol="SBIN", account="bob")  # same symbol, other account
+    async with logged_in(api) as (client, _):
+        cookie = f"tg_session={client.cookies['tg_session']}"
+    url = api.url.replace("http", "ws") + "/ui/stream"
+    async with websockets.connect(url, additional_headers={"Cookie": cookie}) as ws:
+        snapshot = await _next(ws, "snapshot")
+        assert [t["trade_id"] for t in snapshot["data"]["trades"]] == [trade["trade_id"]]
+        assert [s["strategy"] for s in snapshot["data"]["strategies"]] == ["s1"]
+        await api.move("SBIN", "805")
+        update = await _next(ws, "trade", lambda d: d.get("last_price") == "805.00")
+        assert update["data"]["pnl"] == "50.00"
+        api.stack.price("SBIN", "789")  # through the stop at 790
+        exit_event = await _next(ws, "exit")
+        assert exit_event["data"]["trade_id"] == trade["trade_id"]
+        assert exit_event["data"]["reason"] == "STOP_LOSS"
+        closed = await _next(
+            ws, "trade", lambda d: d["trade_id"] == trade["trade_id"] and d["state"] == "CLOSED"
+        )
+        assert closed["data"]["exit_reason"] == "STOP_LOSS"
+    seen = api.stack.service.recent_events("alice")
+    assert all(e["data"].get("trade_id") != other["trade_id"] for e in seen)

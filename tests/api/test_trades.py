@@ -1,0 +1,190 @@
+"""Tests (API): the trade endpoints: createtrade (explicit and from a filled order),
+activetrades, updatetrade, exittrade and tradehistory, with their error paths."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api.conftest import Api
+from tests.helpers import eventually
+
+
+async def _error(api: Api, path: str, body: dict[str, object], status: int) -> str:
+    reply = await api.post(path, body)
+    assert reply.status_code == status, reply.text
+    payload = reply.json()
+    assert payload["status"] == "error"
+    assert isinstance(payload["message"], str)
+    assert payload["message"]
+    return str(payload["message"])
+
+
+@pytest.mark.asyncio
+async def test_createtrade_explicit_accepts_strings_and_numbers(api: Api) -> None:
+    await api.strategy()
+    as_strings = await api.trade(quantity="10", price="800.5")
+    as_numbers = await api.trade(symbol="INFY", quantity=5, price=1500.25, action="sell")
+    assert (as_strings["quantity"], as_strings["entry_price"]) == (10, "800.50")
+    assert (as_strings["stop_loss"], as_strings["target"]) == ("790.50", "820.50")
+    assert as_numbers["side"] == "SHORT"
+    assert as_numbers["entry_price"] == "1500.25"
+    trades = await api.data("activetrades", {})
+    assert {t["trade_id"] for t in trades} == {as_strings["trade_id"], as_numbers["trade_id"]}
+    assert await api.data("activetrades", {"strategy": "other"}) == []
+
+
+@pytest.mark.asyncio
+async def test_createtrade_with_rule_overrides(api: Api) -> None:
+    await api.strategy()
+    view = await api.trade(
+        rules={
+            "stop_loss": {"type": "PERCENT", "value": "1"},
+            "target": None,
+            "trailing": {"type": "POINTS", "value": 5},
+        }
+    )
+    assert view["initial_stop"] == "792.00"
+    assert view["trailing_stop"] == "795.00" == view["stop_loss"]  # the tighter one rules
+    assert view["target"] is None
+    assert view["rules"]["trailing"] == {"type": "POINTS", "value": "5"}
+
+
+@pytest.mark.asyncio
+async def test_createtrade_from_a_filled_order(api: Api) -> None:
+    await api.strategy()
+    order_id = await api.stack.fill_entry("SBIN", "BUY", 7)
+    view = await api.data("createtrade", {"strategy": "s1", "orderid": order_id})
+    assert view["quantity"] == 7
+    assert view["entry_order_id"] == order_id
+    assert view["entry_price"] == "800.00"
+    message = await _error(api, "createtrade", {"strategy": "s1", "orderid": order_id}, 409)
+    assert "already guarded" in message
+    await _error(api, "createtrade", {"strategy": "s1", "orderid": "999999"}, 404)
+
+
+@pytest.mark.asyncio
+async def test_createtrade_errors_change_nothing(api: Api) -> None:
+    await api.strategy()
+    base = {"strategy": "s1", "symbol": "SBIN", "exchange": "NSE", "action": "BUY"}
+    cases: list[tuple[dict[str, object], int, str]] = [
+        ({**base, "quantity": 1, "price": 800, "symbol": "NOPE"}, 404, "unknown symbol"),
+        ({**base, "quantity": -5, "price": 800}, 400, "quantity"),
+        ({**base, "quantity": "ten", "price": 800}, 400, "quantity"),
+        ({**base, "quantity": True, "price": 800}, 400, "quantity"),
+        ({**base, "quantity": 1.5, "price": 800}, 400, "quantity"),
+        ({**base, "quantity": 1, "price": -1}, 400, "price"),
+        ({**base, "quantity": 1, "price": "1e12"}, 400, "price"),
+        ({**base, "quantity": 1, "price": "NaN"}, 400, "price"),
+        ({**base, "quantity": 1, "price": "800.123456"}, 400, "price"),
+        ({**base, "quantity": 1, "price": 800, "action": "HOLD"}, 400, "action"),
+        ({**base, "quantity": 1, "price": 800, "product": "XYZ"}, 400, "product"),
+        ({**base, "quantity": 1, "price": 800, "extra": 1}, 400, "unknown field"),
+        ({**base, "quantity": 1}, 400, "missing: price"),
+        ({"strategy": "s1"}, 400, "give an orderid"),
+        ({**base, "quantity": 1, "price": 800, "orderid": "1"}, 400, "not both"),
+        ({**base, "quantity": 1, "price": 800, "strategy": "nope"}, 404, "strategy"),
+        ({**base, "quantity": 1, "price": 800, "strategy": "bad name!"}, 400, "strategy"),
+        (
+            {**base, "quantity": 1, "price": 800, "rules": {"stop_loss": {"type": "X"}}},
+            400,
+            "stop_loss",
+        ),
+        (
+            {
+                **base,
+                "quantity": 1,
+                "price": 800,
+                "rules": {"stop_loss": {"type": "PRICE", "value": "900"}},
+            },
+            400,
+            "",
+        ),
+        (
+            {
+                **base,
+                "quantity": 1,
+                "price": 800,
+                "rules": {"stop_loss": {"type": "POINTS", "value": "1e9"}},
+            },
+            400,
+            "stop_loss",
+        ),
+        ({**base, "quantity": 1, "price": 800, "rules": {"unknown": 1}}, 400, "unknown"),
+        ({**base, "quantity": 1, "price": 800, "rules": "tight"}, 400, "rules"),
+    ]
+    for body, status, fragment in cases:
+        message = await _error(api, "createtrade", body, status)
+        assert fragment.lower() in message.lower(), (body, message)
+    assert await api.data("activetrades", {}) == []
+
+
+@pytest.mark.asyncio
+async def test_max_open_positions_is_a_conflict(api: Api) -> None:
+    await api.strategy(max_open_positions=1)
+    await api.trade()
+    await _error(
+        api,
+        "createtrade",
+        {"strategy": "s1", "symbol": "INFY", "exchange": "NSE", "action": "BUY",
+         "quantity": 1, "price": 1500},
+        409,
+    )  # fmt: skip
+
+
+@pytest.mark.asyncio
+async def test_updatetrade_changes_rules_and_refuses_bad_ones(api: Api) -> None:
+    await api.strategy()
+    view = await api.trade()
+    trade_id = view["trade_id"]
+    await api.move("SBIN", "805")
+    updated = await api.data(
+        "updatetrade",
+        {"trade_id": trade_id, "rules": {"stop_loss": {"type": "PRICE", "value": "798"}}},
+    )
+    assert updated["stop_loss"] == "798.00"
+    message = await _error(
+        api,
+        "updatetrade",
+        {"trade_id": trade_id, "rules": {"stop_loss": {"type": "PRICE", "value": "806"}}},
+        400,
+    )
+    assert "stop" in message
+    await _error(api, "updatetrade", {"trade_id": trade_id, "rules": {"bogus": 1}}, 400)
+    await _error(api, "updatetrade", {"trade_id": trade_id}, 400)
+    await _error(api, "updatetrade", {"trade_id": "Tnope", "rules": {}}, 404)
+    still = await api.data("activetrades", {})
+    assert still[0]["stop_loss"] == "798.00"
+
+
+@pytest.mark.asyncio
+async def test_exittrade_closes_the_trade_and_history_shows_it(api: Api) -> None:
+    await api.strategy()
+    order_id = await api.stack.fill_entry("SBIN", "BUY", 10)  # a real position to exit
+    view = await api.data("createtrade", {"strategy": "s1", "orderid": order_id})
+    trade_id = view["trade_id"]
+    exiting = await api.data("exittrade", {"trade_id": trade_id})
+    assert exiting["state"] in ("EXITING", "CLOSED")
+
+    async def closed() -> list[dict[str, object]]:
+        history = await api.data("tradehistory", {"limit": "10"})
+        return [h for h in history if h["trade_id"] == trade_id]
+
+    rows = await eventually(closed, message="trade in history")
+    assert rows[0]["exit_reason"] == "MANUAL"
+    assert rows[0]["state"] == "CLOSED"
+    await _error(api, "exittrade", {"trade_id": trade_id}, 404)  # it left the monitor
+    await _error(api, "tradehistory", {"limit": 0}, 400)
+    await _error(api, "tradehistory", {"limit": 5000}, 400)
+
+
+@pytest.mark.asyncio
+async def test_exit_twice_is_a_conflict(api: Api) -> None:
+    await api.strategy()
+    view = await api.trade()
+    api.stack.sim.broker.set_fill_late(True)  # the exit stays open: the trade stays EXITING
+    first = await api.post("exittrade", {"trade_id": view["trade_id"]})
+    assert first.status_code == 200
+    message = await _error(api, "exittrade", {"trade_id": view["trade_id"]}, 409)
+    assert "EXITING" in message or "exit" in message.lower()
+    api.stack.sim.broker.set_fill_late(False)
+    api.stack.sim.broker.release_late_fills()

@@ -1,0 +1,1 @@
+"""Tests: persistence and crash-safe recovery (real processes, outages)."""
