@@ -31,14 +31,19 @@ async def test_health_metrics_openapi_docs(api: Api) -> None:
     assert healthy.status_code == 200, healthy.text
     assert healthy.json()["status"] == "ok"
     await api.strategy()
-    await api.trade()  # a trade on a symbol with no tick yet: stale -> degraded
+    await api.trade()  # just subscribed, no tick yet: not stale before the threshold
+    fresh = await api.client.get("/health")
+    assert fresh.status_code == 200, fresh.text
+    assert fresh.json()["feed"]["stale_symbols"] == []
+    assert "default-src 'self'" in fresh.headers["content-security-policy"]
+    api.stack.service.stale_after = 0.0  # now any silence counts: degraded
     degraded = await api.client.get("/health")
     assert degraded.status_code == 503
     assert degraded.json()["status"] == "degraded"
+    assert degraded.json()["feed"]["stale_symbols"] == ["NSE:SBIN"]
+    api.stack.service.stale_after = 30.0
     await api.move("SBIN", "801")
-    await eventually(
-        lambda: api.stack.service.health()["status"] == "ok", message="fresh tick: ok again"
-    )
+    await eventually(lambda: api.stack.service.health()["status"] == "ok", message="fresh tick: ok")
     text = (await api.client.get("/metrics")).text
     for name in ("ticks_total", "decisions_total", "open_trades", "pending_writes"):
         assert re.search(rf"^tradeguard_{name} \d+", text, re.M), name

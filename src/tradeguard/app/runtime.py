@@ -36,6 +36,7 @@ class RuntimeOptions:
     flush_interval: float = 1.0
     clock_interval: float = 1.0
     stop_grace: float = 2.0
+    stale_after: float = 30.0
     policy: ExecutorPolicy | None = None
 
 
@@ -86,7 +87,15 @@ class AppRuntime:
             clock_interval=self.options.clock_interval,
             reconcile=self.recovery.reconcile_now,
         )
-        self.service = TradeService(self.monitor, broker, store, clock, feed=feed, bus=self.bus)
+        self.service = TradeService(
+            self.monitor,
+            broker,
+            store,
+            clock,
+            feed=feed,
+            bus=self.bus,
+            stale_after=self.options.stale_after,
+        )
         self.recovered: RecoveryResult | None = None
 
     async def start(self) -> RecoveryResult:

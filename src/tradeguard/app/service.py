@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -20,45 +19,38 @@ from tradeguard.app.events import EventBus
 from tradeguard.app.monitor import Monitor
 from tradeguard.app.ports import BrokerGateway, Clock, MarketFeed, Store
 from tradeguard.app.records import AuditRecord, Record
+from tradeguard.app.service_ops import ServiceOps
 from tradeguard.app.snapshots import StrategyMeta, audit
+from tradeguard.app.trade_input import (
+    CreateTrade,
+    explicit_entry,
+    merge_rules,
+    probe,
+    product_of,
+)
 from tradeguard.app.views import history_view, strategy_view, trade_view
 from tradeguard.core.broker import BrokerError, OrderNotFound, OrderStatus, SessionDown
-from tradeguard.core.codec import config_from_dict, config_to_dict, rules_from_dict, rules_to_dict
+from tradeguard.core.codec import config_from_dict, config_to_dict, rules_to_dict
 from tradeguard.core.decisions import Decisions
 from tradeguard.core.engine import EngineError, RiskEngine
 from tradeguard.core.model import Instrument, Product, Side, TradeState
-from tradeguard.core.money import MoneyError, to_units
+from tradeguard.core.money import MoneyError, fmt
 from tradeguard.core.portfolio import StrategyBook
-from tradeguard.core.rules import RuleError, TradeRules
+from tradeguard.core.rules import RuleError
 from tradeguard.core.sizing import Refusal, check_new_trade, size_position
 from tradeguard.core.strategy import StrategyRiskConfig
 from tradeguard.core.trade import Trade
 
+__all__ = ["CreateTrade", "TradeService", "strategy_key"]
+
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$")
-
-
-@dataclass(frozen=True, slots=True)
-class CreateTrade:
-    """createtrade: from a completed order (`order_id`), or explicitly (symbol, exchange,
-    action, quantity, price). `rules` overrides the strategy's defaults key by key (a key set
-    to None removes that rule). Quantity 0 with an explicit trade asks the sizing rule."""
-
-    strategy: str
-    order_id: str | None = None
-    symbol: str | None = None
-    exchange: str | None = None
-    action: str | None = None
-    quantity: int | None = None
-    price: Decimal | None = None
-    product: str = "MIS"
-    rules: Mapping[str, Any] = field(default_factory=dict)
 
 
 def strategy_key(account: str, name: str) -> str:
     return f"{account}:{name}"
 
 
-class TradeService:
+class TradeService(ServiceOps):
     """The one facade over the running monitor, the broker and storage."""
 
     def __init__(
@@ -232,7 +224,7 @@ class TradeService:
                 request.order_id, book
             )
         else:
-            symbol, exchange, side, quantity, price, product = self._explicit(request)
+            symbol, exchange, side, quantity, price, product = explicit_entry(request)
         instrument = await self._instrument(symbol, exchange)
         if quantity == 0:
             sized = size_position(book, instrument, price)
@@ -242,7 +234,7 @@ class TradeService:
         refusal = check_new_trade(book, instrument, quantity, price)
         if refusal is not None:
             raise Conflict(refusal.reason)
-        rules = self._merge_rules(book.config.trade_rules(), request.rules)
+        rules = merge_rules(book.config.trade_rules(), request.rules)
         try:
             trade = Trade(
                 trade_id=f"T{uuid.uuid4().hex[:12]}",
@@ -290,49 +282,8 @@ class TradeService:
             side,
             quantity,
             report.average_price,
-            self._product(report.product),
+            product_of(report.product),
         )
-
-    def _explicit(self, request: CreateTrade) -> tuple[str, str, Side, int, int, Product]:
-        missing = [
-            name
-            for name in ("symbol", "exchange", "action", "quantity", "price")
-            if getattr(request, name) is None
-        ]
-        if missing:
-            raise InvalidRequest(
-                f"give an orderid, or all of symbol, exchange, action, quantity, price "
-                f"(missing: {', '.join(missing)})"
-            )
-        action = str(request.action).upper()
-        if action not in ("BUY", "SELL"):
-            raise InvalidRequest(f"action must be BUY or SELL, was {request.action!r}")
-        assert request.quantity is not None
-        assert request.price is not None
-        if request.quantity < 0:
-            raise InvalidRequest("quantity cannot be negative")
-        try:
-            price = to_units(request.price)
-        except MoneyError as error:
-            raise InvalidRequest(f"price: {error}") from None
-        if price <= 0:
-            raise InvalidRequest("price must be positive")
-        side = Side.LONG if action == "BUY" else Side.SHORT
-        return (
-            str(request.symbol),
-            str(request.exchange),
-            side,
-            request.quantity,
-            price,
-            self._product(request.product),
-        )
-
-    @staticmethod
-    def _product(raw: str) -> Product:
-        try:
-            return Product(str(raw).upper())
-        except ValueError:
-            raise InvalidRequest(f"product must be CNC, MIS or NRML, was {raw!r}") from None
 
     async def _instrument(self, symbol: str, exchange: str) -> Instrument:
         key = (symbol, exchange)
@@ -354,19 +305,6 @@ class TradeService:
         self._instruments[key] = instrument
         return instrument
 
-    @staticmethod
-    def _merge_rules(base: TradeRules, overrides: Mapping[str, Any]) -> TradeRules:
-        merged = rules_to_dict(base)
-        for key, value in overrides.items():
-            if value is None:
-                merged.pop(key, None)
-            else:
-                merged[key] = value
-        try:
-            return rules_from_dict(merged)
-        except (RuleError, MoneyError) as error:
-            raise InvalidRequest(str(error)) from None
-
     async def update_trade(
         self, account: str, trade_id: str, changes: Mapping[str, Any], actor: str
     ) -> dict[str, Any]:
@@ -375,20 +313,20 @@ class TradeService:
         trade = self._trade(account, trade_id)
         if trade.state is not TradeState.ACTIVE:
             raise Conflict(f"trade {trade_id} is {trade.state.value}; only ACTIVE trades change")
-        rules = self._merge_rules(trade.rules, changes)
-        probe = self._probe(trade, rules)
+        rules = merge_rules(trade.rules, changes)
+        trial = probe(trade, rules)
         last = self.engine.last_price(trade.instrument.symbol, trade.instrument.exchange)
         if last is not None:
             sign = trade.sign
-            if probe.stop is not None and sign * (last - probe.stop) <= 0:
+            if trial.stop is not None and sign * (last - trial.stop) <= 0:
                 raise InvalidRequest(
-                    f"the new stop {probe.stop / 10_000:.2f} is not "
-                    f"{'below' if sign > 0 else 'above'} the last price {last / 10_000:.2f}"
+                    f"the new stop {fmt(trial.stop)} is not "
+                    f"{'below' if sign > 0 else 'above'} the last price {fmt(last)}"
                 )
-            if probe.target is not None and sign * (probe.target - last) <= 0:
+            if trial.target is not None and sign * (trial.target - last) <= 0:
                 raise InvalidRequest(
-                    f"the new target {probe.target / 10_000:.2f} is not "
-                    f"{'above' if sign > 0 else 'below'} the last price {last / 10_000:.2f}"
+                    f"the new target {fmt(trial.target)} is not "
+                    f"{'above' if sign > 0 else 'below'} the last price {fmt(last)}"
                 )
         now = self.clock.now()
         before = rules_to_dict(trade.rules)
@@ -409,23 +347,6 @@ class TradeService:
         self._dispatch(decisions)
         return self._trade_view(trade)
 
-    @staticmethod
-    def _probe(trade: Trade, rules: TradeRules) -> Trade:
-        try:
-            return Trade(
-                trade_id=trade.trade_id,
-                strategy_id=trade.strategy_id,
-                instrument=trade.instrument,
-                side=trade.side,
-                quantity=trade.quantity,
-                entry_price=trade.entry_price,
-                entered_at=trade.entered_at,
-                rules=rules,
-                best=trade.best,
-            )
-        except (RuleError, ValueError) as error:
-            raise InvalidRequest(str(error)) from None
-
     async def exit_trade(self, account: str, trade_id: str, actor: str) -> dict[str, Any]:
         """Exit one trade now (ACTIVE, or a deliberate retry of an EXIT_FAILED one)."""
         trade = self._trade(account, trade_id)
@@ -437,149 +358,6 @@ class TradeService:
         await self._commit([audit(now, "exit_requested", trade_id, actor=actor)])
         self._dispatch(Decisions(exits=[decision]))
         return self._trade_view(trade)
-
-    # -- live views (dashboard pushes) -----------------------------------------------------
-
-    def trade_marks(self) -> list[tuple[str, str, tuple[object, ...]]]:
-        """(trade_id, account, signature) of every open trade: the signature changes whenever
-        the trade's view would (last price, state, levels, quantity). Cheap: no views built."""
-        out: list[tuple[str, str, tuple[object, ...]]] = []
-        for trade in self.engine.trades():
-            last = self.engine.last_price(trade.instrument.symbol, trade.instrument.exchange)
-            signature = (
-                last,
-                trade.state,
-                trade.quantity,
-                trade.stop,
-                trade.target,
-                trade.trailing,
-                trade.breakeven,
-                trade.best,
-            )
-            out.append((trade.trade_id, trade.account, signature))
-        return out
-
-    def trade_view_of(self, trade_id: str) -> dict[str, Any] | None:
-        """The live view of an open trade of any account (None once it left the monitor)."""
-        try:
-            return self._trade_view(self.engine.trade(trade_id))
-        except EngineError:
-            return None
-
-    async def closed_trade_view(self, trade_id: str) -> dict[str, Any] | None:
-        """A trade that left the monitor, as stored (history view), or None."""
-        record = await self.store.trade(trade_id)
-        if record is None:
-            return None
-        view = history_view(record)
-        view["strategy"] = str(view["strategy"]).split(":", 1)[-1]
-        return view
-
-    def strategy_marks(self) -> list[tuple[str, str, tuple[object, ...]]]:
-        """(strategy_id, account, signature) of every strategy (P&L, state, levels)."""
-        return [
-            (
-                book.strategy_id,
-                self._meta(book).account,
-                (
-                    book.pnl,
-                    book.realized,
-                    book.state,
-                    book.open_positions,
-                    book.peak,
-                    book.trailing_level,
-                    book.halt_reason,
-                ),
-            )
-            for book in self.engine.strategies()
-        ]
-
-    def strategy_view_of(self, strategy_id: str) -> dict[str, Any] | None:
-        try:
-            return self._strategy_view(self.engine.strategy(strategy_id))
-        except EngineError:
-            return None
-
-    def event_visible_to(self, account: str, data: Mapping[str, Any]) -> bool:
-        """Whether an event published for everyone (an alert) may be shown to `account`: not
-        when it names another account's trade or strategy."""
-        trade_id = data.get("trade_id")
-        if isinstance(trade_id, str):
-            try:
-                if self.engine.trade(trade_id).account != account:
-                    return False
-            except EngineError:
-                return False  # whose it was is unknown now: show it to nobody
-        strategy_id = data.get("strategy_id")
-        if isinstance(strategy_id, str) and ":" in strategy_id:
-            return strategy_id.split(":", 1)[0] == account
-        return True
-
-    def recent_events(self, account: str, limit: int = 200) -> list[dict[str, Any]]:
-        """The account's latest events (exits, levels, strategy changes, alerts), newest last."""
-        events = [
-            {"kind": e.kind, "data": e.data, "at": e.at}
-            for e in self.bus.recent
-            if e.account == account
-            or (e.account is None and self.event_visible_to(account, e.data))
-        ]
-        return events[-limit:] if limit > 0 else []
-
-    # -- operations -----------------------------------------------------------------------
-
-    def health(self) -> dict[str, Any]:
-        """Database, broker session, feed and staleness; `status` is ok or degraded."""
-        now = self.clock.now()
-        stale: list[str] = []
-        feed_connected = None
-        if self.feed is not None:
-            feed_connected = self.feed.connected
-            limit = int(self.stale_after * 1_000_000_000)
-            # A feed that tells its stream apart from REST polling reports stream silence:
-            # a symbol kept alive by polling only is still stale (and shown as such).
-            stream_stale = getattr(self.feed, "stale_symbols", None)
-            silent = set(stream_stale(now, self.stale_after)) if callable(stream_stale) else set()
-            for symbol, exchange in self.engine.symbols():
-                at = self.feed.last_tick_at(symbol, exchange)
-                if at is None or now - at > limit or (symbol, exchange) in silent:
-                    stale.append(f"{exchange}:{symbol}")
-        session_down = self.monitor.executor.session_down
-        degraded = []
-        if self.store.degraded:
-            degraded.append("database")
-        if feed_connected is False:
-            degraded.append("feed")
-        if session_down:
-            degraded.append("broker_session")
-        if stale:
-            degraded.append("stale_symbols")
-        return {
-            "status": "degraded" if degraded else "ok",
-            "degraded": degraded,
-            "database": {"degraded": self.store.degraded, "pending_writes": self.store.pending},
-            "broker": {"session_down": session_down},
-            "feed": {"connected": feed_connected, "stale_symbols": stale},
-            "monitor": {
-                "running": self.monitor.running,
-                "trades": sum(1 for _ in self.engine.trades()),
-                "strategies": sum(1 for _ in self.engine.strategies()),
-                "exits_in_flight": len(self.monitor.executor.in_flight()),
-            },
-        }
-
-    def metrics(self) -> dict[str, Any]:
-        """Counters and latencies for /metrics (the interface renders Prometheus text)."""
-        counters = self.monitor.counters
-        return {
-            "ticks": counters.ticks,
-            "decisions": counters.decisions,
-            "exits_by_reason": dict(counters.exits_by_reason),
-            "latency": self.monitor.executor.metrics.summary(),
-            "pending_writes": self.store.pending,
-            "flushes": self.monitor.flushes,
-            "events_published": self.bus.published,
-            "event_subscribers": self.bus.subscribers,
-        }
 
     # -- plumbing -------------------------------------------------------------------------
 

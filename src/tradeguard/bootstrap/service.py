@@ -139,7 +139,9 @@ async def serve(
             feed,
             store,
             SystemClock(),
-            RuntimeOptions(flush_interval=settings.flush_interval),
+            RuntimeOptions(
+                flush_interval=settings.flush_interval, stale_after=settings.stale_after
+            ),
             Failpoints(settings.failpoint),
         )
         accounts, _ = await open_accounts(settings, store, apikey)

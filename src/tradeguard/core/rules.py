@@ -13,7 +13,7 @@ from enum import StrEnum
 from fractions import Fraction
 
 from tradeguard.core.model import Side
-from tradeguard.core.money import ceil_to_tick, floor_to_tick, to_units
+from tradeguard.core.money import ceil_to_tick, floor_to_tick, fmt, to_units
 
 
 class RuleError(ValueError):
@@ -120,7 +120,10 @@ def stop_price(level: Level, side: Side, entry: int, tick: int) -> int:
     """The initial stop-loss level. Raises RuleError if it is not on the losing side of entry."""
     stop = round_favourable(_away(entry, level, side, -1), side, tick)
     if side.sign * (entry - stop) <= 0:
-        raise RuleError(f"stop-loss {stop} is not below/above the entry {entry} of a {side} trade")
+        raise RuleError(
+            f"stop-loss {fmt(stop)} is not {'below' if side.sign > 0 else 'above'} the entry "
+            f"{fmt(entry)} of a {side} trade"
+        )
     return stop
 
 
@@ -128,7 +131,10 @@ def target_price(level: Level, side: Side, entry: int, tick: int) -> int:
     """The target level. Raises RuleError if it is not on the winning side of entry."""
     target = round_favourable(_away(entry, level, side, +1), side, tick)
     if side.sign * (target - entry) <= 0:
-        raise RuleError(f"target {target} is not above/below the entry {entry} of a {side} trade")
+        raise RuleError(
+            f"target {fmt(target)} is not {'above' if side.sign > 0 else 'below'} the entry "
+            f"{fmt(entry)} of a {side} trade"
+        )
     return target
 
 

@@ -26,6 +26,12 @@ DESCRIPTION = (
 )
 
 
+_CSP = (
+    b"default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; "
+    b"script-src 'self'; frame-ancestors 'none'"
+)
+
+
 class _CountResponses:
     """ASGI middleware: counts HTTP responses by status for /metrics; security headers."""
 
@@ -45,6 +51,7 @@ class _CountResponses:
                 headers.append((b"x-content-type-options", b"nosniff"))
                 headers.append((b"x-frame-options", b"DENY"))
                 headers.append((b"referrer-policy", b"same-origin"))
+                headers.append((b"content-security-policy", _CSP))
                 message = {**message, "headers": headers}
             await send(message)
 

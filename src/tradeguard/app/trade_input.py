@@ -1,0 +1,112 @@
+"""App layer: turning a createtrade / updatetrade request into core values, or a clear
+InvalidRequest: the CreateTrade request, explicit trades, products, rule overrides, and a
+dry run of new rules on a copy of a trade."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from tradeguard.app.errors import InvalidRequest
+from tradeguard.core.codec import rules_from_dict, rules_to_dict
+from tradeguard.core.model import Product, Side
+from tradeguard.core.money import MoneyError, to_units
+from tradeguard.core.rules import RuleError, TradeRules
+from tradeguard.core.trade import Trade
+
+
+@dataclass(frozen=True, slots=True)
+class CreateTrade:
+    """createtrade: from a completed order (`order_id`), or explicitly (symbol, exchange,
+    action, quantity, price). `rules` overrides the strategy's defaults key by key (a key set
+    to None removes that rule). Quantity 0 with an explicit trade asks the sizing rule."""
+
+    strategy: str
+    order_id: str | None = None
+    symbol: str | None = None
+    exchange: str | None = None
+    action: str | None = None
+    quantity: int | None = None
+    price: Decimal | None = None
+    product: str = "MIS"
+    rules: Mapping[str, Any] = field(default_factory=dict)
+
+
+Entry = tuple[str, str, Side, int, int, Product]
+
+
+def explicit_entry(request: CreateTrade) -> Entry:
+    """(symbol, exchange, side, quantity, price units, product) of an explicit trade."""
+    missing = [
+        name
+        for name in ("symbol", "exchange", "action", "quantity", "price")
+        if getattr(request, name) is None
+    ]
+    if missing:
+        raise InvalidRequest(
+            f"give an orderid, or all of symbol, exchange, action, quantity, price "
+            f"(missing: {', '.join(missing)})"
+        )
+    action = str(request.action).upper()
+    if action not in ("BUY", "SELL"):
+        raise InvalidRequest(f"action must be BUY or SELL, was {request.action!r}")
+    assert request.quantity is not None
+    assert request.price is not None
+    if request.quantity < 0:
+        raise InvalidRequest("quantity cannot be negative")
+    try:
+        price = to_units(request.price)
+    except MoneyError as error:
+        raise InvalidRequest(f"price: {error}") from None
+    if price <= 0:
+        raise InvalidRequest("price must be positive")
+    side = Side.LONG if action == "BUY" else Side.SHORT
+    return (
+        str(request.symbol),
+        str(request.exchange),
+        side,
+        request.quantity,
+        price,
+        product_of(request.product),
+    )
+
+
+def product_of(raw: str) -> Product:
+    try:
+        return Product(str(raw).upper())
+    except ValueError:
+        raise InvalidRequest(f"product must be CNC, MIS or NRML, was {raw!r}") from None
+
+
+def merge_rules(base: TradeRules, overrides: Mapping[str, Any]) -> TradeRules:
+    """`base` with `overrides` applied key by key (None removes a rule)."""
+    merged = rules_to_dict(base)
+    for key, value in overrides.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    try:
+        return rules_from_dict(merged)
+    except (RuleError, MoneyError) as error:
+        raise InvalidRequest(str(error)) from None
+
+
+def probe(trade: Trade, rules: TradeRules) -> Trade:
+    """A copy of `trade` (same entry and best price) with `rules`: its levels, nothing live."""
+    try:
+        return Trade(
+            trade_id=trade.trade_id,
+            strategy_id=trade.strategy_id,
+            instrument=trade.instrument,
+            side=trade.side,
+            quantity=trade.quantity,
+            entry_price=trade.entry_price,
+            entered_at=trade.entered_at,
+            rules=rules,
+            best=trade.best,
+        )
+    except (RuleError, ValueError) as error:
+        raise InvalidRequest(str(error)) from None
