@@ -7,6 +7,7 @@ an in-test TCP proxy between the store and the server, cut and restored.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 import time
@@ -291,3 +292,24 @@ def test_real_database_errors_are_classified(tmp_path: Path) -> None:
     assert is_outage(errors["full"])
     assert is_outage(errors["locked"])
     assert not is_outage(errors["refused"])
+
+
+@pytest.mark.asyncio
+async def test_a_busy_database_that_keeps_committing_is_slow_not_down(
+    sqlite_db: Database,
+) -> None:
+    """A write queued behind others waits while the worker makes progress (so an exit intent
+    still lands before its order); only a step with no progress at all means degraded."""
+    store = await open_store(sqlite_db.url, commit_timeout=0.2, slow_limit=30.0)
+    try:
+        ahead = [
+            asyncio.ensure_future(store.commit([f.trade(f"b{n}-{i}") for i in range(300)]))
+            for n in range(40)
+        ]
+        behind = await store.commit([f.audit(1)])
+        assert behind is True
+        assert not store.degraded
+        assert all(await asyncio.gather(*ahead))
+        assert [e.action for e in await store.audit_entries()] == ["action-1"]
+    finally:
+        await store.close()

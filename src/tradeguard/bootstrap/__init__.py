@@ -17,7 +17,8 @@ from typing import TextIO
 from tradeguard.adapters.db import migrate
 from tradeguard.adapters.replay.config_toml import ConfigFileError, load_replay_config
 from tradeguard.adapters.replay.ticks_csv import TickFileError, read_ticks
-from tradeguard.adapters.sim.embedded import SimulatorOptions
+from tradeguard.adapters.sim.embedded import SimulatorOptions, SimulatorSetupError
+from tradeguard.adapters.sim.faults import FAIL_MODES, FaultSpecError, StartFaults
 from tradeguard.config import Settings, SettingsError, load_settings
 from tradeguard.interfaces import cli
 
@@ -75,27 +76,133 @@ def sim_command() -> cli.Command:
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--no-walk", action="store_true", help="prices move only by admin")
         parser.add_argument("--tick-rate", type=float, default=4.0, help="steps per second")
+        parser.add_argument(
+            "--replay",
+            type=Path,
+            metavar="FILE",
+            help="replay a tick CSV (timestamp,symbol,exchange,ltp) instead of the random walk",
+        )
+        parser.add_argument(
+            "--replay-speed",
+            type=float,
+            default=1.0,
+            metavar="X",
+            help="replay X times faster than the file's timestamps (0: as fast as possible)",
+        )
+        faults = parser.add_argument_group(
+            "faults at start",
+            "change or clear them at run time with POST /sim/admin/faults and /sim/admin/feed",
+        )
+        faults.add_argument(
+            "--delay-ms", type=_count, default=0, metavar="N", help="every REST call N ms slower"
+        )
+        faults.add_argument("--fail", choices=FAIL_MODES, help="REST calls fail this way")
+        faults.add_argument(
+            "--fail-count",
+            type=_count,
+            metavar="N",
+            help="only the next N calls fail (default: until cleared)",
+        )
+        faults.add_argument(
+            "--fail-endpoints",
+            metavar="A,B",
+            help="only these endpoints fail, e.g. placeorder,ping",
+        )
+        faults.add_argument(
+            "--reject-orders",
+            metavar="MESSAGE",
+            help="the broker rejects orders at submit: HTTP 400 with MESSAGE",
+        )
+        faults.add_argument(
+            "--reject-count",
+            type=_count,
+            metavar="N",
+            help="reject only the next N orders (default: every order)",
+        )
+        faults.add_argument(
+            "--fill-late",
+            action="store_true",
+            help="accept orders as open; fill them only when released",
+        )
+        faults.add_argument(
+            "--semi-auto",
+            action="store_true",
+            help="queue orders for approval: success without an orderid",
+        )
+        faults.add_argument(
+            "--stale-feed", action="store_true", help="WebSocket stays open but sends no ticks"
+        )
+        faults.add_argument("--duplicate-ticks", action="store_true", help="send every tick twice")
+        faults.add_argument(
+            "--duplicate-orders", action="store_true", help="send every order update twice"
+        )
 
     def run(args: argparse.Namespace, out: TextIO) -> int:
         from tradeguard.bootstrap.service import configure_logging
         from tradeguard.bootstrap.simulator import serve_simulator
 
+        options = sim_options(args)
         configure_logging("INFO")
-        options = SimulatorOptions(
-            host=args.host,
-            rest_port=args.rest_port,
-            ws_port=args.ws_port,
-            seed=args.seed,
-            walk=not args.no_walk,
-            ticks_per_second=args.tick_rate,
-        )
-        if args.apikey:
-            options.apikey = args.apikey
-        return asyncio.run(serve_simulator(options))
+        try:
+            return asyncio.run(serve_simulator(options))
+        except SimulatorSetupError as error:
+            raise cli.CommandError(str(error)) from None
 
     return cli.Command(
         "sim", "serve the OpenAlgo-compatible simulator (REST + WebSocket)", configure, run
     )
+
+
+def sim_options(args: argparse.Namespace) -> SimulatorOptions:
+    """`tradeguard sim`'s parsed flags as SimulatorOptions (fault flags as StartFaults)."""
+    if args.fail is None and (args.fail_count is not None or args.fail_endpoints):
+        raise cli.CommandError("--fail-count and --fail-endpoints need --fail")
+    if args.reject_orders is None and args.reject_count is not None:
+        raise cli.CommandError("--reject-count needs --reject-orders")
+    if args.replay_speed < 0:
+        raise cli.CommandError("--replay-speed must be >= 0")
+    endpoints = (args.fail_endpoints or "").split(",")
+    try:
+        faults = StartFaults(
+            delay_ms=args.delay_ms,
+            fail=args.fail,
+            fail_count=args.fail_count,
+            fail_endpoints=tuple(e.strip() for e in endpoints if e.strip()),
+            reject_message=args.reject_orders,
+            reject_count=args.reject_count,
+            fill_late=args.fill_late,
+            semi_auto=args.semi_auto,
+            stale_feed=args.stale_feed,
+            duplicate_ticks=args.duplicate_ticks,
+            duplicate_orders=args.duplicate_orders,
+        )
+    except FaultSpecError as error:
+        raise cli.CommandError(str(error)) from None
+    options = SimulatorOptions(
+        host=args.host,
+        rest_port=args.rest_port,
+        ws_port=args.ws_port,
+        seed=args.seed,
+        walk=not args.no_walk,
+        ticks_per_second=args.tick_rate,
+        replay=args.replay,
+        replay_speed=args.replay_speed,
+        faults=faults,
+    )
+    if args.apikey:
+        options.apikey = args.apikey
+    return options
+
+
+def _count(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, was {value}")
+    return value
 
 
 def db_command() -> cli.Command:

@@ -67,6 +67,7 @@ class SqlStore:
         *,
         max_pending: int = 100_000,
         commit_timeout: float = 1.0,
+        slow_limit: float = 5.0,
         read_timeout: float = 5.0,
         retry_initial: float = 0.1,
         retry_max: float = 5.0,
@@ -77,6 +78,7 @@ class SqlStore:
         self.url = url if url is not None else database_url()
         self._engine = create_engine(self.url, busy_timeout_ms=busy_timeout_ms)
         self._commit_timeout = commit_timeout
+        self._slow_limit = slow_limit
         self._read_timeout = read_timeout
         self._retry_initial = retry_initial
         self._retry_max = retry_max
@@ -89,6 +91,7 @@ class SqlStore:
         self._exit_waiters: list[Waiter] = []
         self._degraded = False
         self._replayed = 0
+        self._written = 0  # transactions committed: progress, to tell "slow" from "down"
         self._backoff = retry_initial
         self._next_attempt = 0.0
         self._isolate = 0  # take single batches to find one the database refuses
@@ -145,12 +148,27 @@ class SqlStore:
             self._cond.notify()
         if degraded:
             return False
-        try:
-            return bool(await asyncio.wait_for(waiter.future, self._commit_timeout))
-        except TimeoutError:
-            with self._cond:
-                self._enter_degraded(f"a write took longer than {self._commit_timeout}s")
-            return False
+        # Wait in steps of commit_timeout. While the worker keeps committing (a busy database,
+        # or this batch queued behind a flush) the store is slow, not down: keep waiting, up
+        # to `slow_limit`, so an exit intent still lands before its order. No progress for a
+        # whole step means locked or down: degraded, and the caller goes on without waiting.
+        waited = 0.0
+        seen = self._written
+        while True:
+            try:
+                return bool(
+                    await asyncio.wait_for(asyncio.shield(waiter.future), self._commit_timeout)
+                )
+            except TimeoutError:
+                waited += self._commit_timeout
+                progressed = self._written != seen
+                seen = self._written
+                if progressed and waited < self._slow_limit:
+                    continue
+                waiter.future.cancel()  # the worker's late answer is then ignored
+                with self._cond:
+                    self._enter_degraded(f"a write took longer than {waited:.1f}s")
+                return False
 
     async def load(self) -> LoadedState:
         state, queued = await self._call(lambda s: (rows.load(s), self._queued()))
@@ -324,6 +342,7 @@ class SqlStore:
             return
         with self._cond:
             self._inflight = []
+            self._written += 1
             self._backoff = self._retry_initial
             self._next_attempt = 0.0
             if self._degraded:

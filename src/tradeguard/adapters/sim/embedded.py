@@ -3,19 +3,26 @@ servers on loopback ports, started and stopped as one unit.
 
 `tradeguard sim` serves it on its own; `tradeguard run` with no OpenAlgo configured starts it
 in-process, and the same OpenAlgo adapters that talk to a real OpenAlgo talk to it.
+
+Prices come from a seeded random walk, from admin calls only (`walk=False`), or from a tick
+CSV replayed in time (`replay`). `SimulatorOptions.faults` (the `tradeguard sim` fault flags)
+are switched on by `apply_start_faults` through the same code as the admin endpoints.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 from tradeguard.adapters.asgi_server import AsgiServer
-from tradeguard.adapters.sim.faults import RateLimits
-from tradeguard.adapters.sim.market import SimMarket, WalkConfig
+from tradeguard.adapters.sim.faults import FaultSpecError, RateLimits, StartFaults
+from tradeguard.adapters.sim.market import ReplayRow, SimMarket, WalkConfig
 from tradeguard.adapters.sim.paper_broker import PaperBroker
 from tradeguard.adapters.sim.rest_server import SimApi, create_app
 from tradeguard.adapters.sim.ws_server import SimWsServer
@@ -45,6 +52,21 @@ class SimulatorOptions:
     ticks_per_second: float = 4.0
     walk: bool = True
     rate_limits: RateLimits = field(default_factory=RateLimits)
+    replay: Path | None = None  # a tick CSV replayed instead of the random walk
+    replay_speed: float = 1.0  # 2 = twice as fast; 0 = as fast as possible
+    faults: StartFaults = field(default_factory=StartFaults)
+
+
+class SimulatorSetupError(ValueError):
+    """The options cannot make a simulator (unreadable replay file, invalid fault)."""
+
+
+def apply_start_faults(sim: EmbeddedSimulator, faults: StartFaults) -> dict[str, Any]:
+    """Switch `faults` on exactly as `POST /sim/admin/faults` and `/sim/admin/feed` would;
+    returns the resulting fault state ({"rest": ..., "feed": ...})."""
+    rest = sim.api.apply_faults(faults.rest_spec())
+    feed = sim.api.apply_feed(faults.feed_spec())
+    return {"rest": rest, "feed": feed}
 
 
 class EmbeddedSimulator:
@@ -53,9 +75,11 @@ class EmbeddedSimulator:
     def __init__(self, options: SimulatorOptions | None = None) -> None:
         self.options = options or SimulatorOptions()
         self.market = SimMarket(seed=self.options.seed)
+        self._replay_rows = self._load_replay()
+        walk = self.options.walk and self._replay_rows is None
         for symbol, exchange, price in self.options.symbols:
             start = to_units(price)
-            if self.options.walk:
+            if walk:
                 self.market.add_symbol(
                     symbol,
                     exchange,
@@ -69,9 +93,6 @@ class EmbeddedSimulator:
             else:
                 self.market.set_price(symbol, exchange, start)
         self.broker = PaperBroker(self.market)
-        self.api = SimApi(
-            self.broker, self.market, apikey=self.options.apikey, limits=self.options.rate_limits
-        )
         self.ws = SimWsServer(
             self.market,
             self.broker,
@@ -79,10 +100,44 @@ class EmbeddedSimulator:
             host=self.options.host,
             port=self.options.ws_port,
         )
+        self.api = SimApi(
+            self.broker,
+            self.market,
+            apikey=self.options.apikey,
+            limits=self.options.rate_limits,
+            feed=self.ws,
+        )
+        faults = self.options.faults
+        try:
+            apply_start_faults(self, faults)
+        except (FaultSpecError, ValueError, TypeError) as error:
+            raise SimulatorSetupError(f"invalid simulator fault: {error}") from None
+        on = {f.name: getattr(faults, f.name) for f in fields(faults)}
+        on = {name: value for name, value in on.items() if value not in (None, False, 0, ())}
+        if on:
+            log.warning("simulator: faults on at start: %s", on)
         self._rest = AsgiServer(
             create_app(self.api), self.options.host, self.options.rest_port, ws="none"
         )
         self._walk: asyncio.Task[None] | None = None
+        self._replay: asyncio.Task[None] | None = None
+
+    def _load_replay(self) -> list[ReplayRow] | None:
+        path = self.options.replay
+        if path is None:
+            return None
+        try:
+            rows = SimMarket.load_replay(path)
+        except OSError as error:
+            raise SimulatorSetupError(f"cannot read {path}: {error.strerror or error}") from None
+        except ValueError as error:
+            raise SimulatorSetupError(f"{path}: {error}") from None
+        if not rows:
+            raise SimulatorSetupError(f"{path}: no ticks to replay")
+        for row in rows:
+            if row.ltp <= 0:
+                raise SimulatorSetupError(f"{path}: {row.symbol} has a non-positive ltp")
+        return rows
 
     @property
     def apikey(self) -> str:
@@ -99,11 +154,24 @@ class EmbeddedSimulator:
     async def start(self) -> None:
         await self._rest.start()
         await self.ws.start()
-        if self.options.walk:
+        if self._replay_rows is not None:
+            self._replay = asyncio.create_task(
+                self._run_replay(self._replay_rows), name="sim-replay"
+            )
+        elif self.options.walk:
             self._walk = self.market.start()
         log.info("simulator: REST %s, WebSocket %s", self.rest_url, self.ws_url)
 
+    async def _run_replay(self, rows: list[ReplayRow]) -> None:
+        count = await self.market.replay(rows, speed=self.options.replay_speed, restamp=True)
+        log.info("simulator: replay of %s finished (%d ticks)", self.options.replay, count)
+
     async def stop(self) -> None:
+        if self._replay is not None:
+            self._replay.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._replay
+            self._replay = None
         if self._walk is not None:
             await self.market.stop()
             self._walk = None

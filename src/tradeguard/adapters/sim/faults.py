@@ -1,4 +1,4 @@
-"""Adapters layer: the simulator's run-time REST faults and its per-IP rate limiter.
+"""Adapters layer: the simulator's run-time faults and its per-IP rate limiter.
 
 `RestFaults` is what `POST /sim/admin/faults` switches: a delay on every call, a failure mode
 (timeout = hang until the client gives up, 500, an HTML 500 page, 429, 403, and two broken
@@ -6,10 +6,16 @@ successes: `garbage` = 200 with an HTML body, `malformed` = 200 with a success e
 fields have the wrong shape) optionally limited
 to some endpoints and to a number of calls, and semi-auto mode. Order-level faults (reject,
 fill late) live in the PaperBroker; the admin endpoint forwards them.
+
+`feed_flags` validates a `POST /sim/admin/feed` body (the WebSocket faults: drop, stale,
+duplicate ticks or order updates, refuse connections). `StartFaults` is what `tradeguard sim`'s
+fault flags amount to: it renders them as the same admin bodies, so a flag and the matching
+admin call behave the same.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
@@ -17,6 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 FAIL_MODES = ("timeout", "500", "html", "429", "403", "garbage", "malformed")
+FEED_FIELDS = ("drop", "stale", "duplicate_ticks", "duplicate_orders", "refuse")
+EVERY_ORDER = sys.maxsize
+"""A `reject_next` count that means "every order until cleared"."""
 
 
 class FaultSpecError(ValueError):
@@ -79,6 +88,81 @@ class RestFaults:
             self.endpoints = frozenset(endpoints)
         if "semi_auto" in spec:
             self.semi_auto = bool(spec["semi_auto"])
+
+
+def feed_flags(spec: dict[str, Any]) -> dict[str, bool]:
+    """Validate a `/sim/admin/feed` body: only FEED_FIELDS, each true or false."""
+    unknown = sorted(set(spec) - set(FEED_FIELDS))
+    if unknown:
+        raise FaultSpecError(
+            f"unknown feed fault field(s): {', '.join(unknown)}; "
+            f"expected any of {', '.join(FEED_FIELDS)}"
+        )
+    for name, value in spec.items():
+        if not isinstance(value, bool):
+            raise FaultSpecError(f"{name} must be true or false")
+    return dict(spec)
+
+
+@dataclass(frozen=True, slots=True)
+class StartFaults:
+    """Faults switched on when the simulator starts (`tradeguard sim` flags).
+
+    `fail_count` None: until cleared; `reject_count` None: every order (with `reject_message`
+    set); both are cleared like any other fault by `POST /sim/admin/faults {"reset": true}`.
+    """
+
+    delay_ms: int = 0
+    fail: str | None = None
+    fail_count: int | None = None
+    fail_endpoints: tuple[str, ...] = ()
+    reject_message: str | None = None
+    reject_count: int | None = None
+    fill_late: bool = False
+    semi_auto: bool = False
+    stale_feed: bool = False
+    duplicate_ticks: bool = False
+    duplicate_orders: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("delay_ms", "fail_count", "reject_count"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise FaultSpecError(f"{name} must be >= 0")
+        if self.fail is not None and self.fail not in FAIL_MODES:
+            raise FaultSpecError(f"fail must be one of {', '.join(FAIL_MODES)}")
+        if self.fail is None and (self.fail_count is not None or self.fail_endpoints):
+            raise FaultSpecError("a fail count or fail endpoints need a fail mode")
+        if self.reject_message is None and self.reject_count is not None:
+            raise FaultSpecError("a reject count needs a reject message")
+
+    def rest_spec(self) -> dict[str, Any]:
+        """The `POST /sim/admin/faults` body these faults amount to (empty: none)."""
+        spec: dict[str, Any] = {}
+        if self.delay_ms:
+            spec["delay_ms"] = self.delay_ms
+        if self.fail is not None:
+            spec["fail"] = self.fail
+            spec["fail_count"] = self.fail_count
+            spec["endpoints"] = list(self.fail_endpoints)
+        if self.reject_message is not None:
+            count = EVERY_ORDER if self.reject_count is None else self.reject_count
+            spec["reject_next"] = count
+            spec["reject_message"] = self.reject_message
+        if self.fill_late:
+            spec["fill_late"] = True
+        if self.semi_auto:
+            spec["semi_auto"] = True
+        return spec
+
+    def feed_spec(self) -> dict[str, bool]:
+        """The `POST /sim/admin/feed` body these faults amount to (empty: none)."""
+        spec = {
+            "stale": self.stale_feed,
+            "duplicate_ticks": self.duplicate_ticks,
+            "duplicate_orders": self.duplicate_orders,
+        }
+        return {name: True for name, on in spec.items() if on}
 
 
 def _non_negative(value: Any, name: str) -> float:

@@ -216,14 +216,20 @@ class SimMarket:
             count += 1
         return count
 
-    async def replay(self, rows: list[ReplayRow], *, speed: float = 1.0) -> int:
-        """Publish replay rows paced by their timestamps (divided by `speed`; 0 = no pacing)."""
+    async def replay(
+        self, rows: list[ReplayRow], *, speed: float = 1.0, restamp: bool = False
+    ) -> int:
+        """Publish replay rows paced by their timestamps (divided by `speed`; 0 = no pacing).
+
+        `restamp`: ticks carry the market clock's time instead of the file's (a live feed)."""
         previous: int | None = None
         for row in rows:
             if speed > 0 and previous is not None and row.ts_ms > previous:
                 await asyncio.sleep((row.ts_ms - previous) / 1000.0 / speed)
+            elif speed <= 0:
+                await asyncio.sleep(0)  # unpaced, but let the loop breathe between ticks
             previous = row.ts_ms
-            self.set_price(row.symbol, row.exchange, row.ltp, row.ts_ms)
+            self.set_price(row.symbol, row.exchange, row.ltp, None if restamp else row.ts_ms)
         return len(rows)
 
 

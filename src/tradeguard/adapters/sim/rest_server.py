@@ -3,7 +3,8 @@
 It speaks openalgo-interface.md §1-2 as OpenAlgo really behaves: POST with `apikey` in the JSON
 body, strict schemas, flat envelopes, a Python-str-of-dict 400 `message` on order endpoints and
 a JSON object on data endpoints, 403 for a bad key, 404 for an unknown order, per-IP moving-
-window rate limits with the documented 429 body, and semi-auto queuing. `/sim/admin/faults` and
+window rate limits with the documented 429 body, and semi-auto queuing. `/sim/admin/faults`,
+`/sim/admin/feed` (WebSocket faults, through a `FeedControl` the simulator attaches) and
 `/sim/admin/price` drive faults and prices at run time (tests, demos).
 """
 
@@ -14,6 +15,7 @@ import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -27,6 +29,7 @@ from tradeguard.adapters.sim.faults import (
     MovingWindowLimiter,
     RateLimits,
     RestFaults,
+    feed_flags,
 )
 from tradeguard.adapters.sim.market import SimMarket
 from tradeguard.adapters.sim.paper_broker import PaperBroker
@@ -66,6 +69,17 @@ _success = views.success
 _error = views.error
 
 
+class FeedControl(Protocol):
+    """The WebSocket server's fault switches (SimWsServer), as `/sim/admin/feed` drives them."""
+
+    def drop_all(self) -> int: ...
+    def set_stale(self, on: bool) -> None: ...
+    def set_duplicate_ticks(self, on: bool) -> None: ...
+    def set_duplicate_order_updates(self, on: bool) -> None: ...
+    def refuse_connections(self, on: bool) -> None: ...
+    def faults(self) -> dict[str, bool]: ...
+
+
 class SimApi:
     """The request handlers; state is the broker, the market, faults and the limiter."""
 
@@ -77,12 +91,14 @@ class SimApi:
         apikey: str,
         limits: RateLimits | None = None,
         faults: RestFaults | None = None,
+        feed: FeedControl | None = None,
         broker_name: str = "sim",
     ) -> None:
         self.broker = broker
         self.market = market
         self.apikey = apikey
         self.faults = faults or RestFaults()
+        self.feed = feed
         self.limiter = MovingWindowLimiter(limits or RateLimits())
         self.broker_name = broker_name
         self.endpoints: dict[str, tuple[Endpoint, Handler]] = {
@@ -296,16 +312,61 @@ class SimApi:
 
     # -- admin -------------------------------------------------------------------------------
 
+    def apply_faults(self, spec: Data) -> Data:
+        """Apply a `/sim/admin/faults` body; returns the REST fault state. Raises
+        FaultSpecError (or ValueError/TypeError) for a bad spec."""
+        endpoints = spec.get("endpoints")
+        if isinstance(endpoints, list):
+            unknown = sorted(str(e) for e in endpoints if e not in self.endpoints)
+            if unknown:
+                raise FaultSpecError(f"unknown endpoint(s): {', '.join(unknown)}")
+        self.faults.update(spec)
+        released = self._broker_faults(spec)
+        return self.faults.snapshot() | {"fill_late": self.broker.fill_late, "released": released}
+
+    def apply_feed(self, spec: Data) -> Data:
+        """Apply a `/sim/admin/feed` body to the WebSocket server; returns its fault state and
+        how many connections were dropped. Nothing changes if the spec is bad."""
+        if self.feed is None:
+            raise FaultSpecError("this simulator has no WebSocket feed attached")
+        flags = feed_flags(spec)
+        switches: dict[str, Callable[[bool], None]] = {
+            "stale": self.feed.set_stale,
+            "duplicate_ticks": self.feed.set_duplicate_ticks,
+            "duplicate_orders": self.feed.set_duplicate_order_updates,
+            "refuse": self.feed.refuse_connections,
+        }
+        for name, switch in switches.items():
+            if name in flags:
+                switch(flags[name])
+        dropped = self.feed.drop_all() if flags.get("drop") else 0  # after "refuse" is set
+        return self.feed_state() | {"dropped": dropped}
+
+    def feed_state(self) -> Data:
+        if self.feed is None:
+            return {}
+        state = self.feed.faults()
+        return {
+            "stale": state["stale"],
+            "duplicate_ticks": state["duplicate_ticks"],
+            "duplicate_orders": state["duplicate_order_updates"],
+            "refuse": state["refuse_connections"],
+        }
+
     async def admin_faults(self, request: Request) -> Response:
         try:
-            spec = json.loads(await request.body() or b"{}")
-            if not isinstance(spec, dict):
-                raise FaultSpecError("body must be a JSON object")
-            self.faults.update(spec)
-            released = self._broker_faults(spec)
+            state = self.apply_faults(await _json_object(request))
         except (FaultSpecError, ValueError, TypeError) as error:
             return _error(400, str(error))
-        state = self.faults.snapshot() | {"fill_late": self.broker.fill_late, "released": released}
+        return _success(state)
+
+    async def admin_feed(self, request: Request) -> Response:
+        if self.feed is None:
+            return _error(404, "this simulator has no WebSocket feed attached")
+        try:
+            state = self.apply_feed(await _json_object(request))
+        except FaultSpecError as error:
+            return _error(400, str(error))
         return _success(state)
 
     def _broker_faults(self, spec: Data) -> list[str]:
@@ -338,6 +399,17 @@ class SimApi:
         return _success({"symbol": symbol, "exchange": exchange, "ltp": views.price(units)})
 
 
+async def _json_object(request: Request) -> Data:
+    """An admin request's JSON object body (an empty body is `{}`)."""
+    try:
+        spec = json.loads(await request.body() or b"{}")
+    except ValueError:
+        raise FaultSpecError("body must be a JSON object") from None
+    if not isinstance(spec, dict):
+        raise FaultSpecError("body must be a JSON object")
+    return spec
+
+
 async def _hang_until_disconnect(request: Request, seconds: float) -> None:
     """Hold the call open until the client goes away (its timeout) or `seconds` pass."""
     with contextlib.suppress(TimeoutError):
@@ -359,6 +431,7 @@ def create_app(api: SimApi) -> Starlette:
             Route("/api/v1/{endpoint:path}", api.dispatch, methods=["POST"]),
             Route("/api/{rest:path}", not_found, methods=["GET", "POST"]),
             Route("/sim/admin/faults", api.admin_faults, methods=["POST"]),
+            Route("/sim/admin/feed", api.admin_feed, methods=["POST"]),
             Route("/sim/admin/price", api.admin_price, methods=["POST"]),
         ]
     )
