@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,22 +20,10 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from tests.db import factories as f
 from tests.db.conftest import Database, open_store
 from tests.db.proxy import TcpProxy
-from tests.helpers import eventually
+from tests.helpers import eventually, sqlite_write_lock
 from tradeguard.adapters.db.connect import create_engine
 from tradeguard.adapters.db.store import SqlStore, is_outage
 from tradeguard.app.records import AuditRecord, TradeRecord
-
-
-@contextmanager
-def sqlite_write_lock(path: Path) -> Iterator[None]:
-    """Hold SQLite's write lock from another connection (as a second process would)."""
-    other = sqlite3.connect(path, isolation_level=None)
-    try:
-        other.execute("BEGIN EXCLUSIVE")
-        yield
-        other.execute("COMMIT")
-    finally:
-        other.close()
 
 
 def versions(n: int) -> list[TradeRecord]:

@@ -9,28 +9,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.e2e.world import ACCOUNT, exit_orders, guard, strategy
-from tests.helpers import eventually
+from tests.helpers import eventually, sqlite_write_lock
 from tests.stack import Stack, running_stack
 from tradeguard.core.money import to_units
-
-
-@contextmanager
-def write_lock(path: Path) -> Iterator[None]:
-    other = sqlite3.connect(path, isolation_level=None)
-    try:
-        other.execute("BEGIN EXCLUSIVE")
-        yield
-        other.execute("COMMIT")
-    finally:
-        other.close()
 
 
 def rows(path: Path, sql: str) -> list[dict[str, Any]]:
@@ -72,7 +59,7 @@ async def test_exits_fire_during_an_outage_and_every_queued_write_lands_in_order
         infy = (await guard(stack, "s1", "INFY", "BUY", 5))["trade_id"]
         tcs = (await guard(stack, "s1", "TCS", "BUY", 2))["trade_id"]
 
-        with write_lock(db):
+        with sqlite_write_lock(db):
             stack.price("INFY", "1510")  # trail 1505: held in memory, flushes queue up
             stack.price("TCS", "4001")
             stack.price("SBIN", "797.5")  # through SBIN's stop (798)
