@@ -67,7 +67,7 @@ class SqlStore:
         *,
         max_pending: int = 100_000,
         commit_timeout: float = 1.0,
-        slow_limit: float = 5.0,
+        slow_limit: float = 2.0,
         read_timeout: float = 5.0,
         retry_initial: float = 0.1,
         retry_max: float = 5.0,
