@@ -147,7 +147,7 @@ def e2e_section(result: e2e.E2EResult, command: str) -> str:
         f"Command: `{command}` (benchmarks/e2e.py; method in its docstring).\n\n"
         + "\n".join(lines)
         + "\n\n"
-        + api.NOTES
+        + e2e.NOTES
     )
 
 

@@ -273,3 +273,40 @@ async def test_exit_goes_out_even_when_the_database_is_down(app: Harness) -> Non
     assert len(app.exits()) == 1
     assert any("database unavailable" in m for _, m, _ in app.alerts.items)
     assert any(isinstance(r, AuditRecord) for k, r in app.world.timeline.events if k == "commit")
+
+
+@pytest.mark.asyncio
+async def test_position_read_overlaps_the_intent_and_is_used_when_nothing_changed(
+    app: Harness,
+) -> None:
+    await app.enter("t1", "RELIANCE", Side.LONG, 10, TradeRules(stop_loss=pts("2")))
+    before = app.broker.position_reads
+    app.tick("RELIANCE", "97")
+    await app.settle()
+    [order] = app.exits()
+    assert order.quantity == 10
+    assert app.broker.position_reads - before == 1  # the prefetched read, not a second one
+    timeline = app.world.timeline
+    intent = timeline.index(
+        "commit",
+        lambda r: isinstance(r, TradeRecord) and r.state == "EXITING" and r.exit_order_id is None,
+    )
+    assert intent < timeline.index("place", lambda r: True)  # the order still waits for it
+
+
+@pytest.mark.asyncio
+async def test_prefetched_position_is_discarded_when_another_exit_on_the_key_went_out(
+    app: Harness,
+) -> None:
+    await app.enter("a", "RELIANCE", Side.LONG, 10, TradeRules(stop_loss=pts("2")))
+    await app.enter("b", "RELIANCE", Side.LONG, 10, TradeRules(stop_loss=pts("2")))
+    app.world.external("RELIANCE", "SELL", 15)  # the account holds 5 of our 20
+    before = app.broker.position_reads
+    app.tick("RELIANCE", "97")  # both stops at once: two exits race on one key
+    await app.settle()
+    # two prefetches, and the second exit read again after the first one's order went out
+    assert app.broker.position_reads - before == 3
+    assert sum(o.quantity for o in app.exits()) == 5
+    assert app.world.paper.net_quantity(app.exits()[0]) == 0  # never crosses zero
+    states = sorted([(await record(app, t)).state for t in "ab"])
+    assert states == ["CLOSED", "CLOSED_EXTERNALLY"]

@@ -14,11 +14,17 @@ showed twice that no such order exists (attempt + 1, audited, at most `max_attem
 Concurrency: every decision runs in its own task; per symbol/exchange/product a lock covers
 "read position -> place -> acknowledged" so concurrent exits never over-count the net, and a
 smart-order exit holds it until the order is final (OpenAlgo computes against the live net).
+Latency: on an exit's first attempt the position read starts alongside the intent commit (they
+are independent; the order still waits for both). The prefetched net is used only if nothing
+touched that key since it started (a per-key generation, bumped on every placement,
+acknowledgement, reservation change and lock release) and the lock was free; else it is read
+again under the lock as before.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
@@ -49,6 +55,7 @@ log = logging.getLogger(__name__)
 
 Key = tuple[str, str, str]
 _UNRESOLVED = "unresolved"
+Prefetch = tuple[int, "asyncio.Task[int | None]"]  # (key generation at start, the net read)
 
 
 class ExitExecutor(ExitOutcomes):
@@ -79,6 +86,7 @@ class ExitExecutor(ExitOutcomes):
         self._tasks: set[asyncio.Task[None]] = set()
         self._locks: dict[Key, asyncio.Lock] = {}
         self._reserved: dict[Key, int] = {}
+        self._generation: dict[Key, int] = {}  # bumped whenever an exit on the key changes
         self._waiting: dict[str, str] = {}  # order id -> trade id, left for late updates
         self.failpoints = Failpoints()
         self.session_down = False  # the last placement met a 403 and the session is not back
@@ -174,12 +182,19 @@ class ExitExecutor(ExitOutcomes):
             log.warning("exit of %s skipped: trade is %s", trade.trade_id, trade.state)
             return
         info = self.snapshots.exit_info(trade.trade_id)
+        first = True
         while True:
             info.begin(decision, self.clock.now())
             self.failpoints.hit("before_intent")
-            await self._commit_intent(trade, info, decision)
-            self.failpoints.hit("after_intent")
-            outcome = await self._place(trade, info, decision, received_at)
+            prefetch = self._prefetch(_key(trade)) if first else None
+            first = False
+            try:
+                await self._commit_intent(trade, info, decision)
+                self.failpoints.hit("after_intent")
+                outcome = await self._place(trade, info, decision, received_at, prefetch)
+            finally:
+                if prefetch is not None:
+                    _discard(prefetch[1])
             if outcome != _UNRESOLVED:
                 return
             order, absent = await self._resolve_unknown(trade, info)
@@ -223,20 +238,43 @@ class ExitExecutor(ExitOutcomes):
                 trade_id=trade.trade_id,
             )
 
+    def _prefetch(self, key: Key) -> Prefetch | None:
+        """Start reading the net of `key` now, unless an exit on it holds the lock."""
+        lock = self._locks.get(key)
+        if lock is not None and lock.locked():
+            return None
+        return self._generation.get(key, 0), asyncio.create_task(self._net(key))
+
+    def _touch(self, key: Key) -> None:
+        self._generation[key] = self._generation.get(key, 0) + 1
+
     async def _place(
-        self, trade: Trade, info: ExitInfo, decision: ExitDecision, received_at: int | None
+        self,
+        trade: Trade,
+        info: ExitInfo,
+        decision: ExitDecision,
+        received_at: int | None,
+        prefetch: Prefetch | None = None,
     ) -> str:
         """Cap, place and resolve. Returns "done" or _UNRESOLVED (unknown outcome)."""
-        key: Key = (trade.instrument.symbol, trade.instrument.exchange, trade.product.value)
+        key = _key(trade)
         smart = (
             self.engine.strategy(trade.strategy_id).config.exit_order_mode
             is ExitOrderMode.SMARTORDER
         )
         lock = self._locks.setdefault(key, asyncio.Lock())
+        contended = lock.locked()
         await lock.acquire()
         held = True
         try:
-            net = await self._net(key)
+            if (
+                prefetch is not None
+                and not contended
+                and prefetch[0] == self._generation.get(key, 0)
+            ):
+                net = await prefetch[1]  # nothing touched the key since the read started
+            else:
+                net = await self._net(key)
             quantity = await self._cap(trade, net, key)
             if quantity == 0:
                 return "done"
@@ -263,6 +301,7 @@ class ExitExecutor(ExitOutcomes):
                     tag,
                 )
             order_id = await self._send(trade, info, request, received_at)
+            self._touch(key)
             if order_id is None or order_id == _UNRESOLVED:
                 return _UNRESOLVED if order_id == _UNRESOLVED else "done"
             acked = self.clock.now()
@@ -275,6 +314,7 @@ class ExitExecutor(ExitOutcomes):
             )
             reserved = 0 if self.tracker.final(order_id) else -trade.sign * quantity
             self._reserved[key] = self._reserved.get(key, 0) + reserved
+            self._touch(key)
             if not smart:
                 lock.release()
                 held = False
@@ -282,8 +322,10 @@ class ExitExecutor(ExitOutcomes):
                 await self._await_outcome(trade, info, order_id, tag, acked)
             finally:
                 self._reserved[key] -= reserved
+                self._touch(key)
             return "done"
         finally:
+            self._touch(key)
             if held:
                 lock.release()
 
@@ -420,6 +462,19 @@ class ExitExecutor(ExitOutcomes):
             self.session_down = False
             return True
         return False
+
+
+def _key(trade: Trade) -> Key:
+    return trade.instrument.symbol, trade.instrument.exchange, trade.product.value
+
+
+def _discard(task: asyncio.Task[Any]) -> None:
+    """Drop a prefetch that was not used (cancel it if still running; its result is moot)."""
+    if not task.done():
+        task.cancel()
+    elif not task.cancelled():
+        with contextlib.suppress(Exception):
+            task.exception()  # retrieved: no "never retrieved" warning
 
 
 async def cancel_all(tasks: Iterable[asyncio.Future[Any]]) -> None:

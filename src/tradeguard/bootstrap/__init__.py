@@ -77,6 +77,13 @@ def sim_command() -> cli.Command:
         parser.add_argument("--no-walk", action="store_true", help="prices move only by admin")
         parser.add_argument("--tick-rate", type=float, default=4.0, help="steps per second")
         parser.add_argument(
+            "--ws-outbox",
+            type=_count,
+            default=4096,
+            metavar="N",
+            help="messages queued per WebSocket client before it is cut off as too slow",
+        )
+        parser.add_argument(
             "--replay",
             type=Path,
             metavar="FILE",
@@ -188,6 +195,7 @@ def sim_options(args: argparse.Namespace) -> SimulatorOptions:
         replay=args.replay,
         replay_speed=args.replay_speed,
         faults=faults,
+        ws_max_outbox=max(1, args.ws_outbox),
     )
     if args.apikey:
         options.apikey = args.apikey

@@ -55,6 +55,7 @@ class SimulatorOptions:
     replay: Path | None = None  # a tick CSV replayed instead of the random walk
     replay_speed: float = 1.0  # 2 = twice as fast; 0 = as fast as possible
     faults: StartFaults = field(default_factory=StartFaults)
+    ws_max_outbox: int = 4096  # messages queued per WebSocket client before it is cut off
 
 
 class SimulatorSetupError(ValueError):
@@ -99,6 +100,7 @@ class EmbeddedSimulator:
             api_key=self.options.apikey,
             host=self.options.host,
             port=self.options.ws_port,
+            max_outbox=self.options.ws_max_outbox,
         )
         self.api = SimApi(
             self.broker,

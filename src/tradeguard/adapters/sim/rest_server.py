@@ -5,7 +5,10 @@ body, strict schemas, flat envelopes, a Python-str-of-dict 400 `message` on orde
 a JSON object on data endpoints, 403 for a bad key, 404 for an unknown order, per-IP moving-
 window rate limits with the documented 429 body, and semi-auto queuing. `/sim/admin/faults`,
 `/sim/admin/feed` (WebSocket faults, through a `FeedControl` the simulator attaches) and
-`/sim/admin/price` drive faults and prices at run time (tests, demos).
+`/sim/admin/price` drive faults and prices at run time (tests, demos); `/sim/admin/stream`
+publishes a paced burst of prices from inside the simulator (load generation) and
+`/sim/admin/arrivals` reports when each `placeorder` arrived (`time.time_ns()` per order id), so
+a benchmark in another process can time tick -> order without sharing this process.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -51,6 +55,7 @@ RATE_LIMITED = {
 }
 INVALID_KEY = {"status": "error", "message": "Invalid openalgo apikey"}
 QUEUED = "Order queued for approval in Action Center"
+MAX_ARRIVALS = 100_000  # placeorder arrival stamps kept for /sim/admin/arrivals (oldest dropped)
 ERROR_PAGE = "<!doctype html><html><head><title>Error</title></head><body><h1>500</h1>" \
     "<p>Internal Server Error</p></body></html>"  # fmt: skip
 
@@ -101,6 +106,7 @@ class SimApi:
         self.feed = feed
         self.limiter = MovingWindowLimiter(limits or RateLimits())
         self.broker_name = broker_name
+        self.arrivals: dict[str, int] = {}  # order id -> time.time_ns() at placeorder arrival
         self.endpoints: dict[str, tuple[Endpoint, Handler]] = {
             "placeorder": (Endpoint(schemas.PLACE_ORDER, "order", True), self.place_order),
             "placesmartorder": (
@@ -185,6 +191,7 @@ class SimApi:
         )
 
     async def place_order(self, data: Data) -> Response:
+        arrived = time.time_ns()
         if self.faults.semi_auto:
             return self._queued()
         request = OrderRequest(
@@ -198,7 +205,14 @@ class SimApi:
             price=to_units(data["price"]),
             trigger_price=to_units(data["trigger_price"]),
         )
-        return JSONResponse({"status": "success", "orderid": self.broker.submit(request)})
+        order_id = self.broker.submit(request)
+        self._arrived(order_id, arrived)
+        return JSONResponse({"status": "success", "orderid": order_id})
+
+    def _arrived(self, order_id: str, ns: int) -> None:
+        self.arrivals[order_id] = ns
+        if len(self.arrivals) > MAX_ARRIVALS:
+            del self.arrivals[next(iter(self.arrivals))]
 
     async def place_smart_order(self, data: Data) -> Response:
         if self.faults.semi_auto:
@@ -393,10 +407,44 @@ class SimApi:
             spec = json.loads(await request.body())
             symbol, exchange = str(spec["symbol"]), str(spec["exchange"])
             units = to_units(str(spec["ltp"]))
+            sent_ns = time.time_ns()  # just before the tick goes to the WebSocket server
             self.market.set_price(symbol, exchange, units)
         except (KeyError, TypeError, ValueError) as error:
             return _error(400, f"bad price request: {error}")
-        return _success({"symbol": symbol, "exchange": exchange, "ltp": views.price(units)})
+        return _success(
+            {"symbol": symbol, "exchange": exchange, "ltp": views.price(units), "sent_ns": sent_ns}
+        )
+
+    async def admin_arrivals(self, request: Request) -> Response:
+        """`{order_id: ns}`: when each placeorder reached its handler; POST also clears them."""
+        arrivals = dict(self.arrivals)
+        if request.method == "POST":
+            self.arrivals.clear()
+        return _success(arrivals)
+
+    async def admin_stream(self, request: Request) -> Response:
+        """Publish `rate` prices a second for `window_s` seconds, round-robin over `symbols`
+        (on `exchange`), cycling through `prices` once per pass; replies with how many went
+        out. The pacing runs here, so the load generator costs the client nothing."""
+        try:
+            spec = await _json_object(request)
+            exchange = str(spec.get("exchange", "NSE"))
+            symbols = [str(s) for s in spec["symbols"]]
+            prices = [to_units(str(p)) for p in spec["prices"]]
+            rate, window = float(spec["rate"]), float(spec["window_s"])
+            if not symbols or not prices or rate <= 0 or not 0 < window <= 60:
+                raise ValueError("symbols and prices must not be empty, 0 < window_s <= 60")
+        except (FaultSpecError, KeyError, TypeError, ValueError) as error:
+            return _error(400, f"bad stream request: {error}")
+        sent, start = 0, time.perf_counter()
+        while (elapsed := time.perf_counter() - start) < window:
+            due = int(elapsed * rate)
+            while sent < due:
+                price = prices[(sent // len(symbols)) % len(prices)]
+                self.market.set_price(symbols[sent % len(symbols)], exchange, price)
+                sent += 1
+            await asyncio.sleep(0.002)
+        return _success({"sent": sent, "elapsed_s": time.perf_counter() - start})
 
 
 async def _json_object(request: Request) -> Data:
@@ -433,6 +481,8 @@ def create_app(api: SimApi) -> Starlette:
             Route("/sim/admin/faults", api.admin_faults, methods=["POST"]),
             Route("/sim/admin/feed", api.admin_feed, methods=["POST"]),
             Route("/sim/admin/price", api.admin_price, methods=["POST"]),
+            Route("/sim/admin/stream", api.admin_stream, methods=["POST"]),
+            Route("/sim/admin/arrivals", api.admin_arrivals, methods=["GET", "POST"]),
         ]
     )
     app.state.sim = api
