@@ -77,6 +77,9 @@ class NullFeed:
     def last_tick_at(self, symbol: str, exchange: str) -> int | None:
         return None
 
+    def stale_symbols(self, now_ns: int, threshold_s: float) -> list[tuple[str, str]]:
+        return []
+
 
 class MemoryStore:
     """A Store that loads the seed and writes nothing (the engine-only baseline)."""

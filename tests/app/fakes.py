@@ -197,6 +197,9 @@ class FakeFeed:
     def last_tick_at(self, symbol: str, exchange: str) -> int | None:
         return None
 
+    def stale_symbols(self, now_ns: int, threshold_s: float) -> list[tuple[str, str]]:
+        return []
+
     def tick(self, tick: Tick) -> None:
         self.on_tick(tick)
 

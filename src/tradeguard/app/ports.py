@@ -95,6 +95,12 @@ class MarketFeed(Protocol):
         """Epoch ns of the last tick received for a symbol (staleness tracking)."""
         ...
 
+    def stale_symbols(self, now_ns: int, threshold_s: float) -> list[tuple[str, str]]:
+        """Subscribed symbols whose live stream has been silent for more than `threshold_s`
+        (counted from their last streamed tick or their subscription, whichever is later): a
+        symbol kept alive only by REST polling is still stale."""
+        ...
+
 
 class Store(Protocol):
     """Storage. `commit` writes records in one transaction, in order, after everything queued

@@ -139,18 +139,7 @@ class ServiceOps:
         feed_connected = None
         if self.feed is not None:
             feed_connected = self.feed.connected
-            limit = int(self.stale_after * 1_000_000_000)
-            # A feed that tells its stream apart from REST polling reports stream silence:
-            # a symbol kept alive by polling only is still stale (and shown as such).
-            stream_stale = getattr(self.feed, "stale_symbols", None)
-            silent = set(stream_stale(now, self.stale_after)) if callable(stream_stale) else set()
-            for symbol, exchange in self.engine.symbols():
-                at = self.feed.last_tick_at(symbol, exchange)
-                # No tick yet: a feed that knows when it subscribed judges that (a symbol
-                # subscribed a moment ago is not stale); otherwise no price is stale.
-                never = at is None and not callable(stream_stale)
-                if never or (at is not None and now - at > limit) or (symbol, exchange) in silent:
-                    stale.append(f"{exchange}:{symbol}")
+            stale = sorted(f"{e}:{s}" for s, e in self.feed.stale_symbols(now, self.stale_after))
         session_down = self.monitor.executor.session_down
         degraded = []
         if self.store.degraded:
