@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from tradeguard.app.errors import InvalidRequest
-from tradeguard.core.codec import rules_from_dict, rules_to_dict
+from tradeguard.core import codec
 from tradeguard.core.model import Product, Side
 from tradeguard.core.money import MoneyError, to_units
 from tradeguard.core.rules import RuleError, TradeRules
@@ -81,15 +81,9 @@ def product_of(raw: str) -> Product:
 
 
 def merge_rules(base: TradeRules, overrides: Mapping[str, Any]) -> TradeRules:
-    """`base` with `overrides` applied key by key (None removes a rule)."""
-    merged = rules_to_dict(base)
-    for key, value in overrides.items():
-        if value is None:
-            merged.pop(key, None)
-        else:
-            merged[key] = value
+    """`base` with `overrides` applied key by key (None removes a rule), or InvalidRequest."""
     try:
-        return rules_from_dict(merged)
+        return codec.merge_rules(base, overrides)
     except (RuleError, MoneyError) as error:
         raise InvalidRequest(str(error)) from None
 

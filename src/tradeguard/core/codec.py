@@ -6,6 +6,7 @@ strings or numbers (as OpenAlgo clients send them) and refuses unknown keys.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import fields
 from datetime import time
 from decimal import Decimal, InvalidOperation
@@ -157,6 +158,18 @@ def rules_from_dict(data: dict[str, Any]) -> TradeRules:
             raise RuleError(f"max_holding_seconds: expected whole seconds, was {max_hold!r}")
         max_hold = int(max_hold)
     return TradeRules(stop, target, trailing, breakeven, square_off, max_hold)
+
+
+def merge_rules(base: TradeRules, overrides: Mapping[str, Any]) -> TradeRules:
+    """`base` with `overrides` applied key by key, in rules_to_dict's shape; a key whose value
+    is None removes that rule. Raises RuleError naming the offending field."""
+    merged = rules_to_dict(base)
+    for key, value in overrides.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return rules_from_dict(merged)
 
 
 def config_to_dict(config: StrategyRiskConfig) -> dict[str, Any]:

@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 
 from tradeguard.adapters.replay.timestamps import datetime_to_ns, parse_timestamp
 from tradeguard.app.replay import ReplaySetup, ReplayTrade
-from tradeguard.core.codec import config_from_dict, rules_from_dict, rules_to_dict
+from tradeguard.core.codec import config_from_dict, merge_rules
 from tradeguard.core.model import Instrument, Product, Side
 from tradeguard.core.money import MoneyError, to_units
 from tradeguard.core.rules import RuleError, TradeRules, validate_rules
@@ -157,14 +157,10 @@ def _rules(raw: object, config: StrategyRiskConfig, where: str) -> TradeRules:
         return defaults
     if not isinstance(raw, dict):
         raise ConfigFileError(f"{where}: rules: expected a table")
-    merged = rules_to_dict(defaults)
-    for key, value in _times_as_text(raw).items():
-        if value is False:
-            merged.pop(key, None)
-        else:
-            merged[key] = value
+    # In TOML a rule is removed with `false` (TOML has no null).
+    overrides = {k: None if v is False else v for k, v in _times_as_text(raw).items()}
     try:
-        return rules_from_dict(merged)
+        return merge_rules(defaults, overrides)
     except (RuleError, MoneyError) as error:
         raise ConfigFileError(f"{where}: rules: {error}") from None
 
