@@ -11,6 +11,7 @@ from typing import Any
 
 from tradeguard.app.events import Event, EventBus
 from tradeguard.app.ports import Clock
+from tradeguard.app.views import account_of
 from tradeguard.core.decisions import ExitDecision, LevelChange, StrategyChange
 from tradeguard.core.engine import EngineError, RiskEngine
 from tradeguard.core.money import fmt
@@ -71,7 +72,7 @@ class LiveEvents:
             }
             self.bus.publish(Event("level", data, self._account_of_trade(payload.trade_id), now))
         elif isinstance(payload, StrategyChange):
-            account = payload.strategy_id.split(":", 1)[0] if ":" in payload.strategy_id else None
+            account = account_of(payload.strategy_id)
             data = {
                 "strategy_id": payload.strategy_id,
                 "state": payload.state.value,
@@ -102,9 +103,7 @@ class BusAlerts:
             except EngineError:
                 pass
         strategy_id = detail.get("strategy_id")
-        if isinstance(strategy_id, str) and ":" in strategy_id:
-            return strategy_id.split(":", 1)[0]
-        return None
+        return account_of(strategy_id) if isinstance(strategy_id, str) else None
 
     def alert(self, level: str, message: str, **detail: Any) -> None:
         self.count += 1

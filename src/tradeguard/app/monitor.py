@@ -22,7 +22,7 @@ from typing import Any
 from tradeguard.app.executor import ExitExecutor, cancel_all
 from tradeguard.app.ports import Clock, EventSink, MarketFeed, Store
 from tradeguard.app.records import Record, StrategyRecord, TradeRecord
-from tradeguard.app.snapshots import Snapshots, audit
+from tradeguard.app.snapshots import Snapshots, audit, commit_logged
 from tradeguard.core.broker import OrderReport
 from tradeguard.core.decisions import Decisions
 from tradeguard.core.engine import EngineError, RiskEngine
@@ -223,11 +223,7 @@ class Monitor:
         return written
 
     async def _commit(self, records: list[Record]) -> bool:
-        try:
-            return await self.store.commit(records)
-        except Exception:
-            log.exception("store commit failed")
-            return False
+        return await commit_logged(self.store, records)
 
     # -- loops ----------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from tradeguard.app.metrics import ExitMetrics
 from tradeguard.app.ports import AlertSink, BrokerGateway, Clock, Store
 from tradeguard.app.records import Record
 from tradeguard.app.resolve import ExecutorPolicy, OrderTracker, claimed_ids
-from tradeguard.app.snapshots import ExitInfo, Snapshots, audit
+from tradeguard.app.snapshots import ExitInfo, Snapshots, audit, commit_logged
 from tradeguard.core.broker import BrokerError, OrderReport, OrderStatus
 from tradeguard.core.decisions import Decisions
 from tradeguard.core.engine import EngineError, RiskEngine
@@ -179,11 +179,7 @@ class ExitOutcomes:
         )
 
     async def _commit(self, records: list[Record]) -> bool:
-        try:
-            return await self.store.commit(records)
-        except Exception:
-            log.exception("store commit failed")
-            return False
+        return await commit_logged(self.store, records)
 
     # -- unknown outcomes -----------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from tradeguard.app.snapshots import (
     Snapshots,
     StrategyMeta,
     audit,
+    commit_logged,
     config_from_record,
     exit_info_from_record,
     trade_from_record,
@@ -273,10 +274,7 @@ class Recovery:
         )
 
     async def _commit_audit(self, now: int, action: str, **detail: object) -> None:
-        try:
-            await self.store.commit([audit(now, action, "tradeguard", **detail)])
-        except Exception:
-            log.exception("could not write the recovery audit entry")
+        await commit_logged(self.store, [audit(now, action, "tradeguard", **detail)])
 
 
 def _as_stored(trade: Trade, record: TradeRecord) -> bool:

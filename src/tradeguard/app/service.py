@@ -28,7 +28,7 @@ from tradeguard.app.trade_input import (
     probe,
     product_of,
 )
-from tradeguard.app.views import history_view, strategy_view, trade_view
+from tradeguard.app.views import history_view, strategy_key, strategy_view, trade_view
 from tradeguard.core.broker import BrokerError, OrderNotFound, OrderStatus, SessionDown
 from tradeguard.core.codec import config_from_dict, config_to_dict, rules_to_dict
 from tradeguard.core.decisions import Decisions
@@ -44,10 +44,6 @@ from tradeguard.core.trade import Trade
 __all__ = ["CreateTrade", "TradeService", "strategy_key"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$")
-
-
-def strategy_key(account: str, name: str) -> str:
-    return f"{account}:{name}"
 
 
 class TradeService(ServiceOps):
@@ -210,10 +206,7 @@ class TradeService(ServiceOps):
         if not 1 <= limit <= 1000:
             raise InvalidRequest("limit must be between 1 and 1000")
         rows = await self.store.history(account, limit)
-        views = [history_view(row) for row in rows]
-        for view in views:
-            view["strategy"] = str(view["strategy"]).split(":", 1)[-1]
-        return views
+        return [history_view(row) for row in rows]
 
     async def create_trade(self, account: str, request: CreateTrade, actor: str) -> dict[str, Any]:
         """Start guarding a position: from a completed order (fill price and quantity from the

@@ -14,7 +14,7 @@ from tradeguard.app.events import EventBus
 from tradeguard.app.monitor import Monitor
 from tradeguard.app.ports import Clock, MarketFeed, Store
 from tradeguard.app.snapshots import StrategyMeta
-from tradeguard.app.views import history_view
+from tradeguard.app.views import account_of, history_view
 from tradeguard.core.engine import EngineError, RiskEngine
 from tradeguard.core.portfolio import StrategyBook
 from tradeguard.core.trade import Trade
@@ -76,9 +76,7 @@ class ServiceOps:
         record = await self.store.trade(trade_id)
         if record is None:
             return None
-        view = history_view(record)
-        view["strategy"] = str(view["strategy"]).split(":", 1)[-1]
-        return view
+        return history_view(record)
 
     def strategy_marks(self) -> list[tuple[str, str, tuple[object, ...]]]:
         """(strategy_id, account, signature) of every strategy (P&L, state, levels)."""
@@ -116,8 +114,8 @@ class ServiceOps:
             except EngineError:
                 return False  # whose it was is unknown now: show it to nobody
         strategy_id = data.get("strategy_id")
-        if isinstance(strategy_id, str) and ":" in strategy_id:
-            return strategy_id.split(":", 1)[0] == account
+        if isinstance(strategy_id, str) and account_of(strategy_id) is not None:
+            return account_of(strategy_id) == account
         return True
 
     def recent_events(self, account: str, limit: int = 200) -> list[dict[str, Any]]:

@@ -7,11 +7,14 @@ the engine, so every TradeRecord / StrategyRecord it builds is a complete, idemp
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from tradeguard.app.records import AuditRecord, StrategyRecord, TradeRecord
+from tradeguard.app.ports import Store
+from tradeguard.app.records import AuditRecord, Record, StrategyRecord, TradeRecord
 from tradeguard.core.codec import config_from_dict, config_to_dict, rules_from_dict, rules_to_dict
 from tradeguard.core.decisions import ExitDecision
 from tradeguard.core.engine import RiskEngine
@@ -21,6 +24,8 @@ from tradeguard.core.reconcile import TradeSnapshot
 from tradeguard.core.strategy import StrategyRiskConfig
 from tradeguard.core.timeutil import ist_day
 from tradeguard.core.trade import Trade
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -146,6 +151,16 @@ class Snapshots:
 def audit(at: int, action: str, subject: str, **detail: Any) -> AuditRecord:
     """An audit entry by tradeguard itself (actor "engine")."""
     return AuditRecord(at=at, actor="engine", action=action, subject=subject, detail=detail)
+
+
+async def commit_logged(store: Store, records: Sequence[Record]) -> bool:
+    """Commit records; a failure the store raises (a write it refuses) is logged, not raised:
+    the exit path and the flush must go on. False: not committed now (queued or refused)."""
+    try:
+        return await store.commit(records)
+    except Exception:
+        log.exception("store commit failed")
+        return False
 
 
 def trade_from_record(record: TradeRecord) -> Trade:

@@ -14,6 +14,21 @@ from tradeguard.core.portfolio import StrategyBook
 from tradeguard.core.trade import Trade
 
 
+def strategy_key(account: str, name: str) -> str:
+    """The engine's strategy id: strategy names are unique per account."""
+    return f"{account}:{name}"
+
+
+def account_of(strategy_id: str) -> str | None:
+    """The account in a strategy id (None for ids not made by strategy_key)."""
+    return strategy_id.split(":", 1)[0] if ":" in strategy_id else None
+
+
+def name_of(strategy_id: str) -> str:
+    """The strategy's name as its account knows it."""
+    return strategy_id.split(":", 1)[-1]
+
+
 def _money(units: int | None) -> str | None:
     return None if units is None else fmt(units)
 
@@ -80,7 +95,7 @@ def history_view(record: TradeRecord) -> dict[str, Any]:
     return {
         "trade_id": record.trade_id,
         "account": record.account,
-        "strategy": record.strategy_id,
+        "strategy": name_of(record.strategy_id),
         "symbol": record.symbol,
         "exchange": record.exchange,
         "product": record.product,
