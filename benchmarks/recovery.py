@@ -41,7 +41,7 @@ from tradeguard.adapters.sim.paper_broker import PaperBroker
 from tradeguard.app.ports import BrokerGateway, OrderUpdateHandler, Store, TickHandler
 from tradeguard.app.records import LoadedState, Record, StrategyRecord, TradeRecord
 from tradeguard.app.runtime import AppRuntime, RuntimeOptions
-from tradeguard.app.snapshots import Snapshots, StrategyMeta
+from tradeguard.app.snapshots import Snapshots
 from tradeguard.core.broker import OrderRequest
 from tradeguard.core.engine import RiskEngine
 from tradeguard.core.model import Side
@@ -133,7 +133,6 @@ def seed_records(work: Workload) -> tuple[list[StrategyRecord], list[Record]]:
     strategies = []
     for name, config in work.strategies.items():
         book = engine.add_strategy(name, config)
-        snapshots.meta[name] = StrategyMeta("default", name)
         strategies.append(snapshots.strategy_record(book, now))
     records: list[Record] = list(strategies)
     for trade in work.make_trades():

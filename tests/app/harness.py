@@ -16,7 +16,7 @@ from tradeguard.app.executor import ExitExecutor, cancel_all
 from tradeguard.app.monitor import Monitor
 from tradeguard.app.recovery import Recovery, RecoveryResult
 from tradeguard.app.resolve import ExecutorPolicy
-from tradeguard.app.snapshots import Snapshots, StrategyMeta
+from tradeguard.app.snapshots import Snapshots
 from tradeguard.core.broker import OrderRequest
 from tradeguard.core.engine import RiskEngine
 from tradeguard.core.model import Instrument, Product, Side, Tick
@@ -106,7 +106,6 @@ class Harness:
     async def add_strategy(self, strategy_id: str = "s1", **config: object) -> None:
         cfg = StrategyRiskConfig().replace(**config)
         book = self.engine.add_strategy(strategy_id, cfg)
-        self.snapshots.meta[strategy_id] = StrategyMeta("default", strategy_id)
         await self.store.commit([self.snapshots.strategy_record(book, self.clock.now())])
 
     async def enter(

@@ -37,7 +37,7 @@ import httpx
 
 from tradeguard.adapters.db.store import SqlStore
 from tradeguard.app.records import Record
-from tradeguard.app.snapshots import Snapshots, StrategyMeta, audit
+from tradeguard.app.snapshots import Snapshots, audit
 from tradeguard.core.engine import RiskEngine
 from tradeguard.core.model import Instrument, Product, Side
 from tradeguard.core.money import to_units
@@ -367,7 +367,6 @@ async def seed(url: str, specs: list[TradeSpec], config: StrategyRiskConfig) -> 
         records: list[Record] = []
         for strategy_id in sorted({s.strategy for s in specs}):
             book = engine.add_strategy(strategy_id, config)
-            snapshots.meta[strategy_id] = StrategyMeta("default", strategy_id)
             if strategy_id not in stored:
                 records.append(snapshots.strategy_record(book, now))
         for spec in specs:

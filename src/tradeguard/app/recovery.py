@@ -22,7 +22,6 @@ from tradeguard.app.ports import AlertSink, BrokerGateway, Clock, Store
 from tradeguard.app.records import StrategyRecord, TradeRecord
 from tradeguard.app.snapshots import (
     Snapshots,
-    StrategyMeta,
     audit,
     commit_logged,
     config_from_record,
@@ -153,7 +152,6 @@ class Recovery:
                 peak=record.peak_pnl,
                 halt_reason=record.halt_reason,
             )
-        self.snapshots.meta[record.strategy_id] = StrategyMeta(record.account, record.name)
 
     # -- reconciliation -------------------------------------------------------------------
 

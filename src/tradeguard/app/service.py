@@ -20,7 +20,7 @@ from tradeguard.app.monitor import Monitor
 from tradeguard.app.ports import BrokerGateway, Clock, MarketFeed, Store
 from tradeguard.app.records import AuditRecord, Record
 from tradeguard.app.service_ops import ServiceOps
-from tradeguard.app.snapshots import StrategyMeta, audit
+from tradeguard.app.snapshots import audit
 from tradeguard.app.trade_input import (
     CreateTrade,
     explicit_entry,
@@ -28,7 +28,14 @@ from tradeguard.app.trade_input import (
     probe,
     product_of,
 )
-from tradeguard.app.views import history_view, strategy_key, strategy_view, trade_view
+from tradeguard.app.views import (
+    history_view,
+    name_of,
+    owner_of,
+    strategy_key,
+    strategy_view,
+    trade_view,
+)
 from tradeguard.core.broker import BrokerError, OrderNotFound, OrderStatus, SessionDown
 from tradeguard.core.codec import config_from_dict, config_to_dict, rules_to_dict
 from tradeguard.core.decisions import Decisions
@@ -81,14 +88,8 @@ class TradeService(ServiceOps):
         except EngineError:
             raise NotFound(f"strategy {name!r} not found") from None
 
-    def _meta(self, book: StrategyBook) -> StrategyMeta:
-        return self.monitor.snapshots.meta.get(book.strategy_id) or StrategyMeta(
-            name=book.strategy_id
-        )
-
     def _strategy_view(self, book: StrategyBook) -> dict[str, Any]:
-        meta = self._meta(book)
-        return strategy_view(book, meta.name, meta.account)
+        return strategy_view(book, name_of(book.strategy_id), owner_of(book.strategy_id))
 
     async def configure_strategy(
         self, account: str, name: str, settings: Mapping[str, Any], actor: str
@@ -107,7 +108,6 @@ class TradeService(ServiceOps):
             raise InvalidRequest(str(error)) from None
         now = self.clock.now()
         if existing is None:
-            self.monitor.snapshots.meta[key] = StrategyMeta(account=account, name=name)
             book = self.engine.add_strategy(key, config)
             action = "strategy_created"
         else:
@@ -135,7 +135,7 @@ class TradeService(ServiceOps):
         return [
             self._strategy_view(book)
             for book in self.engine.strategies()
-            if self._meta(book).account == account
+            if owner_of(book.strategy_id) == account
         ]
 
     async def pause_strategy(self, account: str, name: str, actor: str) -> dict[str, Any]:
@@ -191,7 +191,7 @@ class TradeService(ServiceOps):
     def _trade_view(self, trade: Trade) -> dict[str, Any]:
         last = self.engine.last_price(trade.instrument.symbol, trade.instrument.exchange)
         view = trade_view(trade, last)
-        view["strategy"] = self._meta(self.engine.strategy(trade.strategy_id)).name
+        view["strategy"] = name_of(trade.strategy_id)
         return view
 
     def active_trades(self, account: str, strategy: str | None = None) -> list[dict[str, Any]]:
@@ -253,7 +253,7 @@ class TradeService(ServiceOps):
         if any(t.entry_order_id == order_id for t in self.engine.trades()):
             raise Conflict(f"order {order_id} is already guarded by another trade")
         try:
-            report = await self.broker.order_status(order_id, self._meta(book).name)
+            report = await self.broker.order_status(order_id, name_of(book.strategy_id))
         except OrderNotFound:
             raise NotFound(f"order {order_id} not found at the broker") from None
         except SessionDown:

@@ -13,8 +13,7 @@ from typing import Any
 from tradeguard.app.events import EventBus
 from tradeguard.app.monitor import Monitor
 from tradeguard.app.ports import Clock, MarketFeed, Store
-from tradeguard.app.snapshots import StrategyMeta
-from tradeguard.app.views import account_of, history_view
+from tradeguard.app.views import account_of, history_view, owner_of
 from tradeguard.core.engine import EngineError, RiskEngine
 from tradeguard.core.portfolio import StrategyBook
 from tradeguard.core.trade import Trade
@@ -33,9 +32,6 @@ class ServiceOps:
     @property
     def engine(self) -> RiskEngine:
         return self.monitor.engine
-
-    def _meta(self, book: StrategyBook) -> StrategyMeta:
-        raise NotImplementedError
 
     def _trade_view(self, trade: Trade) -> dict[str, Any]:
         raise NotImplementedError
@@ -83,7 +79,7 @@ class ServiceOps:
         return [
             (
                 book.strategy_id,
-                self._meta(book).account,
+                owner_of(book.strategy_id),
                 (
                     book.pnl,
                     book.realized,

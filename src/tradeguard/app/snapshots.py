@@ -15,6 +15,7 @@ from typing import Any
 
 from tradeguard.app.ports import Store
 from tradeguard.app.records import AuditRecord, Record, StrategyRecord, TradeRecord
+from tradeguard.app.views import name_of, owner_of
 from tradeguard.core.codec import config_from_dict, config_to_dict, rules_from_dict, rules_to_dict
 from tradeguard.core.decisions import ExitDecision
 from tradeguard.core.engine import RiskEngine
@@ -53,19 +54,12 @@ class ExitInfo:
         self.message = None
 
 
-@dataclass(frozen=True, slots=True)
-class StrategyMeta:
-    account: str = "default"
-    name: str = ""
-
-
 class Snapshots:
     """Builds records from the engine's objects plus the side data the app keeps."""
 
     def __init__(self, engine: RiskEngine) -> None:
         self.engine = engine
         self.exits: dict[str, ExitInfo] = {}
-        self.meta: dict[str, StrategyMeta] = {}
 
     def exit_info(self, trade_id: str) -> ExitInfo:
         info = self.exits.get(trade_id)
@@ -114,11 +108,10 @@ class Snapshots:
         )
 
     def strategy_record(self, book: StrategyBook, now: int) -> StrategyRecord:
-        meta = self.meta.get(book.strategy_id) or StrategyMeta(name=book.strategy_id)
         return StrategyRecord(
             strategy_id=book.strategy_id,
-            account=meta.account,
-            name=meta.name or book.strategy_id,
+            account=owner_of(book.strategy_id),
+            name=name_of(book.strategy_id),
             config=config_to_dict(book.config),
             state=book.state.value,
             halt_reason=book.halt_reason,

@@ -24,6 +24,11 @@ def account_of(strategy_id: str) -> str | None:
     return strategy_id.split(":", 1)[0] if ":" in strategy_id else None
 
 
+def owner_of(strategy_id: str) -> str:
+    """The account a strategy belongs to ("default" for ids not made by strategy_key)."""
+    return account_of(strategy_id) or "default"
+
+
 def name_of(strategy_id: str) -> str:
     """The strategy's name as its account knows it."""
     return strategy_id.split(":", 1)[-1]
