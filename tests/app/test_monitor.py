@@ -8,7 +8,7 @@ import pytest
 
 from tests.app.harness import EX, Harness
 from tests.helpers import eventually
-from tradeguard.app.records import TradeRecord
+from tradeguard.app.records import TradeProgress, TradeRecord
 from tradeguard.core.model import Side
 from tradeguard.core.money import to_units
 from tradeguard.core.rules import LevelKind, Offset, TradeRules, TrailingRule
@@ -37,11 +37,40 @@ async def test_fast_fields_are_flushed_in_one_batch_within_a_second(app: Harness
     assert app.world.timeline.events == []  # nothing written on the tick path
     app.clock.advance(1)
     await eventually(lambda: app.monitor.flushes >= 1)
-    written = [r for k, r in app.world.timeline.events if isinstance(r, TradeRecord)]
+    written = [r for k, r in app.world.timeline.events if isinstance(r, TradeProgress)]
     assert {(r.trade_id, r.best_price) for r in written} == {
         ("a", to_units("104")),
         ("b", to_units("210")),
     }
+    assert not [r for k, r in app.world.timeline.events if isinstance(r, TradeRecord)]
+    saved = await app.store.trade("a")
+    assert saved is not None
+    assert (saved.best_price, saved.trailing_level, saved.last_price, saved.state) == (
+        to_units("104"),
+        to_units("102"),
+        to_units("104"),
+        "ACTIVE",
+    )
+
+
+@pytest.mark.asyncio
+async def test_flush_writes_a_full_snapshot_when_more_than_the_fast_fields_moved(
+    app: Harness,
+) -> None:
+    await app.enter("a", "RELIANCE", Side.LONG, 5)
+    await app.enter("b", "TCS", Side.LONG, 5)
+    app.world.timeline.events.clear()
+    edited = TradeRules(trailing=TrailingRule(Offset(LevelKind.POINTS, Decimal("3"))))
+    app.engine.update_rules("a", edited, app.clock.now())  # not written through on purpose
+    app.tick("RELIANCE", "104")
+    app.tick("TCS", "210")
+    assert await app.monitor.flush() == 2
+    kinds = {r.trade_id: type(r) for k, r in app.world.timeline.events}
+    assert kinds == {"a": TradeRecord, "b": TradeProgress}
+    saved = await app.store.trade("a")
+    assert saved is not None
+    assert saved.rules["trailing"]["value"] == "3"
+    assert saved.trailing_level == to_units("101")
 
 
 @pytest.mark.asyncio

@@ -7,12 +7,35 @@ from datetime import time
 from decimal import Decimal
 from typing import Any
 
-from tradeguard.app.records import AccountRecord, AuditRecord, StrategyRecord, TradeRecord
+from tradeguard.app.records import (
+    AccountRecord,
+    AuditRecord,
+    StrategyRecord,
+    TradeProgress,
+    TradeRecord,
+)
 from tradeguard.core.codec import config_to_dict
 from tradeguard.core.rules import LevelKind
 from tradeguard.core.strategy import AmountKind, ExitOrderMode, SizingKind, StrategyRiskConfig
 
 T0 = 1_765_000_000_000_000_000  # epoch ns
+
+
+def progress(trade_id: str = "t-1", n: int = 1, **changes: Any) -> TradeProgress:
+    """Fast fields moved on by `n` ticks of 0.05 from `trade()`'s."""
+    record = TradeProgress(
+        trade_id=trade_id,
+        long=True,
+        best_price=1_260_0000 + n * 500,
+        stop_loss=1_222_0500 + n * 500,
+        stop_reason="TRAILING",
+        target=1_271_5500,
+        trailing_level=1_244_2500 + n * 500,
+        breakeven_level=1_235_0000,
+        last_price=1_255_1000 + n * 500,
+        updated_at=T0 + 62_000_000_001 + n,
+    )
+    return replace(record, **changes)
 
 
 def trade(trade_id: str = "t-1", **changes: Any) -> TradeRecord:

@@ -173,3 +173,51 @@ async def test_closed_store_refuses_work(database: Database) -> None:
         await store.commit([f.audit(1)])
     with pytest.raises(StoreClosed):
         await store.load()
+
+
+@pytest.mark.asyncio
+async def test_progress_moves_only_the_fast_fields(database: Database, store: SqlStore) -> None:
+    short = f.trade("t-2", side="SHORT")
+    assert await store.commit([f.trade(), short])
+    moved = f.progress("t-1", 3)
+    assert await store.commit([moved, f.progress("t-2", 2, long=False)])
+    assert await store.trade("t-1") == moved.apply(f.trade())
+    saved = await store.trade("t-2")
+    assert saved is not None
+    assert (saved.best_price, saved.state, saved.rules) == (1_260_1000, "ACTIVE", short.rules)
+    engine = create_engine(database.url)
+    try:
+        with engine.connect() as connection:
+            seed = connection.execute(
+                select(TradeRow.trade_id, TradeRow.highest_price, TradeRow.lowest_price).order_by(
+                    TradeRow.trade_id
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    assert [tuple(r) for r in seed] == [("t-1", 1_260_1500, None), ("t-2", None, 1_260_1000)]
+
+
+@pytest.mark.asyncio
+async def test_progress_and_full_snapshots_apply_in_order_within_a_batch(
+    store: SqlStore,
+) -> None:
+    assert await store.commit([f.trade("t-1"), f.trade("t-2")])
+    # t-1: progress, then a newer full snapshot (an exit intent): the snapshot wins whole.
+    exiting = f.trade("t-1", state="EXITING", best_price=1_262_0000)
+    # t-2: a full snapshot, then newer progress: the progress lands on top of it.
+    edited = f.trade("t-2", quantity=50)
+    later = f.progress("t-2", 9)
+    assert await store.commit([f.progress("t-1", 5), exiting, edited, later])
+    assert await store.trade("t-1") == exiting
+    assert await store.trade("t-2") == later.apply(edited)
+
+
+@pytest.mark.asyncio
+async def test_many_progress_rows_land_in_one_transaction(store: SqlStore) -> None:
+    trades = [f.trade(f"t-{i:04d}") for i in range(1_234)]  # more than one statement's worth
+    assert await store.commit(trades)
+    moved = [f.progress(t.trade_id, i) for i, t in enumerate(trades)]
+    assert await store.commit(moved)
+    loaded = {t.trade_id: t for t in (await store.load()).trades}
+    assert loaded == {p.trade_id: p.apply(t) for p, t in zip(moved, trades, strict=True)}

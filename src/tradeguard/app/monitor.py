@@ -21,7 +21,7 @@ from typing import Any
 
 from tradeguard.app.executor import ExitExecutor, cancel_all
 from tradeguard.app.ports import Clock, EventSink, MarketFeed, Store
-from tradeguard.app.records import Record, StrategyRecord, TradeRecord
+from tradeguard.app.records import Record
 from tradeguard.app.snapshots import Snapshots, audit, commit_logged
 from tradeguard.core.broker import OrderReport
 from tradeguard.core.decisions import Decisions
@@ -187,40 +187,44 @@ class Monitor:
     # -- persistence ----------------------------------------------------------------------
 
     async def flush(self) -> int:
-        """Commit snapshots of every dirty trade and strategy, in batches of at most
-        `flush_chunk` records, one transaction each. Returns how many records were written
-        (trades already closed were written through by the executor).
+        """Commit every dirty trade and strategy, in chunks of at most `flush_chunk` records,
+        one transaction each. Returns how many records were written (trades already closed
+        were written through by the executor). An ACTIVE trade whose state, quantity and
+        rules are as last written gets a narrow TradeProgress, anything else a full snapshot.
 
         Chunking keeps the store's ordered queue short: an exit intent committed meanwhile
-        waits behind one chunk at most, never behind a flush of thousands of trades."""
-        now = self.clock.now()
+        waits behind one chunk at most, never behind a flush of thousands of trades. Each
+        chunk is built just before it is queued, so no snapshot in it is older than a write
+        the executor queued while an earlier chunk was being committed."""
         trade_ids, strategy_ids = self.engine.dirty_trades, self.engine.dirty_strategies
         self.engine.dirty_trades, self.engine.dirty_strategies = set(), set()
-        records: list[Record] = []
-        for trade_id in sorted(trade_ids):
-            with contextlib.suppress(EngineError):
-                records.append(self.snapshots.trade_record(self.engine.trade(trade_id), now))
-        for strategy_id in sorted(strategy_ids):
-            with contextlib.suppress(EngineError):
-                book = self.engine.strategy(strategy_id)
-                records.append(self.snapshots.strategy_record(book, now))
+        keys = [(True, i) for i in sorted(trade_ids)] + [(False, i) for i in sorted(strategy_ids)]
         written = 0
-        for start in range(0, len(records), self.flush_chunk):
-            chunk = records[start : start + self.flush_chunk]
+        for start in range(0, len(keys), self.flush_chunk):
+            chunk = self._flush_records(keys[start : start + self.flush_chunk])
             try:
                 await self.store.commit(chunk)
             except Exception:
                 log.exception("flush failed; will retry")
-                for record in records[start:]:
-                    if isinstance(record, TradeRecord):
-                        self.engine.dirty_trades.add(record.trade_id)
-                    elif isinstance(record, StrategyRecord):
-                        self.engine.dirty_strategies.add(record.strategy_id)
+                engine = self.engine
+                for is_trade, key in keys[start:]:
+                    (engine.dirty_trades if is_trade else engine.dirty_strategies).add(key)
                 break
             written += len(chunk)
         if written:
             self.flushes += 1
         return written
+
+    def _flush_records(self, keys: list[tuple[bool, str]]) -> list[Record]:
+        now = self.clock.now()
+        records: list[Record] = []
+        for is_trade, key in keys:
+            with contextlib.suppress(EngineError):  # closed meanwhile: written through
+                if is_trade:
+                    records.append(self.snapshots.flush_record(self.engine.trade(key), now))
+                else:
+                    records.append(self.snapshots.strategy_record(self.engine.strategy(key), now))
+        return records
 
     async def _commit(self, records: list[Record]) -> bool:
         return await commit_logged(self.store, records)

@@ -131,7 +131,7 @@ class ExitOutcomes:
                 **detail,
             ),
         ]
-        self.snapshots.exits.pop(trade.trade_id, None)
+        self.snapshots.forget(trade.trade_id)
         self._closed(trade)
         await self._commit(records)
 

@@ -4,7 +4,7 @@ order after a database outage. Money fields are integer units (core.money); time
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -103,7 +103,40 @@ class UserRecord:
     updated_at: int = 0
 
 
-Record = TradeRecord | StrategyRecord | AuditRecord | AccountRecord | UserRecord
+@dataclass(frozen=True, slots=True)
+class TradeProgress:
+    """The fast-moving fields of an open trade, as the periodic flush writes them: a narrow
+    update of a row that a full TradeRecord wrote before (lifecycle changes are always written
+    through as full snapshots). A newer full TradeRecord of the trade supersedes it; a newer
+    TradeProgress applies on top of an older full record."""
+
+    trade_id: str
+    long: bool  # the seed's highest_price (LONG) / lowest_price (SHORT) follow best_price
+    best_price: int
+    stop_loss: int | None
+    stop_reason: str | None
+    target: int | None
+    trailing_level: int | None
+    breakeven_level: int | None
+    last_price: int | None
+    updated_at: int
+
+    def apply(self, record: TradeRecord) -> TradeRecord:
+        """`record` with these fields moved on (for reads that see queued writes)."""
+        return replace(
+            record,
+            best_price=self.best_price,
+            stop_loss=self.stop_loss,
+            stop_reason=self.stop_reason,
+            target=self.target,
+            trailing_level=self.trailing_level,
+            breakeven_level=self.breakeven_level,
+            last_price=self.last_price,
+            updated_at=self.updated_at,
+        )
+
+
+Record = TradeRecord | TradeProgress | StrategyRecord | AuditRecord | AccountRecord | UserRecord
 
 
 @dataclass(frozen=True, slots=True)

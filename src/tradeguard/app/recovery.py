@@ -103,6 +103,7 @@ class Recovery:
         for trade_record in state.trades:
             trade = trade_from_record(trade_record)
             self.snapshots.exits[trade.trade_id] = exit_info_from_record(trade_record)
+            self.snapshots.mark_stored(trade)
             pending.extend(self.engine.add_trade(trade, now))
             if _as_stored(trade, trade_record):
                 as_stored.append(trade.trade_id)

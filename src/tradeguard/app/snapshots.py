@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from tradeguard.app.ports import Store
-from tradeguard.app.records import AuditRecord, Record, StrategyRecord, TradeRecord
+from tradeguard.app.records import AuditRecord, Record, StrategyRecord, TradeProgress, TradeRecord
 from tradeguard.app.views import name_of, owner_of
 from tradeguard.core.codec import config_from_dict, config_to_dict, rules_from_dict, rules_to_dict
 from tradeguard.core.decisions import ExitDecision
@@ -22,6 +22,7 @@ from tradeguard.core.engine import RiskEngine
 from tradeguard.core.model import ExitReason, Instrument, Product, Side, TradeState
 from tradeguard.core.portfolio import StrategyBook
 from tradeguard.core.reconcile import TradeSnapshot
+from tradeguard.core.rules import TradeRules
 from tradeguard.core.strategy import StrategyRiskConfig
 from tradeguard.core.timeutil import ist_day
 from tradeguard.core.trade import Trade
@@ -54,12 +55,21 @@ class ExitInfo:
         self.message = None
 
 
+# What a full snapshot fixed about a trade that only a lifecycle change or an edit moves.
+Stored = tuple[TradeState, int, TradeRules]
+
+
 class Snapshots:
-    """Builds records from the engine's objects plus the side data the app keeps."""
+    """Builds records from the engine's objects plus the side data the app keeps.
+
+    It remembers, per open trade, the state, quantity and rules of the last full snapshot it
+    built (or that recovery read back), so the flush can write a narrow TradeProgress when
+    only the fast-moving fields have moved since, and a full TradeRecord otherwise."""
 
     def __init__(self, engine: RiskEngine) -> None:
         self.engine = engine
         self.exits: dict[str, ExitInfo] = {}
+        self._stored: dict[str, Stored] = {}
 
     def exit_info(self, trade_id: str) -> ExitInfo:
         info = self.exits.get(trade_id)
@@ -67,8 +77,48 @@ class Snapshots:
             info = self.exits[trade_id] = ExitInfo()
         return info
 
+    def mark_stored(self, trade: Trade) -> None:
+        """The trade's row holds its current state, quantity and rules (recovery read it)."""
+        self._stored[trade.trade_id] = (trade.state, trade.quantity, trade.rules)
+
+    def forget(self, trade_id: str) -> None:
+        """The trade is closed: drop its side data."""
+        self.exits.pop(trade_id, None)
+        self._stored.pop(trade_id, None)
+
+    def flush_record(self, trade: Trade, now: int) -> TradeRecord | TradeProgress:
+        """What the periodic flush writes for a dirty trade: a TradeProgress while the trade
+        is ACTIVE and its full snapshot is unchanged but for the fast fields, else a full
+        TradeRecord (which is never wrong, only wider)."""
+        stored = self._stored.get(trade.trade_id)
+        if (
+            stored is not None
+            and trade.state is TradeState.ACTIVE
+            and stored[0] is TradeState.ACTIVE
+            and stored[1] == trade.quantity
+            and stored[2] is trade.rules
+        ):
+            return self.progress_record(trade, now)
+        return self.trade_record(trade, now)
+
+    def progress_record(self, trade: Trade, now: int) -> TradeProgress:
+        inst = trade.instrument
+        return TradeProgress(
+            trade_id=trade.trade_id,
+            long=trade.side is Side.LONG,
+            best_price=trade.best,
+            stop_loss=trade.stop,
+            stop_reason=trade.stop_reason.value if trade.stop_reason else None,
+            target=trade.target,
+            trailing_level=trade.trailing,
+            breakeven_level=trade.breakeven,
+            last_price=self.engine.last_price(inst.symbol, inst.exchange),
+            updated_at=now,
+        )
+
     def trade_record(self, trade: Trade, now: int) -> TradeRecord:
         info = self.exits.get(trade.trade_id) or ExitInfo()
+        self._stored[trade.trade_id] = (trade.state, trade.quantity, trade.rules)
         inst = trade.instrument
         return TradeRecord(
             trade_id=trade.trade_id,

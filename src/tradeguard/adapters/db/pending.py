@@ -3,7 +3,8 @@
 Batches (the records of one `commit` call) wait here in order while the database is down.
 When the queue holds more than `limit` records it is compacted down to 90% of the limit:
 first every snapshot superseded by a newer one of the same trade/strategy/account is dropped
-(snapshots are full and idempotent, so the final state is unchanged); if that is not enough,
+(snapshots are full and idempotent, and a trade's progress is superseded by its newer
+progress or full snapshot, so the final state is unchanged); if that is not enough,
 the oldest audit entries are dropped, each written to the log at CRITICAL level in full so
 none is lost silently. The newest snapshot of every key is never dropped, even over the
 limit. Not thread-safe: the store guards it with its lock.
@@ -19,7 +20,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
-from tradeguard.adapters.db.rows import snapshot_key
+from tradeguard.adapters.db.rows import snapshot_key, superseded_by
 from tradeguard.app.records import AuditRecord, Record
 
 log = logging.getLogger("tradeguard.db")
@@ -105,10 +106,10 @@ class PendingQueue:
         for batch in reversed(self._batches):
             kept: list[Record] = []
             for record in reversed(batch.records):
-                key = snapshot_key(record)
-                if key is not None and key in seen:
+                if any(key in seen for key in superseded_by(record)):
                     self.dropped_snapshots += 1
                     continue
+                key = snapshot_key(record)
                 if key is not None:
                     seen.add(key)
                 kept.append(record)

@@ -2,12 +2,17 @@
 thread, inside a caller's transaction).
 
 Snapshots (trades, strategies, accounts) are upserted with INSERT .. ON CONFLICT DO UPDATE,
-so writing the same snapshot twice is harmless; audit records are only ever inserted.
+so writing the same snapshot twice is harmless; audit records are only ever inserted. Trade
+progress (the flush's fast-moving fields) is a narrow UPDATE by primary key; on SQLite all the
+rows of a transaction go in ONE statement (UPDATE .. FROM VALUES): the sqlite3 driver releases
+the interpreter lock around every row of an executemany, and a worker thread that must win
+the lock back once per row from a busy event loop waits up to a switch interval each time.
 """
 
 from __future__ import annotations
 
 import functools
+import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import fields
 from decimal import Decimal, InvalidOperation
@@ -33,6 +38,7 @@ from tradeguard.app.records import (
     LoadedState,
     Record,
     StrategyRecord,
+    TradeProgress,
     TradeRecord,
     UserRecord,
 )
@@ -47,9 +53,13 @@ _USER_FIELDS = tuple(f.name for f in fields(UserRecord))
 
 
 def snapshot_key(record: Record) -> tuple[str, str] | None:
-    """Identity of a snapshot (a newer one supersedes it); None for audit entries."""
+    """Identity of a snapshot (a newer one of the same key supersedes it; a newer full trade
+    snapshot also supersedes older progress of the trade: see `superseded_by`); None for
+    audit entries."""
     if isinstance(record, TradeRecord):
         return ("trade", record.trade_id)
+    if isinstance(record, TradeProgress):
+        return ("progress", record.trade_id)
     if isinstance(record, StrategyRecord):
         return ("strategy", record.strategy_id)
     if isinstance(record, AccountRecord):
@@ -57,6 +67,14 @@ def snapshot_key(record: Record) -> tuple[str, str] | None:
     if isinstance(record, UserRecord):
         return ("user", record.username)
     return None
+
+
+def superseded_by(record: Record) -> tuple[tuple[str, str], ...]:
+    """The keys of which one newer record makes `record` redundant."""
+    if isinstance(record, TradeProgress):
+        return (("progress", record.trade_id), ("trade", record.trade_id))
+    key = snapshot_key(record)
+    return () if key is None else (key,)
 
 
 # --- records -> rows -------------------------------------------------------------------------
@@ -195,8 +213,9 @@ _SNAPSHOTS: tuple[tuple[type, type[Base], Callable[[Any], dict[str, Any]]], ...]
 
 
 def write(session: Session, records: Sequence[Record]) -> None:
-    """Upsert the snapshots (the last one of each key wins) and append the audit entries in
-    order, inside the session's transaction. The caller commits."""
+    """Upsert the snapshots (the last one of each key wins), then apply the trade progress that
+    came after each trade's newest full snapshot, and append the audit entries in order, inside
+    the session's transaction. The caller commits."""
     latest: dict[tuple[str, str], Record] = {}
     audits: list[dict[str, Any]] = []
     for record in records:
@@ -205,17 +224,89 @@ def write(session: Session, records: Sequence[Record]) -> None:
             if not isinstance(record, AuditRecord):
                 raise TypeError(f"not a storable record: {record!r}")
             audits.append(audit_values(record))
-        else:
-            latest.pop(key, None)  # keep first-seen order of the newest snapshots
-            latest[key] = record
+            continue
+        if isinstance(record, TradeRecord):  # carries every field: older progress is moot
+            latest.pop(("progress", record.trade_id), None)
+        latest.pop(key, None)  # keep first-seen order of the newest snapshots
+        latest[key] = record
     connection = session.connection()  # Core statements: no ORM bookkeeping on the hot path
     dialect = connection.dialect.name
     for record_type, model, to_values in _SNAPSHOTS:
         rows = [to_values(r) for r in latest.values() if isinstance(r, record_type)]
         if rows:
             connection.execute(_upsert(dialect, cast(Table, model.__table__)), rows)
+    progress = [r for r in latest.values() if isinstance(r, TradeProgress)]
+    if progress:
+        _write_progress(connection, progress)
     if audits:
         connection.execute(_AUDIT_INSERT, audits)
+
+
+# The columns a TradeProgress moves, in its parameter order after trade_id.
+_PROGRESS_COLUMNS = (
+    "best_price",
+    "highest_price",
+    "lowest_price",
+    "stop_loss",
+    "stop_reason",
+    "target",
+    "trailing_level",
+    "breakeven_level",
+    "last_price",
+    "updated_at",
+)
+# One UPDATE .. FROM (VALUES ..) per this many rows: 11 parameters a row stays far under
+# SQLite's 32,766-parameter limit.
+_PROGRESS_ROWS_PER_STATEMENT = 500
+_SQLITE_UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33, 0)
+
+
+def progress_params(record: TradeProgress) -> tuple[Any, ...]:
+    best = record.best_price
+    return (
+        record.trade_id,
+        best,
+        best if record.long else None,
+        None if record.long else best,
+        record.stop_loss,
+        record.stop_reason,
+        record.target,
+        record.trailing_level,
+        record.breakeven_level,
+        record.last_price,
+        record.updated_at,
+    )
+
+
+def _write_progress(connection: Any, records: list[TradeProgress]) -> None:
+    params = [progress_params(r) for r in records]
+    if connection.dialect.name == "sqlite" and _SQLITE_UPDATE_FROM:
+        for start in range(0, len(params), _PROGRESS_ROWS_PER_STATEMENT):
+            part = params[start : start + _PROGRESS_ROWS_PER_STATEMENT]
+            flat = [value for row in part for value in row]
+            connection.exec_driver_sql(_sqlite_progress_sql(len(part)), tuple(flat))
+        return
+    # PostgreSQL (psycopg batches an executemany over the wire) and old SQLite: by row.
+    by_row = [row[1:] + row[:1] for row in params]  # the key goes last, in the WHERE
+    connection.exec_driver_sql(_progress_sql(connection.dialect.paramstyle), by_row)
+
+
+@functools.cache
+def _sqlite_progress_sql(rows: int) -> str:
+    width = 1 + len(_PROGRESS_COLUMNS)
+    row = "(" + ", ".join("?" * width) + ")"
+    sets = ", ".join(f"{name} = v.column{i + 2}" for i, name in enumerate(_PROGRESS_COLUMNS))
+    return (
+        f"UPDATE trades SET {sets} FROM (VALUES {', '.join([row] * rows)}) AS v "
+        "WHERE trades.trade_id = v.column1"
+    )
+
+
+@functools.cache
+def _progress_sql(paramstyle: str) -> str:
+    mark = "?" if paramstyle == "qmark" else "%s"
+    sets = ", ".join(f"{name} = {mark}" for name in _PROGRESS_COLUMNS)
+    return f"UPDATE trades SET {sets} WHERE trade_id = {mark}"
 
 
 _AUDIT_INSERT = insert(cast(Table, AuditRow.__table__))

@@ -34,6 +34,7 @@ from tradeguard.app.records import (
     LoadedState,
     Record,
     StrategyRecord,
+    TradeProgress,
     TradeRecord,
     UserRecord,
 )
@@ -181,16 +182,28 @@ class SqlStore:
                 trades.pop(record.trade_id, None)
                 if record.state in rows.OPEN_STATES:
                     trades[record.trade_id] = record
+            elif isinstance(record, TradeProgress) and record.trade_id in trades:
+                trades[record.trade_id] = record.apply(trades[record.trade_id])
         return LoadedState(strategies=list(strategies.values()), trades=list(trades.values()))
 
     async def trade(self, trade_id: str) -> TradeRecord | None:
         with self._cond:
             queued = [
-                r for r in self._queued() if isinstance(r, TradeRecord) and r.trade_id == trade_id
+                r
+                for r in self._queued()
+                if isinstance(r, TradeRecord | TradeProgress) and r.trade_id == trade_id
             ]
-        if queued:
-            return queued[-1]
-        return await self._call(lambda s: rows.trade(s, trade_id))
+        full = [i for i, r in enumerate(queued) if isinstance(r, TradeRecord)]
+        record: TradeRecord | None
+        if full:
+            record = queued[full[-1]]  # type: ignore[assignment]
+            queued = queued[full[-1] + 1 :]
+        else:
+            record = await self._call(lambda s: rows.trade(s, trade_id))
+        for progress in queued:
+            if record is not None and isinstance(progress, TradeProgress):
+                record = progress.apply(record)
+        return record
 
     async def history(self, account: str | None, limit: int) -> list[TradeRecord]:
         stored, queued = await self._call(
