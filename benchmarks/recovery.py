@@ -11,9 +11,11 @@ trades on 1,000 symbols in 50 strategies).
 3. Sustained tick rate: ticks driven through `Monitor.on_tick` as fast as possible for SECONDS
    (yielding to the event loop every 256 ticks so the flush loop and exit tasks run; the tick
    path is replayed forwards then backwards, so every symbol's price stays continuous), once
-   with SQLite and a 1 s flush interval, once engine-only (an in-memory store that writes
-   nothing, no flush). Exits fill at the paper broker in both. The 10,000 trades are all
-   dirty after start-up, so the first flush writes every one of them.
+   with SQLite and a 1 s flush interval, once engine-only (the same trades read back from the
+   same SQLite seed, then an in-memory store that writes nothing, no flush: objects born from
+   database rows are what the service holds, so both sides start from identical state). Exits
+   fill at the paper broker in both. Rounds are interleaved (engine-only, then persisted) and
+   the cost is the median of the per-round costs.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import logging
 import os
 import re
 import signal
+import statistics
 import sys
 import tempfile
 import time
@@ -49,7 +52,7 @@ from tradeguard.core.money import from_units
 
 TICKS = 300_000  # replayed forwards and backwards (a continuous path) for SECONDS
 SECONDS = 6.0
-ROUNDS = 2
+ROUNDS = 3
 YIELD_EVERY = 256
 READY = re.compile(rb"monitoring (\d+) trades")
 
@@ -121,8 +124,17 @@ class RecoveryNumbers:
     all_persisted: list[float]
 
     @property
+    def round_costs(self) -> list[float]:
+        """Per round: the persisted run against the engine-only run just before it (%)."""
+        return [
+            100.0 * (1.0 - p / e) for e, p in zip(self.all_rates, self.all_persisted, strict=True)
+        ]
+
+    @property
     def cost_pct(self) -> float:
-        return 100.0 * (1.0 - self.persisted.ticks_per_s / self.engine.ticks_per_s)
+        """The median of the paired per-round costs: each pair ran back to back, so a slow
+        spell of the shared machine hits both sides of a pair, not one side of a best-of."""
+        return statistics.median(self.round_costs)
 
 
 def seed_records(work: Workload) -> tuple[list[StrategyRecord], list[Record]]:
@@ -243,16 +255,15 @@ async def tick_rate(
     market = SimMarket()
     paper = PaperBroker(market)
     open_positions(work, paper, market)
-    strategies, records = seed_records(work)
-    store: Store
-    if persist:
-        url = f"sqlite:///{workdir / 'rate.db'}"
-        await seed_sqlite(url, records)
-        store = await SqlStore.open(url)
-        options = RuntimeOptions(flush_interval=1.0)
-    else:
-        trades = [r for r in records if isinstance(r, TradeRecord)]
-        store = MemoryStore(LoadedState(strategies, trades))
+    _, records = seed_records(work)
+    url = f"sqlite:///{workdir / 'rate.db'}"
+    await seed_sqlite(url, records)
+    store: Store = await SqlStore.open(url)
+    options = RuntimeOptions(flush_interval=1.0)
+    if not persist:  # the same state, read back from the same database, then no more I/O
+        loaded = await store.load()
+        await store.close()
+        store = MemoryStore(loaded)
         options = RuntimeOptions(flush_interval=3_600.0)
     broker: BrokerGateway = paper
     runtime = AppRuntime(broker, NullFeed(), store, SystemClock(), options)
@@ -369,6 +380,7 @@ def rows(n: RecoveryNumbers) -> list[tuple[str, str, str]]:
         (
             "persistence cost",
             f"{n.cost_pct:.1f} %",
+            f"median of the paired rounds ({', '.join(f'{c:.1f} %' for c in n.round_costs)}); "
             f"goal < {GOALS['cost_pct']:.0f} %: {ok(n.cost_pct < GOALS['cost_pct'])}",
         ),
     ]

@@ -103,12 +103,16 @@ class UserRecord:
     updated_at: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TradeProgress:
     """The fast-moving fields of an open trade, as the periodic flush writes them: a narrow
     update of a row that a full TradeRecord wrote before (lifecycle changes are always written
     through as full snapshots). A newer full TradeRecord of the trade supersedes it; a newer
-    TradeProgress applies on top of an older full record."""
+    TradeProgress applies on top of an older full record.
+
+    Treat it as immutable like the other records; it is not declared frozen only because the
+    flush builds up to one per open trade every second, and a frozen dataclass pays a
+    `object.__setattr__` per field (about 4 us per record against 0.5 us)."""
 
     trade_id: str
     long: bool  # the seed's highest_price (LONG) / lowest_price (SHORT) follow best_price

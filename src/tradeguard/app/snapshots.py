@@ -24,6 +24,7 @@ from tradeguard.core.portfolio import StrategyBook
 from tradeguard.core.reconcile import TradeSnapshot
 from tradeguard.core.rules import TradeRules
 from tradeguard.core.strategy import StrategyRiskConfig
+from tradeguard.core.symbols import SymbolBook
 from tradeguard.core.timeutil import ist_day
 from tradeguard.core.trade import Trade
 
@@ -102,18 +103,23 @@ class Snapshots:
         return self.trade_record(trade, now)
 
     def progress_record(self, trade: Trade, now: int) -> TradeProgress:
-        inst = trade.instrument
-        return TradeProgress(
-            trade_id=trade.trade_id,
-            long=trade.side is Side.LONG,
-            best_price=trade.best,
-            stop_loss=trade.stop,
-            stop_reason=trade.stop_reason.value if trade.stop_reason else None,
-            target=trade.target,
-            trailing_level=trade.trailing,
-            breakeven_level=trade.breakeven,
-            last_price=self.engine.last_price(inst.symbol, inst.exchange),
-            updated_at=now,
+        book = trade.run  # a watched trade's symbol book (it holds the last price)
+        if isinstance(book, SymbolBook):
+            last = book.last
+        else:
+            last = self.engine.last_price(trade.instrument.symbol, trade.instrument.exchange)
+        reason = trade.stop_reason
+        return TradeProgress(  # positional: this runs for every dirty trade every second
+            trade.trade_id,
+            trade.side is Side.LONG,
+            trade.best,
+            trade.stop,
+            reason.value if reason is not None else None,
+            trade.target,
+            trade.trailing,
+            trade.breakeven,
+            last,
+            now,
         )
 
     def trade_record(self, trade: Trade, now: int) -> TradeRecord:

@@ -7,6 +7,8 @@ worker to commit them in one transaction. If the database is down, locked or slo
 returns False and the records stay queued; the store turns `degraded`, retries with backoff,
 replays the queue in order (before any newer write, since it is the same queue), and turns
 healthy again once the queue is empty. Reads see queued snapshots on top of the database.
+A saturated event loop steps aside briefly when the worker waits too long for the interpreter
+lock (handoff.LockHandoff).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from tradeguard.adapters.db import rows
 from tradeguard.adapters.db.connect import create_engine, database_url
+from tradeguard.adapters.db.handoff import Heartbeat, LockHandoff
 from tradeguard.adapters.db.migrate import upgrade_connection
 from tradeguard.adapters.db.pending import Batch, PendingQueue, Waiter
 from tradeguard.app.records import (
@@ -99,6 +102,8 @@ class SqlStore:
         self._stopping = False
         self._gave_up = False
         self._closed = False
+        self._heartbeat = Heartbeat()
+        self.handoff = LockHandoff(self._heartbeat)
         self._thread = threading.Thread(target=self._run, name="tradeguard-db", daemon=True)
         self._thread.start()
 
@@ -146,7 +151,9 @@ class SqlStore:
         with self._cond:
             degraded = self._degraded
             self._queue.push(Batch(batch_records, None if degraded else waiter))
+            self._heartbeat.beat()
             self._cond.notify()
+        self.handoff.kick()
         if degraded:
             return False
         # Wait in steps of commit_timeout. While the worker keeps committing (a busy database,
@@ -251,15 +258,19 @@ class SqlStore:
         waiter = Waiter(loop, loop.create_future())
         with self._cond:
             self._stopping = True
+            self._heartbeat.beat()
             self._exit_waiters.append(waiter)
             self._cond.notify()
+        self.handoff.kick()  # the last flush may be large: keep the worker going
         if self._thread.is_alive():
             try:
                 await asyncio.wait_for(waiter.future, self._close_timeout)
             except TimeoutError:
                 log.error("database worker did not stop within %ss", self._close_timeout)
+                self.handoff.cancel()
                 return
         self._thread.join(timeout=1.0)
+        self.handoff.cancel()
 
     # --- helpers on the loop side ----------------------------------------------------------
 
@@ -270,7 +281,9 @@ class SqlStore:
         waiter = Waiter(loop, loop.create_future())
         with self._cond:
             self._jobs.append((fn, waiter))
+            self._heartbeat.beat()
             self._cond.notify()
+        self.handoff.kick()
         limit = self._read_timeout if wait_limit is None else wait_limit
         try:
             result = await asyncio.wait_for(waiter.future, limit)
@@ -319,7 +332,9 @@ class SqlStore:
                     break
                 if self._stopping:
                     return False
+                self._heartbeat.beat(busy=False)
                 self._cond.wait(self._next_attempt - now if can_write else None)
+            self._heartbeat.beat()
             chunk: list[Batch] = []
             if write_due:
                 chunk = self._queue.take(0 if self._isolate else self._chunk)
@@ -327,6 +342,7 @@ class SqlStore:
                 self._inflight = chunk
         for fn, waiter in jobs:
             self._run_job(fn, waiter)
+            self._heartbeat.beat()
         if chunk:
             self._write(chunk)
         return True
@@ -350,6 +366,7 @@ class SqlStore:
         try:
             with Session(self._engine) as session, session.begin():
                 rows.write(session, records)
+                self._heartbeat.beat()
         except Exception as error:
             self._write_failed(chunk, records, error)
             return
@@ -405,6 +422,7 @@ class SqlStore:
             self._engine.dispose()
         finally:
             with self._cond:
+                self._heartbeat.beat(busy=False)
                 waiters, self._exit_waiters = self._exit_waiters, []
                 jobs = list(self._jobs)
                 self._jobs.clear()

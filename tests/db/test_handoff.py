@@ -1,0 +1,84 @@
+"""The database worker thread keeps committing while the event loop is saturated (the loop
+steps aside when the worker has gone without a heartbeat), and the loop-side timer does
+nothing once the worker is idle."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from tests.db import factories as f
+from tests.db.conftest import Database, open_store
+from tests.helpers import eventually
+from tradeguard.adapters.db.handoff import Heartbeat, LockHandoff
+
+
+@pytest.mark.asyncio
+async def test_the_loop_steps_aside_only_while_the_worker_is_busy_and_silent() -> None:
+    heartbeat = Heartbeat()
+    naps: list[float] = []
+    handoff = LockHandoff(heartbeat, period=0.001, after=0.001, pause=0.0, sleep=naps.append)
+    heartbeat.beat(busy=True)
+    handoff.kick()
+    await eventually(lambda: len(naps) >= 3, message="the loop steps aside")
+    assert handoff.pauses == len(naps)
+    heartbeat.beat(busy=False)  # the worker ran out of work
+    stepped = len(naps)
+    await eventually(lambda: handoff._handle is None, message="the timer stops")
+    assert len(naps) == stepped
+    handoff.kick()  # idle worker: the timer fires once and stops without a pause
+    await eventually(lambda: handoff._handle is None, message="the timer stops again")
+    assert len(naps) == stepped
+
+
+@pytest.mark.asyncio
+async def test_a_busy_worker_that_keeps_beating_is_left_alone() -> None:
+    heartbeat = Heartbeat()
+    naps: list[float] = []
+    handoff = LockHandoff(heartbeat, period=0.001, after=60.0, pause=0.0, sleep=naps.append)
+    heartbeat.beat(busy=True)
+    handoff.kick()
+    ticks = 0
+
+    def timer_ran() -> bool:
+        nonlocal ticks
+        ticks += 1
+        return ticks > 20
+
+    await eventually(timer_ran)
+    assert handoff._handle is not None  # still watching
+    assert naps == []
+    handoff.cancel()
+
+
+@pytest.mark.asyncio
+async def test_commits_land_while_the_event_loop_is_saturated(sqlite_db: Database) -> None:
+    """A loop that polls its sockets every ~0.2 ms (a saturated service) used to starve the
+    worker thread of the interpreter lock: a 2,000-row write took seconds and the store went
+    "degraded" on a healthy database. Each commit here must land, without degrading."""
+    store = await open_store(sqlite_db.url, commit_timeout=1.0, slow_limit=2.0)
+    stop = asyncio.Event()
+
+    async def saturate() -> None:
+        while not stop.is_set():
+            until = time.perf_counter() + 0.0002
+            while time.perf_counter() < until:
+                pass
+            await asyncio.sleep(0)
+
+    spinner = asyncio.create_task(saturate())
+    try:
+        await asyncio.sleep(0)
+        trades = [f.trade(f"t-{i:04d}") for i in range(2_000)]
+        for start in range(0, len(trades), 500):
+            assert await store.commit(trades[start : start + 500])
+        for n in range(1, 4):
+            assert await store.commit([f.progress(t.trade_id, n) for t in trades])
+            assert await store.commit([f.trade("t-0000", state="EXITING"), f.audit(n)])
+        assert not store.degraded
+    finally:
+        stop.set()
+        await spinner
+        await store.close()
