@@ -13,8 +13,10 @@ skips exits the executor is handling and, by default, acts on orders only.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
 from tradeguard.app.executor import ExitExecutor, trade_last_price
@@ -94,7 +96,14 @@ class Recovery:
         self.book_interval = book_interval
 
     async def start(self) -> RecoveryResult:
-        state = await self.store.load()
+        # The broker's books are read while the database loads (nothing trades meanwhile:
+        # monitoring has not started), so a restart pays for the slower of the two, not both.
+        books = asyncio.ensure_future(self._books())
+        try:
+            state = await self.store.load()
+        except BaseException:
+            books.cancel()
+            raise
         now = self.clock.now()
         for record in state.strategies:
             self._restore_strategy(record, now)
@@ -104,15 +113,19 @@ class Recovery:
             trade = trade_from_record(trade_record)
             self.snapshots.exits[trade.trade_id] = exit_info_from_record(trade_record)
             self.snapshots.mark_stored(trade)
-            pending.extend(self.engine.add_trade(trade, now))
+            pending.extend(self.engine.add_trade(trade, now, evaluate_strategy=False))
             if _as_stored(trade, trade_record):
                 as_stored.append(trade.trade_id)
+        for strategy in self.engine.strategies():  # once each, with all its trades in
+            pending.extend(self.engine.reevaluate_strategy(strategy.strategy_id, now))
         # A restored trade identical to its row need not be written again: with 10,000 trades
         # that first flush is one 10,000-row transaction every exit intent would queue behind.
         self.engine.dirty_trades.difference_update(as_stored)
         busy = {d.trade_id for d in pending.exits}
         try:
-            corrections = await self._reconcile(busy, orders_only=False, decisions=pending)
+            corrections = await self._reconcile(
+                busy, orders_only=False, decisions=pending, books=books
+            )
             reconciled = True
         except RecoveryError as error:
             corrections, reconciled = [], False
@@ -157,9 +170,14 @@ class Recovery:
     # -- reconciliation -------------------------------------------------------------------
 
     async def _reconcile(
-        self, busy: set[str], *, orders_only: bool, decisions: Decisions
+        self,
+        busy: set[str],
+        *,
+        orders_only: bool,
+        decisions: Decisions,
+        books: Awaitable[tuple[list[PositionReport], list[OrderReport]]] | None = None,
     ) -> list[Correction]:
-        positions, orders = await self._books()
+        positions, orders = await (books if books is not None else self._books())
         snapshots = [
             self.snapshots.reconcile_snapshot(t, in_flight=t.trade_id in busy)
             for t in self.engine.trades()
@@ -182,7 +200,10 @@ class Recovery:
             if attempt:
                 await self.clock.sleep(self.book_interval)
             try:
-                return await self.broker.position_book(), await self.broker.order_book()
+                positions, orders = await asyncio.gather(
+                    self.broker.position_book(), self.broker.order_book()
+                )
+                return positions, orders
             except BrokerError as error:
                 last = error
                 log.warning("broker books unavailable (%s)", error)

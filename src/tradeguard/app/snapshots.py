@@ -16,7 +16,12 @@ from typing import Any
 from tradeguard.app.ports import Store
 from tradeguard.app.records import AuditRecord, Record, StrategyRecord, TradeProgress, TradeRecord
 from tradeguard.app.views import name_of, owner_of
-from tradeguard.core.codec import config_from_dict, config_to_dict, rules_from_dict, rules_to_dict
+from tradeguard.core.codec import (
+    config_from_dict,
+    config_to_dict,
+    rules_from_dict,
+    rules_to_dict,
+)
 from tradeguard.core.decisions import ExitDecision
 from tradeguard.core.engine import RiskEngine
 from tradeguard.core.model import ExitReason, Instrument, Product, Side, TradeState

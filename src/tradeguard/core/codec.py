@@ -40,7 +40,13 @@ def decimal_of(value: object, name: str) -> Decimal:
     return dec
 
 
+_KINDS = {kind.value: kind for kind in LevelKind}
+
+
 def _kind(value: object, name: str) -> LevelKind:
+    kind = _KINDS.get(value) if isinstance(value, str) else None
+    if kind is not None:
+        return kind
     try:
         return LevelKind(str(value).upper())
     except ValueError:

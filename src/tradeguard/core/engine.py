@@ -188,8 +188,11 @@ class RiskEngine(LifecycleCommands):
 
     # -- trades ---------------------------------------------------------------------------
 
-    def add_trade(self, trade: Trade, now: int) -> Decisions:
-        """Start monitoring a trade (new, or restored from storage in any open state)."""
+    def add_trade(self, trade: Trade, now: int, *, evaluate_strategy: bool = True) -> Decisions:
+        """Start monitoring a trade (new, or restored from storage in any open state).
+
+        `evaluate_strategy=False` (a restart adding every trade at once) leaves the strategy's
+        portfolio rules to one `reevaluate_strategy` call after the last trade is in."""
         if trade.trade_id in self._trades:
             raise EngineError(f"trade {trade.trade_id} is already monitored")
         if not trade.state.is_open:
@@ -212,7 +215,8 @@ class RiskEngine(LifecycleCommands):
         decisions = Decisions()
         if book.last is not None and trade.state is TradeState.ACTIVE and strategy.watching:
             self._evaluate_trade(trade, book.last, now, decisions)
-        decisions.extend(self._evaluate_strategy(strategy, now))
+        if evaluate_strategy:
+            decisions.extend(self._evaluate_strategy(strategy, now))
         return decisions
 
     def _symbol_book(self, symbol: str, exchange: str) -> SymbolBook:

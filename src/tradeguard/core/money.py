@@ -59,9 +59,17 @@ def percent_of(base_units: int, percent: Fraction) -> Fraction:
 
 def ceil_to_tick(value: Fraction | int, tick: int) -> int:
     """Smallest multiple of `tick` that is >= value."""
+    if type(value) is int:  # integer math: no new Fraction on the common paths
+        return -(-value // tick) * tick
+    if type(value) is Fraction:
+        return -(-value.numerator // (value.denominator * tick)) * tick
     return math.ceil(Fraction(value) / tick) * tick
 
 
 def floor_to_tick(value: Fraction | int, tick: int) -> int:
     """Largest multiple of `tick` that is <= value."""
+    if type(value) is int:
+        return value // tick * tick
+    if type(value) is Fraction:
+        return value.numerator // (value.denominator * tick) * tick
     return math.floor(Fraction(value) / tick) * tick

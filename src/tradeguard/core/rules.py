@@ -6,6 +6,7 @@ favourable direction: up for LONG, down for SHORT (docs/rules.md explains why).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import time
 from decimal import Decimal
@@ -43,11 +44,32 @@ class Offset:
         if self.kind is LevelKind.POINTS:
             to_units(self.value)
 
-    def units(self, entry: int) -> Fraction:
+    def units(self, entry: int) -> Fraction | int:
         """The distance in integer units for a trade entered at `entry` (exact, unrounded)."""
         if self.kind is LevelKind.POINTS:
-            return Fraction(to_units(self.value))
-        return entry * Fraction(self.value) / 100
+            return _points(self.value)
+        return _percent_of(entry, self.value)
+
+
+# A restart rebuilds every open trade's levels at once, and most trades share a handful of
+# settings: convert each distinct Decimal once.
+@functools.lru_cache(maxsize=4096)
+def _points(value: Decimal) -> int:
+    return to_units(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _ratio(value: Decimal) -> tuple[int, int]:
+    return value.as_integer_ratio()
+
+
+def _percent_of(entry: int, percent: Decimal) -> Fraction | int:
+    """`percent`% of `entry`, exact: an int when it divides evenly."""
+    num, den = _ratio(percent)
+    num, den = entry * num, den * 100
+    if num % den == 0:
+        return num // den
+    return Fraction(num, den)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,12 +130,17 @@ def round_favourable(value: Fraction | int, side: Side, tick: int) -> int:
     return ceil_to_tick(value, tick) if side is Side.LONG else floor_to_tick(value, tick)
 
 
-def _away(entry: int, level: Level, side: Side, sign: int) -> Fraction:
+def _away(entry: int, level: Level, side: Side, sign: int) -> Fraction | int:
     """Raw level `sign` * distance from entry, in the position's direction (unrounded)."""
     if level.kind is LevelKind.PRICE:
-        return Fraction(to_units(level.value))
-    distance = Offset(level.kind, level.value).units(entry)
-    return entry + sign * side.sign * distance
+        return _points(level.value)
+    direction = sign * side.sign
+    if level.kind is LevelKind.POINTS:
+        return entry + direction * _points(level.value)
+    num, den = _ratio(level.value)  # entry * (1 + direction * num / (100 * den)), exactly
+    den *= 100
+    num = entry * (den + direction * num)
+    return num // den if num % den == 0 else Fraction(num, den)
 
 
 def stop_price(level: Level, side: Side, entry: int, tick: int) -> int:
@@ -171,6 +198,12 @@ def validate_rules(rules: TradeRules, side: Side, entry: int, tick: int) -> None
         stop_price(rules.stop_loss, side, entry, tick)
     if rules.target is not None:
         target_price(rules.target, side, entry, tick)
+    validate_offsets(rules, entry, tick)
+
+
+def validate_offsets(rules: TradeRules, entry: int, tick: int) -> None:
+    """The part of `validate_rules` beyond the stop and target levels (those are checked by
+    `stop_price` / `target_price` themselves)."""
     if rules.trailing is not None and rules.trailing.distance.units(entry) < tick:
         raise RuleError("trailing distance is smaller than one tick")
     step = rules.trailing.step if rules.trailing is not None else None

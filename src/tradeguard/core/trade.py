@@ -22,7 +22,7 @@ from tradeguard.core.model import (
     TradeState,
     check_transition,
 )
-from tradeguard.core.rules import TradeRules, stop_price, target_price, validate_rules
+from tradeguard.core.rules import TradeRules, stop_price, target_price, validate_offsets
 from tradeguard.core.timeutil import NS_PER_SECOND, next_time_of_day
 
 NEG = -(1 << 62)
@@ -119,8 +119,7 @@ class Trade:
         self.entry_order_id = entry_order_id
         self.entered_at = entered_at
         self.state = state
-        self.rules = rules if rules is not None else TradeRules()
-        validate_rules(self.rules, side, entry_price, instrument.tick)
+        self.rules = rules if rules is not None else TradeRules()  # validated by apply_rules
         if best is None or side.sign * (best - entry_price) < 0:
             best = entry_price
         self._best = best
@@ -168,14 +167,19 @@ class Trade:
     def apply_rules(self, rules: TradeRules) -> None:
         """Install (possibly edited) rules and recompute every level and the deadline."""
         tick = self.instrument.tick
-        validate_rules(rules, self.side, self.entry_price, tick)
-        self.rules = rules
         entry = self.entry_price
-        self.plan = LevelPlan(rules, self.side, entry, tick)
-        self.initial_stop = (
+        # Each of these raises RuleError on a setting that cannot work; nothing is assigned
+        # until all of them passed (an edit that fails changes nothing).
+        initial_stop = (
             stop_price(rules.stop_loss, self.side, entry, tick) if rules.stop_loss else None
         )
-        self.target = target_price(rules.target, self.side, entry, tick) if rules.target else None
+        target = target_price(rules.target, self.side, entry, tick) if rules.target else None
+        validate_offsets(rules, entry, tick)
+        plan = LevelPlan(rules, self.side, entry, tick)
+        self.rules = rules
+        self.plan = plan
+        self.initial_stop = initial_stop
+        self.target = target
         deadlines: list[tuple[int, ExitReason]] = []
         if rules.square_off is not None:
             deadlines.append(
