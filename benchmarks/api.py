@@ -38,6 +38,7 @@ from tradeguard.app.accounts import AccountService
 from tradeguard.app.publisher import ViewPublisher
 from tradeguard.app.runtime import AppRuntime
 from tradeguard.app.service import CreateTrade
+from tradeguard.bootstrap.loop import run as run_loop
 from tradeguard.interfaces.api import ApiOptions, build_app
 
 N_TRADES = 1_000
@@ -204,7 +205,7 @@ async def run_async(n_trades: int = N_TRADES, window: float = WINDOW_S) -> ApiRe
 
 def run(n_trades: int = N_TRADES, window: float = WINDOW_S) -> ApiResult:
     logging.getLogger("tradeguard").setLevel(logging.ERROR)
-    return asyncio.run(run_async(n_trades, window))
+    return run_loop(run_async(n_trades, window))
 
 
 def rows(result: ApiResult) -> list[tuple[str, str, str]]:

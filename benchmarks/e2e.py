@@ -6,12 +6,12 @@ tradeguard (real OpenAlgo gateway and WebSocket feed, SQLite store, app runtime)
 process's loop. 1,000 LONG trades on 1,000 symbols, each entered by a real `placeorder` at the
 simulator and guarded through createtrade, each with a 5-point stop.
 
-Latency: one tick at a time, a price through one trade's stop, sent with
-`POST /sim/admin/price`. t0 = the simulator's `time.time_ns()` just before it hands the tick
-to its WebSocket server (`sent_ns` in the admin reply); t1 = the simulator's `time.time_ns()`
-when the exit's `placeorder` reaches its REST handler (`/sim/admin/arrivals`, by order id).
-Both are stamped in the simulator process on the one host clock. The admin reply is read on the
-service's loop while the tick is in flight, so its parsing is inside the measured time.
+Latency: one tick at a time, a price through one trade's stop, scheduled with
+`POST /sim/admin/price` and `delay_ms` (the simulator replies, then sends the tick 20 ms later,
+so the benchmark's own admin call is not on the service's loop while the tick is in flight).
+t0 = the simulator's `time.time_ns()` just before it hands the tick to its WebSocket server;
+t1 = the simulator's `time.time_ns()` when the exit's `placeorder` reaches its REST handler.
+Both come from `/sim/admin/arrivals` and are stamped in the simulator process on one clock.
 
 Throughput: the simulator publishes non-triggering ticks round-robin over the 1,000 symbols at
 a target rate for a window (`POST /sim/admin/stream`: the pacing runs in the simulator
@@ -47,12 +47,14 @@ from tradeguard.adapters.openalgo.rest_gateway import OpenAlgoGateway
 from tradeguard.app.resolve import ExecutorPolicy
 from tradeguard.app.runtime import AppRuntime, RuntimeOptions
 from tradeguard.app.service import CreateTrade
+from tradeguard.bootstrap.loop import run as run_loop
 from tradeguard.core.broker import OrderRequest, PlaceResult
 from tradeguard.core.money import from_units, to_units
 
 N_TRADES = 1_000
 RATES = (1_000, 2_000, 5_000, 10_000, 15_000, 20_000, 25_000, 30_000, 40_000)
 WINDOW_S = 2.0
+TICK_DELAY_MS = 20.0  # the simulator sends each latency tick this long after replying
 ENTRY = to_units("1000")
 UNLIMITED = RateLimitConfig(orders=1_000_000, smart_orders=1_000_000, api=1_000_000)
 
@@ -165,6 +167,11 @@ class SimProcess:
         body = {"symbol": symbol, "exchange": "NSE", "ltp": str(from_units(ltp))}
         return int((await self.post("/sim/admin/price", body))["sent_ns"])
 
+    async def price_later(self, symbol: str, ltp: int, delay_ms: float) -> None:
+        """The tick goes out `delay_ms` after the reply; its send time is in the arrivals."""
+        body = {"symbol": symbol, "exchange": "NSE", "ltp": str(from_units(ltp))}
+        await self.post("/sim/admin/price", body | {"delay_ms": delay_ms})
+
     async def stop(self) -> None:
         await self.admin.aclose()
         self.proc.terminate()
@@ -246,16 +253,15 @@ async def _latency(sim: SimProcess, gateway: OpenAlgoGateway, n: int) -> list[in
         return result
 
     gateway.place_order = spy  # type: ignore[method-assign]
-    sent: dict[str, int] = {}
     try:
         for symbol in _symbols(n):
             placed[symbol] = loop.create_future()
-            sent[symbol] = await sim.price(symbol, ENTRY - to_units("6"))
+            await sim.price_later(symbol, ENTRY - to_units("6"), TICK_DELAY_MS)
             await asyncio.wait_for(placed[symbol], timeout=10)
     finally:
         gateway.place_order = place  # type: ignore[method-assign]
-    arrivals = {k: int(v) for k, v in (await sim.post("/sim/admin/arrivals")).items()}
-    return [arrivals[placed[sym].result()] - sent[sym] for sym in _symbols(n)]
+    stamps = {k: int(v) for k, v in (await sim.post("/sim/admin/arrivals")).items()}
+    return [stamps[placed[sym].result()] - stamps[f"NSE:{sym}"] for sym in _symbols(n)]
 
 
 async def _rate(sim: SimProcess, runtime: AppRuntime, symbols: list[str], rate: int) -> RatePoint:
@@ -307,7 +313,7 @@ async def _mean_ms(call: Callable[[], Any], times: int = 20) -> float:
 
 
 def run(n: int = N_TRADES, rates: tuple[int, ...] = RATES) -> E2EResult:
-    return asyncio.run(_run(n, rates))
+    return run_loop(_run(n, rates))
 
 
 def rows(result: E2EResult) -> list[tuple[str, str, str]]:

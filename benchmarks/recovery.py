@@ -45,6 +45,7 @@ from tradeguard.app.ports import BrokerGateway, OrderUpdateHandler, Store, TickH
 from tradeguard.app.records import LoadedState, Record, StrategyRecord, TradeRecord
 from tradeguard.app.runtime import AppRuntime, RuntimeOptions
 from tradeguard.app.snapshots import Snapshots
+from tradeguard.bootstrap.loop import run as run_loop
 from tradeguard.core.broker import OrderRequest
 from tradeguard.core.engine import RiskEngine
 from tradeguard.core.model import Side
@@ -339,7 +340,7 @@ def run(ticks: int = TICKS, seconds: float = SECONDS) -> RecoveryNumbers:
     one symbol, so exits log position-mismatch warnings that are not the point here)."""
     logging.disable(logging.WARNING)
     try:
-        return asyncio.run(run_async(ticks, seconds))
+        return run_loop(run_async(ticks, seconds))
     finally:
         logging.disable(logging.NOTSET)
 

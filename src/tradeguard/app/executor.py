@@ -189,6 +189,8 @@ class ExitExecutor(ExitOutcomes):
             prefetch = self._prefetch(_key(trade)) if first else None
             first = False
             try:
+                if prefetch is not None:
+                    await asyncio.sleep(0)  # the read goes on the wire before the commit starts
                 await self._commit_intent(trade, info, decision)
                 self.failpoints.hit("after_intent")
                 outcome = await self._place(trade, info, decision, received_at, prefetch)

@@ -8,7 +8,6 @@ It builds the CLI's commands: `run` (bootstrap.service), `sim` (bootstrap.simula
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +18,7 @@ from tradeguard.adapters.replay.config_toml import ConfigFileError, load_replay_
 from tradeguard.adapters.replay.ticks_csv import TickFileError, read_ticks
 from tradeguard.adapters.sim.embedded import SimulatorOptions, SimulatorSetupError
 from tradeguard.adapters.sim.faults import FAIL_MODES, FaultSpecError, StartFaults
+from tradeguard.bootstrap import loop
 from tradeguard.config import Settings, SettingsError, load_settings
 from tradeguard.interfaces import cli
 
@@ -56,7 +56,7 @@ def run_command() -> cli.Command:
 
         settings = _settings()
         configure_logging(settings.log_level)
-        return asyncio.run(serve(settings))
+        return loop.run(serve(settings))
 
     return cli.Command(
         "run",
@@ -151,7 +151,7 @@ def sim_command() -> cli.Command:
         options = sim_options(args)
         configure_logging("INFO")
         try:
-            return asyncio.run(serve_simulator(options))
+            return loop.run(serve_simulator(options))
         except SimulatorSetupError as error:
             raise cli.CommandError(str(error)) from None
 

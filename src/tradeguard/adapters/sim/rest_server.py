@@ -403,20 +403,35 @@ class SimApi:
         return self.broker.release_late_fills() if spec.get("release_late") else []
 
     async def admin_price(self, request: Request) -> Response:
+        """Set a price now, or `delay_ms` after replying (so the caller's handling of this
+        reply is over before the tick goes out); `sent_ns` is in the reply or, when delayed,
+        in `/sim/admin/arrivals` under "EXCHANGE:SYMBOL"."""
         try:
             spec = json.loads(await request.body())
             symbol, exchange = str(spec["symbol"]), str(spec["exchange"])
             units = to_units(str(spec["ltp"]))
-            sent_ns = time.time_ns()  # just before the tick goes to the WebSocket server
-            self.market.set_price(symbol, exchange, units)
+            delay_ms = float(spec.get("delay_ms", 0))
+            if not 0 <= delay_ms <= 60_000:
+                raise ValueError("delay_ms must be within 0..60000")
         except (KeyError, TypeError, ValueError) as error:
             return _error(400, f"bad price request: {error}")
-        return _success(
-            {"symbol": symbol, "exchange": exchange, "ltp": views.price(units), "sent_ns": sent_ns}
-        )
+        reply = {"symbol": symbol, "exchange": exchange, "ltp": views.price(units)}
+        if delay_ms:
+            asyncio.get_running_loop().call_later(
+                delay_ms / 1_000, self._set_price, symbol, exchange, units
+            )
+            return _success(reply | {"scheduled_ms": delay_ms})
+        return _success(reply | {"sent_ns": self._set_price(symbol, exchange, units)})
+
+    def _set_price(self, symbol: str, exchange: str, units: int) -> int:
+        sent_ns = time.time_ns()  # just before the tick goes to the WebSocket server
+        self.market.set_price(symbol, exchange, units)
+        self._arrived(f"{exchange}:{symbol}", sent_ns)
+        return sent_ns
 
     async def admin_arrivals(self, request: Request) -> Response:
-        """`{order_id: ns}`: when each placeorder reached its handler; POST also clears them."""
+        """`{order_id: ns}`: when each placeorder reached its handler, and `{"EXCHANGE:SYMBOL":
+        ns}`: when the last admin price of a symbol went out; POST also clears them."""
         arrivals = dict(self.arrivals)
         if request.method == "POST":
             self.arrivals.clear()
