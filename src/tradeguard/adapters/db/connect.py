@@ -61,8 +61,15 @@ def sqlite_path(url: URL) -> Path | None:
     return Path(database)
 
 
-def create_engine(url: str | URL, *, busy_timeout_ms: int = 500, **kwargs: Any) -> Engine:
-    """An engine for `url`; SQLite files get their directory created and the pragmas above."""
+def create_engine(
+    url: str | URL,
+    *,
+    busy_timeout_ms: int = 500,
+    wal_autocheckpoint: bool = True,
+    **kwargs: Any,
+) -> Engine:
+    """An engine for `url`; SQLite files get their directory created and the pragmas above.
+    `wal_autocheckpoint=False`: the caller checkpoints the WAL itself (checkpoint.py)."""
     parsed = normalize_url(url)
     backend = parsed.get_backend_name()
     if backend == "postgresql":
@@ -78,11 +85,13 @@ def create_engine(url: str | URL, *, busy_timeout_ms: int = 500, **kwargs: Any) 
         if path is not None:
             path = path.absolute()
             path.parent.mkdir(parents=True, exist_ok=True)
-        _install_sqlite_hooks(engine, path, busy_timeout_ms)
+        _install_sqlite_hooks(engine, path, busy_timeout_ms, wal_autocheckpoint)
     return engine
 
 
-def _install_sqlite_hooks(engine: Engine, path: Path | None, busy_timeout_ms: int) -> None:
+def _install_sqlite_hooks(
+    engine: Engine, path: Path | None, busy_timeout_ms: int, wal_autocheckpoint: bool
+) -> None:
     seen = {"created": path is not None and path.exists()}
 
     @event.listens_for(engine, "do_connect")
@@ -102,6 +111,8 @@ def _install_sqlite_hooks(engine: Engine, path: Path | None, busy_timeout_ms: in
             cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             if path is not None:
                 cursor.execute("PRAGMA journal_mode = WAL")
+                if not wal_autocheckpoint:
+                    cursor.execute("PRAGMA wal_autocheckpoint = 0")
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA foreign_keys = ON")
         finally:

@@ -27,7 +27,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
 from tradeguard.adapters.db import rows
-from tradeguard.adapters.db.connect import create_engine, database_url
+from tradeguard.adapters.db.checkpoint import WalCheckpointer
+from tradeguard.adapters.db.connect import create_engine, database_url, normalize_url, sqlite_path
 from tradeguard.adapters.db.handoff import Heartbeat, LockHandoff
 from tradeguard.adapters.db.migrate import upgrade_connection
 from tradeguard.adapters.db.pending import Batch, PendingQueue, Waiter
@@ -78,9 +79,15 @@ class SqlStore:
         busy_timeout_ms: int = 500,
         chunk_records: int = 1_000,
         close_timeout: float = 5.0,
+        checkpoint_interval: float = 1.0,
     ) -> None:
         self.url = url if url is not None else database_url()
-        self._engine = create_engine(self.url, busy_timeout_ms=busy_timeout_ms)
+        self._engine = create_engine(
+            self.url, busy_timeout_ms=busy_timeout_ms, wal_autocheckpoint=False
+        )
+        self._checkpoints: WalCheckpointer | None = None
+        if sqlite_path(normalize_url(self.url)) is not None:
+            self._checkpoints = WalCheckpointer(self._engine, checkpoint_interval)
         self._commit_timeout = commit_timeout
         self._slow_limit = slow_limit
         self._read_timeout = read_timeout
@@ -122,6 +129,8 @@ class SqlStore:
         """Create or upgrade the schema (first start creates the database)."""
         if migrate:
             await self._call(self._migrate, wait_limit=max(self._read_timeout, 60.0))
+        if self._checkpoints is not None:
+            self._checkpoints.start()
 
     @staticmethod
     def _migrate(session: Session) -> None:
@@ -416,6 +425,8 @@ class SqlStore:
 
     def _shutdown(self) -> None:
         try:
+            if self._checkpoints is not None:
+                self._checkpoints.stop()
             lost = self.pending
             if lost:
                 log.critical("database closed with %d records not written", lost)

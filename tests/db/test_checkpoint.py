@@ -1,0 +1,57 @@
+"""The store checkpoints its SQLite WAL on its own thread, never inside a commit: its
+connections have automatic checkpoints off, and what they commit reaches the main database
+file within a checkpoint interval."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from tests.db import factories as f
+from tests.db.conftest import Database, open_store
+from tests.helpers import eventually
+
+
+def _trades_in_main_file(db: Path, tmp: Path) -> int:
+    """Trades readable from the main database file alone (a copy without its -wal file)."""
+    copy = tmp / "main-only.db"
+    shutil.copyfile(db, copy)
+    connection = sqlite3.connect(copy)
+    try:
+        return int(connection.execute("SELECT count(*) FROM trades").fetchone()[0])
+    finally:
+        connection.close()
+
+
+@pytest.mark.asyncio
+async def test_commits_reach_the_main_file_through_the_checkpoint_thread(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    assert sqlite_db.path is not None
+    store = await open_store(sqlite_db.url, checkpoint_interval=0.05)
+    try:
+        with store._engine.connect() as connection:
+            assert connection.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 0
+        assert await store.commit([f.trade(f"t-{i}") for i in range(50)])
+        await eventually(
+            lambda: _trades_in_main_file(sqlite_db.path, tmp_path) == 50,  # type: ignore[arg-type]
+            message="the WAL is checkpointed into the main file",
+        )
+        assert store._checkpoints is not None
+        assert store._checkpoints.runs >= 1
+    finally:
+        await store.close()
+
+
+@pytest.mark.asyncio
+async def test_postgres_has_no_checkpoint_thread(pg_database: Database) -> None:
+    store = await open_store(pg_database.url)
+    try:
+        assert store._checkpoints is None
+        assert await store.commit([f.trade()])
+    finally:
+        await store.close()
