@@ -180,12 +180,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     command = "make bench" if not argv else f"python -m benchmarks {' '.join(argv)}"
     print(f"Machine: {machine()}")
+    load_avg = load()
     if args.only in (None, "engine"):
         print(f"engine benchmark: {args.ticks:,} ticks ...", flush=True)
         result = engine.run(args.ticks, args.naive_ticks)
         _print(rows(result))
         if args.update_docs:
-            update_doc(section(result, command))
+            update_doc(section(result, command, load_avg))
             print(f"wrote the Engine section of {DOC}")
     if args.only in (None, "e2e"):
         print(f"end-to-end benchmark: {args.e2e_trades:,} trades ...", flush=True)

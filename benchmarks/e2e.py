@@ -59,21 +59,30 @@ ENTRY = to_units("1000")
 UNLIMITED = RateLimitConfig(orders=1_000_000, smart_orders=1_000_000, api=1_000_000)
 
 NOTES = """Reading it: the simulator runs as its own process (`tradeguard sim --no-walk`), so its
-REST server, WebSocket server and paper broker no longer share the interpreter lock with the
-service. Both timestamps are the simulator's `time.time_ns()`: just before `POST
-/sim/admin/price` hands the tick to its WebSocket server (`sent_ns` in the reply) and when the
-exit's `placeorder` reaches its handler (`/sim/admin/arrivals`); the admin reply is parsed on the
-service's loop while the tick is in flight, so that cost is inside the figure. The exit path is
-tick over the WebSocket -> feed parse -> engine -> exit intent committed to SQLite (worker
-thread) alongside the `openposition` read (the net-never-crosses-zero cap; the prefetched net is
-used only if no other exit touched that symbol meanwhile) -> `placeorder`, which waits for both:
-about one REST round trip (~1.3 ms on loopback) plus the commit before the order goes out. The
-tick-rate rows are paced inside the simulator process (`POST /sim/admin/stream`), so "could not
-publish it" no longer reflects a shared lock. History: reading the whole `positionbook` before
-every exit (~19 ms with 1,000 positions) gave p50 32 ms / p99 167 ms; `openposition` with the
-simulator in-thread gave p50 5.3 ms / p99 10-11 ms. The 5 ms p99 goal is still missed on this
-2-core machine. Against a real OpenAlgo the broker's own position and order calls (tens to
-hundreds of ms) dominate either way.
+REST server, WebSocket server and paper broker do not share the interpreter lock with the
+service. Both timestamps are the simulator's `time.time_ns()`: just before a price scheduled by
+`POST /sim/admin/price` with `delay_ms` goes to its WebSocket server, and when the exit's
+`placeorder` reaches its handler (both from `/sim/admin/arrivals`). The exit path is tick over
+the WebSocket -> feed parse -> engine -> the `openposition` read (the net-never-crosses-zero cap;
+it goes on the wire first) alongside the exit intent committed to SQLite (worker thread) ->
+`placeorder`, which waits for both. The tick-rate rows are paced inside the simulator process
+(`POST /sim/admin/stream`).
+
+What moved the figures (all on this machine, which runs Python about 2x slower than the one the
+earlier figures came from: a 10M-iteration loop takes 2.0-2.4 s):
+- httpx -> aiohttp in the OpenAlgo gateway: one REST call from ~2.3 ms to ~0.7 ms (measured
+  against the simulator's ping; a raw socket client takes ~0.4 ms). The exit makes two calls.
+  p50 7.3 ms -> 3.3-4.6 ms.
+- uvloop for the service and httptools for uvicorn (the simulator's REST server).
+- The latency tick is scheduled after the admin reply (before, the service's loop parsed the
+  benchmark's own admin reply while the tick was in flight).
+- WAL checkpoints moved off the commit path (the p99 samples were intents committing while
+  SQLite checkpointed: 10-25 ms).
+What is left in the tail: the intent commit runs on the database worker thread and needs the
+interpreter lock while the loop parses the position reply; when both are late the loop itself
+was busy (garbage collection, the flush). History: whole `positionbook` per exit gave p50 32 ms
+/ p99 167 ms; `openposition` with the simulator in-thread p50 5.3 ms / p99 10-11 ms. Against a
+real OpenAlgo the broker's own position and order calls (tens to hundreds of ms) dominate.
 """
 
 

@@ -388,30 +388,32 @@ def rows(n: RecoveryNumbers) -> list[tuple[str, str, str]]:
 
 
 NOTES = """\
-Where the time goes (profiled on this machine; the tick-rate numbers swing by up to 2x from
-run to run while other jobs share the 2 CPUs, hence interleaved rounds and best-of):
+Where the time goes (profiled on this machine; single runs swing by 10-20 % while other jobs
+share the 2 CPUs, hence interleaved rounds and the median of the paired costs):
 
-- **Recovery**: of ~1.3-1.8 s, loading 10,000 rows is ~0.25-0.5 s (after the fix below),
-  rebuilding the trades ~1.0-1.3 s, almost all in `core` (`Trade.__init__` -> `apply_rules`
-  -> `validate_rules`, run twice per trade, with Fraction arithmetic in `rules._away` /
-  `Offset.units`); reconciliation ~0.3 s. The "Engine profile" suggestion 1 (integer-only
-  levels) is the lever for the rest. The process figure adds ~0.8 s of interpreter start and
-  imports and the 10,000-order order book over REST.
-- Fixed here: `adapters/db/rows.load` read open trades as ORM objects (0.86 s for 10,000);
-  it now selects plain columns (0.25-0.5 s). `app/recovery` no longer marks every restored
-  trade dirty: a trade rebuilt exactly as stored is not rewritten by the first flush (that was
-  one 10,000-row transaction right after every start).
-- **Persistence cost**: the flush itself is cheap in steady state (a few hundred dirty trades
-  a second). The cost is the first seconds of ticks, when nearly every trade gets a new best
-  price: one flush of ~10,000 snapshots (~0.1 s building records on the event loop, ~0.3 s of
-  SQLAlchemy work on the database thread, competing for the GIL with the tick loop).
-- **Defect found**: under that load the 10,000-row transaction takes longer than the store's
-  1 s `commit_timeout`, so the store turns *degraded* although the database is healthy, and
-  an exit intent committed meanwhile waits behind the whole flush batch in the FIFO, times
-  out and the exit is sent with its intent still queued (`exit intent ... NOT committed (store
-  degraded); exiting anyway`). Nothing is lost (the queue lands in order a moment later), but
-  the "intent before order" guarantee is only as good as the queue ahead of it. Suggested
-  (db owner): split flush batches into chunks of ~1,000 records so write-through records are
-  not queued behind one huge transaction, and treat "slow" differently from "down" for the
-  degraded flag.
+- **Recovery** (was 3.3-3.6 s on this machine, 1.3-1.5 s on the faster one before): rebuilding
+  10,000 trades dominated, in `Fraction` arithmetic. Levels are now integer math wherever the
+  result is exact (a Fraction only when a percent does not divide evenly), the rules are
+  validated once per trade instead of twice (stop and target computed once), a strategy's
+  portfolio rules are evaluated once after all its trades are in instead of after each, the
+  broker's position and order books are read while the database loads, and `TradeRecord` is
+  no longer a frozen dataclass (a frozen one pays `object.__setattr__` per field: ~10 us per
+  record against ~1 us). The process figure adds interpreter start, imports and the 10,000-order
+  order book over REST.
+- **Persistence cost**: the flush writes a narrow `TradeProgress` (best price, levels, last
+  price) for an ACTIVE trade whose state, quantity and rules are as last written, as one
+  `UPDATE .. FROM (VALUES ..)` statement per 500 rows on SQLite (~15 us a row on the database
+  thread, against ~85 us for the full upsert it replaced). Full snapshots are still written
+  for everything else (and lifecycle changes are written through, as before).
+- **Defect found and fixed**: CPython hands its interpreter lock to a waiting thread only after
+  the holder kept it a whole switch interval, and a holder that releases and retakes it
+  voluntarily restarts that wait. A saturated event loop does exactly that (each iteration polls
+  its sockets), so the database thread, which needs the lock back after every SQLite call,
+  could wait seconds: a 1,000-row flush took 2.8 s and the store turned "degraded" on a healthy
+  database, so exit intents were queued instead of committed before their orders. The loop now
+  steps aside for 0.2 ms when the database thread has had work for 2 ms without a heartbeat
+  (`adapters/db/handoff.py`); the run above shows no degraded store.
+- The engine-only side starts from the same trades read back from the same SQLite seed (objects
+  born from database rows, as in the service; seeding it from the generator's objects made it
+  look ~8 % faster than the service could be).
 """

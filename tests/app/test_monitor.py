@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 import pytest
@@ -129,3 +130,41 @@ async def test_large_flushes_are_chunked_so_an_intent_never_waits_behind_all_of_
     assert written >= 5  # five trades (and their strategy) were dirty
     assert max(batches) <= 2
     assert sum(batches) == written
+
+
+@pytest.mark.asyncio
+async def test_a_flush_never_writes_a_snapshot_older_than_an_exit_made_meanwhile(
+    app: Harness,
+) -> None:
+    """Chunks are built just before they are queued: trade b exits (intent, order, fill,
+    CLOSED, all written through) while the flush waits for its first chunk; the second chunk
+    must not put b's earlier ACTIVE snapshot back on top."""
+    trail = TradeRules(trailing=TrailingRule(Offset(LevelKind.POINTS, Decimal("2"))))
+    await app.enter("a", "RELIANCE", Side.LONG, 5, trail)
+    await app.enter("b", "TCS", Side.LONG, 5, trail)
+    app.tick("RELIANCE", "104")
+    app.tick("TCS", "210")
+    app.monitor.flush_chunk = 1
+    inner, gate = app.monitor.store, asyncio.Event()
+
+    class HeldFirstChunk:  # chunk 1 (trade a) lands only once b's exit is over
+        def __getattr__(self, name: str) -> object:
+            return getattr(inner, name)
+
+        async def commit(self, records: list[object]) -> bool:
+            if any(getattr(r, "trade_id", None) == "a" for r in records):
+                await gate.wait()
+            return await inner.commit(records)  # type: ignore[arg-type]
+
+    app.monitor.store = HeldFirstChunk()  # type: ignore[assignment]
+    flush = asyncio.create_task(app.monitor.flush())
+    await asyncio.sleep(0)  # the flush is waiting on chunk 1
+    await app.executor.execute(app.engine.request_exit("b", app.clock.now()))
+    gate.set()
+    await flush
+    saved = await app.store.trade("b")
+    assert saved is not None
+    assert saved.state == "CLOSED"
+    written_a = await app.store.trade("a")
+    assert written_a is not None
+    assert written_a.best_price == to_units("104")

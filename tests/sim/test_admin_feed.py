@@ -210,3 +210,31 @@ async def test_malformed_json_is_400(http: httpx.AsyncClient) -> None:
     response = await http.post("/sim/admin/feed", content=b"{stale")
     assert response.status_code == 400
     assert response.json()["message"] == "body must be a JSON object"
+
+
+@pytest.mark.asyncio
+async def test_a_delayed_price_goes_out_after_the_reply_and_its_send_time_is_kept(
+    http: httpx.AsyncClient, ws: ClientConnection
+) -> None:
+    response = await http.post("/sim/admin/price", json=SBIN | {"ltp": "801.5", "delay_ms": 5})
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    assert data["scheduled_ms"] == 5
+    assert "sent_ns" not in data
+    tick = await next_tick(ws)
+    assert float(tick["data"]["ltp"]) == 801.5
+    arrivals = (await http.get("/sim/admin/arrivals")).json()["data"]
+    assert isinstance(arrivals["NSE:SBIN"], int)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("delay", [-1, 60_001, "soon"])
+async def test_a_bad_price_delay_is_refused_and_nothing_is_sent(
+    http: httpx.AsyncClient, ws: ClientConnection, delay: object
+) -> None:
+    response = await http.post("/sim/admin/price", json=SBIN | {"ltp": "805", "delay_ms": delay})
+    assert response.status_code == 400
+    assert "delay_ms" in response.text or "could not convert" in response.text
+    assert await until_pong(ws) == []
+    arrivals = (await http.get("/sim/admin/arrivals")).json()["data"]
+    assert "NSE:SBIN" not in arrivals

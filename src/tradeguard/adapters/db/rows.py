@@ -20,6 +20,7 @@ from typing import Any, cast
 
 from sqlalchemy import Boolean, Integer, Table, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from tradeguard.adapters.db.tables import (
@@ -212,10 +213,11 @@ _SNAPSHOTS: tuple[tuple[type, type[Base], Callable[[Any], dict[str, Any]]], ...]
 )
 
 
-def write(session: Session, records: Sequence[Record]) -> None:
+def write(connection: Connection, records: Sequence[Record]) -> None:
     """Upsert the snapshots (the last one of each key wins), then apply the trade progress that
     came after each trade's newest full snapshot, and append the audit entries in order, inside
-    the session's transaction. The caller commits."""
+    the connection's transaction (Core only: no ORM session on the exit path). The caller
+    commits."""
     latest: dict[tuple[str, str], Record] = {}
     audits: list[dict[str, Any]] = []
     for record in records:
@@ -229,7 +231,6 @@ def write(session: Session, records: Sequence[Record]) -> None:
             latest.pop(("progress", record.trade_id), None)
         latest.pop(key, None)  # keep first-seen order of the newest snapshots
         latest[key] = record
-    connection = session.connection()  # Core statements: no ORM bookkeeping on the hot path
     dialect = connection.dialect.name
     for record_type, model, to_values in _SNAPSHOTS:
         rows = [to_values(r) for r in latest.values() if isinstance(r, record_type)]
@@ -278,7 +279,7 @@ def progress_params(record: TradeProgress) -> tuple[Any, ...]:
     )
 
 
-def _write_progress(connection: Any, records: list[TradeProgress]) -> None:
+def _write_progress(connection: Connection, records: list[TradeProgress]) -> None:
     params = [progress_params(r) for r in records]
     if connection.dialect.name == "sqlite" and _SQLITE_UPDATE_FROM:
         for start in range(0, len(params), _PROGRESS_ROWS_PER_STATEMENT):

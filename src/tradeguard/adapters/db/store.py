@@ -373,8 +373,8 @@ class SqlStore:
     def _write(self, chunk: list[Batch]) -> None:
         records = [r for b in chunk for r in b.records]
         try:
-            with Session(self._engine) as session, session.begin():
-                rows.write(session, records)
+            with self._engine.begin() as connection:
+                rows.write(connection, records)
                 self._heartbeat.beat()
         except Exception as error:
             self._write_failed(chunk, records, error)
