@@ -68,21 +68,24 @@ it goes on the wire first) alongside the exit intent committed to SQLite (worker
 `placeorder`, which waits for both. The tick-rate rows are paced inside the simulator process
 (`POST /sim/admin/stream`).
 
-What moved the figures (all on this machine, which runs Python about 2x slower than the one the
-earlier figures came from: a 10M-iteration loop takes 2.0-2.4 s):
+What moved the figures (all on this machine, which runs Python about 2.5x slower than the one
+the earlier figures came from):
 - httpx -> aiohttp in the OpenAlgo gateway: one REST call from ~2.3 ms to ~0.7 ms (measured
   against the simulator's ping; a raw socket client takes ~0.4 ms). The exit makes two calls.
-  p50 7.3 ms -> 3.3-4.6 ms.
+  p50 7.3 ms -> 3.3-4.7 ms.
 - uvloop for the service and httptools for uvicorn (the simulator's REST server).
 - The latency tick is scheduled after the admin reply (before, the service's loop parsed the
   benchmark's own admin reply while the tick was in flight).
 - WAL checkpoints moved off the commit path (the p99 samples were intents committing while
   SQLite checkpointed: 10-25 ms).
-What is left in the tail: the intent commit runs on the database worker thread and needs the
-interpreter lock while the loop parses the position reply; when both are late the loop itself
-was busy (garbage collection, the flush). History: whole `positionbook` per exit gave p50 32 ms
-/ p99 167 ms; `openposition` with the simulator in-thread p50 5.3 ms / p99 10-11 ms. Against a
-real OpenAlgo the broker's own position and order calls (tens to hundreds of ms) dominate.
+What is left: the exit intent's commit. It runs on the database worker thread and needs the
+interpreter lock while the loop handles the position reply, so it slows both branches: with the
+commit stubbed out (a diagnostic run, 600 exits) p50 was 3.2 ms and p99 4.8 ms, against 4.7 /
+7.5 ms with it. Next step: a leaner intent write (a narrow UPDATE plus the audit row, on raw
+SQL like the flush), or the database work in its own process.
+History: whole `positionbook` per exit gave p50 32 ms / p99 167 ms; `openposition` with the
+simulator in-thread p50 5.3 ms / p99 10-11 ms. Against a real OpenAlgo the broker's own
+position and order calls (tens to hundreds of ms) dominate.
 """
 
 

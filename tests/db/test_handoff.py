@@ -15,13 +15,19 @@ from tests.helpers import eventually
 from tradeguard.adapters.db.handoff import Heartbeat, LockHandoff
 
 
-@pytest.mark.asyncio
-async def test_the_loop_steps_aside_only_while_the_worker_is_busy_and_silent() -> None:
+def busy_worker(after: float) -> tuple[Heartbeat, LockHandoff, list[float]]:
+    """A worker reporting work, and a started loop-side timer that records its pauses."""
     heartbeat = Heartbeat()
     naps: list[float] = []
-    handoff = LockHandoff(heartbeat, period=0.001, after=0.001, pause=0.0, sleep=naps.append)
+    handoff = LockHandoff(heartbeat, period=0.001, after=after, pause=0.0, sleep=naps.append)
     heartbeat.beat(busy=True)
     handoff.kick()
+    return heartbeat, handoff, naps
+
+
+@pytest.mark.asyncio
+async def test_the_loop_steps_aside_only_while_the_worker_is_busy_and_silent() -> None:
+    heartbeat, handoff, naps = busy_worker(after=0.001)
     await eventually(lambda: len(naps) >= 3, message="the loop steps aside")
     assert handoff.pauses == len(naps)
     heartbeat.beat(busy=False)  # the worker ran out of work
@@ -35,11 +41,7 @@ async def test_the_loop_steps_aside_only_while_the_worker_is_busy_and_silent() -
 
 @pytest.mark.asyncio
 async def test_a_busy_worker_that_keeps_beating_is_left_alone() -> None:
-    heartbeat = Heartbeat()
-    naps: list[float] = []
-    handoff = LockHandoff(heartbeat, period=0.001, after=60.0, pause=0.0, sleep=naps.append)
-    heartbeat.beat(busy=True)
-    handoff.kick()
+    _, handoff, naps = busy_worker(after=60.0)
     ticks = 0
 
     def timer_ran() -> bool:

@@ -25,6 +25,10 @@ from tradeguard.adapters.db.connect import create_engine
 from tradeguard.adapters.db.store import SqlStore, is_outage
 from tradeguard.app.records import AuditRecord, TradeRecord
 
+# No retry once the first write failed: no chunk is in flight, the queue is all there is, and
+# what a test sees of it does not race the worker. close() still makes one last attempt.
+NO_RETRY = {"retry_initial": 60.0, "retry_max": 60.0}
+
 
 def versions(n: int) -> list[TradeRecord]:
     return [f.trade(last_price=1_250_0000 + i, updated_at=f.T0 + i) for i in range(n)]
@@ -118,9 +122,7 @@ async def test_overflow_keeps_newest_snapshots_and_logs_dropped_audit(
     sqlite_db: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
     assert sqlite_db.path is not None
-    # no retry while locked (no chunk in flight: the queue is all there is); close() makes
-    # the one last attempt
-    store = await open_store(sqlite_db.url, max_pending=10, retry_initial=60.0, retry_max=60.0)
+    store = await open_store(sqlite_db.url, max_pending=10, **NO_RETRY)
     v = versions(30)
     try:
         with caplog.at_level(logging.WARNING, "tradeguard.db"), sqlite_write_lock(sqlite_db.path):
@@ -311,8 +313,7 @@ async def test_queued_progress_is_seen_by_reads_and_compacted_in_order(
     sqlite_db: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
     assert sqlite_db.path is not None
-    # no retry during the test (the queue stays whole); close() makes the one last attempt
-    store = await open_store(sqlite_db.url, max_pending=6, retry_initial=60.0, retry_max=60.0)
+    store = await open_store(sqlite_db.url, max_pending=6, **NO_RETRY)
     expected = {
         "t-1": f.progress("t-1", 3).apply(f.trade("t-1", quantity=50)),
         "t-2": f.progress("t-2", 2).apply(f.trade("t-2")),
