@@ -138,17 +138,20 @@ def section(result: engine.EngineResult, command: str, load_avg: str) -> str:
 E2E_TITLE = "## End to end (OpenAlgo over loopback)"
 
 
-def e2e_section(result: e2e.E2EResult, command: str) -> str:
+def table_section(
+    title: str, rows: list[tuple[str, str, str]], command: str, method: str, notes: str = ""
+) -> str:
+    """A "## ..." section: machine, command, the results table, then any notes."""
     lines = ["| measure | result | note |", "|---|---|---|"]
-    lines += [f"| {a} | {b} | {c} |" for a, b, c in e2e.rows(result)]
-    return (
-        f"{E2E_TITLE}\n\n"
-        f"Machine: {machine()}.\n\n"
-        f"Command: `{command}` (benchmarks/e2e.py; method in its docstring).\n\n"
-        + "\n".join(lines)
-        + "\n\n"
-        + e2e.NOTES
-    )
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    text = f"{title}\n\nMachine: {machine()}.\n\nCommand: `{command}` ({method}).\n\n"
+    text += "\n".join(lines) + "\n"
+    return text + ("\n" + notes if notes else "")
+
+
+def e2e_section(result: e2e.E2EResult, command: str) -> str:
+    method = "benchmarks/e2e.py; method in its docstring"
+    return table_section(E2E_TITLE, e2e.rows(result), command, method, e2e.NOTES)
 
 
 def update_doc(text: str, title: str = "## Engine") -> None:
@@ -216,30 +219,19 @@ RECOVERY_TITLE = "## Persistence and recovery"
 
 
 def recovery_section(result: recovery.RecoveryNumbers, command: str) -> str:
-    lines = ["| measure | result | note |", "|---|---|---|"]
-    lines += [f"| {a} | {b} | {c} |" for a, b, c in recovery.rows(result)]
-    return (
-        f"{RECOVERY_TITLE}\n\n"
-        f"Machine: {machine()}.\n\n"
-        f"Command: `{command}` (benchmarks/recovery.py; method in its docstring).\n\n"
-        + "\n".join(lines)
-        + "\n\n"
-        + recovery.NOTES
-    )
+    method = "benchmarks/recovery.py; method in its docstring"
+    return table_section(RECOVERY_TITLE, recovery.rows(result), command, method, recovery.NOTES)
 
 
 API_TITLE = "## API"
 
 
 def api_section(result: api.ApiResult, command: str) -> str:
-    lines = ["| measure | result | note |", "|---|---|---|"]
-    lines += [f"| {a} | {b} | {c} |" for a, b, c in api.rows(result)]
-    return (
-        f"{API_TITLE}\n\n"
-        f"Machine: {machine()}.\n\n"
-        f"Command: `{command}` (benchmarks/api.py: one process, one event loop: simulator, "
-        f"monitor, store and the API app on uvicorn over loopback).\n\n" + "\n".join(lines) + "\n"
+    method = (
+        "benchmarks/api.py: one process, one event loop: simulator, monitor, store and the API "
+        "app on uvicorn over loopback"
     )
+    return table_section(API_TITLE, api.rows(result), command, method)
 
 
 if __name__ == "__main__":

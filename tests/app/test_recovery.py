@@ -4,6 +4,7 @@ broker and the same SQLite file: every reconciliation case, and no second exit o
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -180,4 +181,25 @@ async def test_restart_restores_best_price_and_trailing_level(world: World, firs
     await second.settle()
     assert len(second.exits()) == 1
     assert (await record(second, "t1")).exit_reason == "TRAILING_STOP"
+    await second.stop()
+
+
+@pytest.mark.asyncio
+async def test_a_daily_loss_breached_while_down_exits_every_restored_trade(
+    world: World, first: Harness
+) -> None:
+    """Portfolio rules are evaluated once all of a strategy's trades are back, so a limit
+    already breached at restart exits all of them, not only the first one restored."""
+    await first.add_strategy("s2", daily_loss_limit=Decimal("50"))
+    for trade_id, symbol in (("t1", "RELIANCE"), ("t2", "TCS"), ("t3", "INFY")):
+        await first.enter(trade_id, symbol, Side.LONG, 10, SL, strategy="s2")
+    book = first.engine.strategy("s2")
+    stored = first.snapshots.strategy_record(book, first.clock.now())
+    assert await first.store.commit([replace(stored, realized_pnl=-to_units("60"))])
+    await first.crash()
+
+    second, _ = await restart(world)
+    await eventually(lambda: len(second.exits()) == 3, timeout=10)
+    assert sorted(e.symbol for e in second.exits()) == ["INFY", "RELIANCE", "TCS"]
+    assert second.engine.strategy("s2").state.value == "HALTED"
     await second.stop()

@@ -16,12 +16,7 @@ from typing import Any
 from tradeguard.app.ports import Store
 from tradeguard.app.records import AuditRecord, Record, StrategyRecord, TradeProgress, TradeRecord
 from tradeguard.app.views import name_of, owner_of
-from tradeguard.core.codec import (
-    config_from_dict,
-    config_to_dict,
-    rules_from_dict,
-    rules_to_dict,
-)
+from tradeguard.core.codec import config_from_dict, config_to_dict, rules_from_dict, rules_to_dict
 from tradeguard.core.decisions import ExitDecision
 from tradeguard.core.engine import RiskEngine
 from tradeguard.core.model import ExitReason, Instrument, Product, Side, TradeState
@@ -29,7 +24,6 @@ from tradeguard.core.portfolio import StrategyBook
 from tradeguard.core.reconcile import TradeSnapshot
 from tradeguard.core.rules import TradeRules
 from tradeguard.core.strategy import StrategyRiskConfig
-from tradeguard.core.symbols import SymbolBook
 from tradeguard.core.timeutil import ist_day
 from tradeguard.core.trade import Trade
 
@@ -84,7 +78,8 @@ class Snapshots:
         return info
 
     def mark_stored(self, trade: Trade) -> None:
-        """The trade's row holds its current state, quantity and rules (recovery read it)."""
+        """The trade's row holds its current state, quantity and rules (a full snapshot of it
+        was just built, or recovery read it back)."""
         self._stored[trade.trade_id] = (trade.state, trade.quantity, trade.rules)
 
     def forget(self, trade_id: str) -> None:
@@ -108,12 +103,7 @@ class Snapshots:
         return self.trade_record(trade, now)
 
     def progress_record(self, trade: Trade, now: int) -> TradeProgress:
-        book = trade.run  # a watched trade's symbol book (it holds the last price)
-        if isinstance(book, SymbolBook):
-            last = book.last
-        else:
-            last = self.engine.last_price(trade.instrument.symbol, trade.instrument.exchange)
-        reason = trade.stop_reason
+        inst, reason = trade.instrument, trade.stop_reason
         return TradeProgress(  # positional: this runs for every dirty trade every second
             trade.trade_id,
             trade.side is Side.LONG,
@@ -123,13 +113,13 @@ class Snapshots:
             trade.target,
             trade.trailing,
             trade.breakeven,
-            last,
+            self.engine.last_price(inst.symbol, inst.exchange),
             now,
         )
 
     def trade_record(self, trade: Trade, now: int) -> TradeRecord:
         info = self.exits.get(trade.trade_id) or ExitInfo()
-        self._stored[trade.trade_id] = (trade.state, trade.quantity, trade.rules)
+        self.mark_stored(trade)
         inst = trade.instrument
         return TradeRecord(
             trade_id=trade.trade_id,

@@ -134,13 +134,11 @@ def _away(entry: int, level: Level, side: Side, sign: int) -> Fraction | int:
     """Raw level `sign` * distance from entry, in the position's direction (unrounded)."""
     if level.kind is LevelKind.PRICE:
         return _points(level.value)
-    direction = sign * side.sign
     if level.kind is LevelKind.POINTS:
-        return entry + direction * _points(level.value)
-    num, den = _ratio(level.value)  # entry * (1 + direction * num / (100 * den)), exactly
-    den *= 100
-    num = entry * (den + direction * num)
-    return num // den if num % den == 0 else Fraction(num, den)
+        distance: Fraction | int = _points(level.value)
+    else:
+        distance = _percent_of(entry, level.value)
+    return entry + sign * side.sign * distance
 
 
 def stop_price(level: Level, side: Side, entry: int, tick: int) -> int:

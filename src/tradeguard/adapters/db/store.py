@@ -209,15 +209,16 @@ class SqlStore:
                 for r in self._queued()
                 if isinstance(r, TradeRecord | TradeProgress) and r.trade_id == trade_id
             ]
-        full = [i for i, r in enumerate(queued) if isinstance(r, TradeRecord)]
-        record: TradeRecord | None
-        if full:
-            record = queued[full[-1]]  # type: ignore[assignment]
-            queued = queued[full[-1] + 1 :]
-        else:
-            record = await self._call(lambda s: rows.trade(s, trade_id))
-        for progress in queued:
-            if record is not None and isinstance(progress, TradeProgress):
+        newest: TradeRecord | None = None  # the last queued full snapshot, if any
+        later: list[TradeProgress] = []  # the progress queued after it
+        for queued_record in queued:
+            if isinstance(queued_record, TradeRecord):
+                newest, later = queued_record, []
+            elif isinstance(queued_record, TradeProgress):
+                later.append(queued_record)
+        record = newest or await self._call(lambda s: rows.trade(s, trade_id))
+        for progress in later:
+            if record is not None:
                 record = progress.apply(record)
         return record
 
@@ -271,15 +272,16 @@ class SqlStore:
             self._exit_waiters.append(waiter)
             self._cond.notify()
         self.handoff.kick()  # the last flush may be large: keep the worker going
-        if self._thread.is_alive():
-            try:
-                await asyncio.wait_for(waiter.future, self._close_timeout)
-            except TimeoutError:
-                log.error("database worker did not stop within %ss", self._close_timeout)
-                self.handoff.cancel()
-                return
-        self._thread.join(timeout=1.0)
-        self.handoff.cancel()
+        try:
+            if self._thread.is_alive():
+                try:
+                    await asyncio.wait_for(waiter.future, self._close_timeout)
+                except TimeoutError:
+                    log.error("database worker did not stop within %ss", self._close_timeout)
+                    return
+            self._thread.join(timeout=1.0)
+        finally:
+            self.handoff.cancel()
 
     # --- helpers on the loop side ----------------------------------------------------------
 

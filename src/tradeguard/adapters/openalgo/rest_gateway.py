@@ -20,7 +20,6 @@ The apikey travels only in request bodies; it is scrubbed from every log line an
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Sequence
 from decimal import Decimal
@@ -106,7 +105,6 @@ class OpenAlgoGateway:
                     limit=self._max_connections, keepalive_timeout=self._keepalive_expiry
                 ),
                 headers={"Accept": "application/json"},
-                json_serialize=json.dumps,
             )
         return self._session
 
