@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -217,14 +218,22 @@ async def test_a_delayed_price_goes_out_after_the_reply_and_its_send_time_is_kep
     http: httpx.AsyncClient, ws: ClientConnection
 ) -> None:
     response = await http.post("/sim/admin/price", json=SBIN | {"ltp": "801.5", "delay_ms": 5})
+    replied = time.time_ns()
     assert response.status_code == 200, response.text
     data = response.json()["data"]
     assert data["scheduled_ms"] == 5
     assert "sent_ns" not in data
     tick = await next_tick(ws)
+    received = time.time_ns()
     assert float(tick["data"]["ltp"]) == 801.5
     arrivals = (await http.get("/sim/admin/arrivals")).json()["data"]
-    assert isinstance(arrivals["NSE:SBIN"], int)
+    # stamped when the WebSocket server wrote the tick: after the reply, before it arrived
+    assert replied <= arrivals["NSE:SBIN"] <= received
+    # an immediate price: `sent_ns` (before the WebSocket server) <= the write stamp
+    now = await http.post("/sim/admin/price", json=SBIN | {"ltp": "802"})
+    await next_tick(ws)
+    stamps = (await http.get("/sim/admin/arrivals")).json()["data"]
+    assert arrivals["NSE:SBIN"] < now.json()["data"]["sent_ns"] <= stamps["NSE:SBIN"]
 
 
 @pytest.mark.asyncio

@@ -23,6 +23,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 ENV_VAR = "TRADEGUARD_DATABASE_URL"
+FILE_ID = "tradeguard_file_id"  # pool record info: (st_dev, st_ino) of the file when opened
 DEFAULT_URL = "sqlite:///./data/tradeguard.db"
 
 _PG_DEFAULTS = {
@@ -119,15 +120,27 @@ def _install_sqlite_hooks(
             cursor.close()
         if path is not None:
             seen["created"] = True
-            record.info["tradeguard_file_id"] = _file_id(path)
+            record.info[FILE_ID] = _file_id(path)
 
     @event.listens_for(engine, "checkout")
     def _same_file(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
-        if path is None:
-            return
-        expected = record.info.get("tradeguard_file_id")
-        if expected is not None and _file_id(path) != expected:
-            raise DisconnectionError(f"database file {path} vanished or was replaced")
+        ensure_same_file(path, record.info)
+
+
+def ensure_same_file(path: Path | None, info: Mapping[Any, Any]) -> None:
+    """Raise DisconnectionError when the SQLite file a connection opened (`info`: its pool
+    record's info) vanished or was replaced since; nothing for other databases."""
+    if path is None:
+        return
+    expected = info.get(FILE_ID)
+    if expected is not None and _file_id(path) != expected:
+        raise DisconnectionError(f"database file {path} vanished or was replaced")
+
+
+def sqlite_file(url: str | URL) -> Path | None:
+    """The absolute path of a file-based SQLite URL, as the engine's hooks see it."""
+    path = sqlite_path(normalize_url(url))
+    return None if path is None else path.absolute()
 
 
 def _file_id(path: Path) -> tuple[int, int] | None:

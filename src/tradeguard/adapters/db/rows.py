@@ -1,26 +1,15 @@
-"""Adapters layer: app records <-> table rows, and the SQL the store runs (on its worker
-thread, inside a caller's transaction).
-
-Snapshots (trades, strategies, accounts) are upserted with INSERT .. ON CONFLICT DO UPDATE,
-so writing the same snapshot twice is harmless; audit records are only ever inserted. Trade
-progress (the flush's fast-moving fields) is a narrow UPDATE by primary key; on SQLite all the
-rows of a transaction go in ONE statement (UPDATE .. FROM VALUES): the sqlite3 driver releases
-the interpreter lock around every row of an executemany, and a worker thread that must win
-the lock back once per row from a busy event loop waits up to a switch interval each time.
+"""Adapters layer: app records <-> table rows, and the queries the store's reads run (on its
+worker thread). What a batch of records writes is `arrange`d here and written by writer.py.
 """
 
 from __future__ import annotations
 
-import functools
-import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
-from sqlalchemy import Boolean, Integer, Table, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy import Boolean, Integer, Table, select
 from sqlalchemy.orm import Session
 
 from tradeguard.adapters.db.tables import (
@@ -213,11 +202,22 @@ _SNAPSHOTS: tuple[tuple[type, type[Base], Callable[[Any], dict[str, Any]]], ...]
 )
 
 
-def write(connection: Connection, records: Sequence[Record]) -> None:
-    """Upsert the snapshots (the last one of each key wins), then apply the trade progress that
-    came after each trade's newest full snapshot, and append the audit entries in order, inside
-    the connection's transaction (Core only: no ORM session on the exit path). The caller
-    commits."""
+AUDIT_TABLE = cast(Table, AuditRow.__table__)
+
+
+@dataclass(slots=True)
+class Arranged:
+    """One transaction's worth of rows, in the order they are written (writer.py)."""
+
+    snapshots: list[tuple[Table, list[dict[str, Any]]]]  # table by table, as _SNAPSHOTS
+    progress: list[TradeProgress]
+    audits: list[dict[str, Any]]
+
+
+def arrange(records: Sequence[Record]) -> Arranged:
+    """The rows that write `records`: the snapshots to upsert (the last one of each key wins),
+    the trade progress that came after each trade's newest full snapshot, and the audit entries
+    in order."""
     latest: dict[tuple[str, str], Record] = {}
     audits: list[dict[str, Any]] = []
     for record in records:
@@ -231,20 +231,17 @@ def write(connection: Connection, records: Sequence[Record]) -> None:
             latest.pop(("progress", record.trade_id), None)
         latest.pop(key, None)  # keep first-seen order of the newest snapshots
         latest[key] = record
-    dialect = connection.dialect.name
+    snapshots = []
     for record_type, model, to_values in _SNAPSHOTS:
-        rows = [to_values(r) for r in latest.values() if isinstance(r, record_type)]
-        if rows:
-            connection.execute(_upsert(dialect, cast(Table, model.__table__)), rows)
+        values = [to_values(r) for r in latest.values() if isinstance(r, record_type)]
+        if values:
+            snapshots.append((cast(Table, model.__table__), values))
     progress = [r for r in latest.values() if isinstance(r, TradeProgress)]
-    if progress:
-        _write_progress(connection, progress)
-    if audits:
-        connection.execute(_AUDIT_INSERT, audits)
+    return Arranged(snapshots, progress, audits)
 
 
 # The columns a TradeProgress moves, in its parameter order after trade_id.
-_PROGRESS_COLUMNS = (
+PROGRESS_COLUMNS = (
     "best_price",
     "highest_price",
     "lowest_price",
@@ -256,10 +253,6 @@ _PROGRESS_COLUMNS = (
     "last_price",
     "updated_at",
 )
-# One UPDATE .. FROM (VALUES ..) per this many rows: 11 parameters a row stays far under
-# SQLite's 32,766-parameter limit.
-_PROGRESS_ROWS_PER_STATEMENT = 500
-_SQLITE_UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33, 0)
 
 
 def progress_params(record: TradeProgress) -> tuple[Any, ...]:
@@ -277,52 +270,6 @@ def progress_params(record: TradeProgress) -> tuple[Any, ...]:
         record.last_price,
         record.updated_at,
     )
-
-
-def _write_progress(connection: Connection, records: list[TradeProgress]) -> None:
-    params = [progress_params(r) for r in records]
-    if connection.dialect.name == "sqlite" and _SQLITE_UPDATE_FROM:
-        for start in range(0, len(params), _PROGRESS_ROWS_PER_STATEMENT):
-            part = params[start : start + _PROGRESS_ROWS_PER_STATEMENT]
-            flat = [value for row in part for value in row]
-            connection.exec_driver_sql(_sqlite_progress_sql(len(part)), tuple(flat))
-        return
-    # PostgreSQL (psycopg batches an executemany over the wire) and old SQLite: by row.
-    by_row = [row[1:] + row[:1] for row in params]  # the key goes last, in the WHERE
-    connection.exec_driver_sql(_progress_sql(connection.dialect.paramstyle), by_row)
-
-
-@functools.cache
-def _sqlite_progress_sql(rows: int) -> str:
-    width = 1 + len(_PROGRESS_COLUMNS)
-    row = "(" + ", ".join("?" * width) + ")"
-    sets = ", ".join(f"{name} = v.column{i + 2}" for i, name in enumerate(_PROGRESS_COLUMNS))
-    return (
-        f"UPDATE trades SET {sets} FROM (VALUES {', '.join([row] * rows)}) AS v "
-        "WHERE trades.trade_id = v.column1"
-    )
-
-
-@functools.cache
-def _progress_sql(paramstyle: str) -> str:
-    mark = "?" if paramstyle == "qmark" else "%s"
-    sets = ", ".join(f"{name} = {mark}" for name in _PROGRESS_COLUMNS)
-    return f"UPDATE trades SET {sets} WHERE trade_id = {mark}"
-
-
-_AUDIT_INSERT = insert(cast(Table, AuditRow.__table__))
-
-
-@functools.cache
-def _upsert(dialect: str, table: Table) -> Any:
-    """INSERT .. ON CONFLICT (primary key) DO UPDATE every other column; built once."""
-    maker: Any = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
-    if maker is None:
-        raise NotImplementedError(f"upsert is not implemented for {dialect}")
-    stmt = maker(table)
-    keys = [c.name for c in table.primary_key.columns]
-    updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
-    return stmt.on_conflict_do_update(index_elements=keys, set_=updates)
 
 
 # --- reading ---------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from tradeguard.adapters.db.connect import create_engine, database_url, normaliz
 from tradeguard.adapters.db.handoff import Heartbeat, LockHandoff
 from tradeguard.adapters.db.migrate import upgrade_connection
 from tradeguard.adapters.db.pending import Batch, PendingQueue, Waiter
+from tradeguard.adapters.db.writer import RowWriter
 from tradeguard.app.records import (
     AccountRecord,
     AuditRecord,
@@ -109,6 +110,7 @@ class SqlStore:
         self._stopping = False
         self._gave_up = False
         self._closed = False
+        self._writer = RowWriter(self._engine)  # used on the worker thread only
         self._heartbeat = Heartbeat()
         self.handoff = LockHandoff(self._heartbeat)
         self._thread = threading.Thread(target=self._run, name="tradeguard-db", daemon=True)
@@ -375,9 +377,8 @@ class SqlStore:
     def _write(self, chunk: list[Batch]) -> None:
         records = [r for b in chunk for r in b.records]
         try:
-            with self._engine.begin() as connection:
-                rows.write(connection, records)
-                self._heartbeat.beat()
+            self._writer.write(records)
+            self._heartbeat.beat()
         except Exception as error:
             self._write_failed(chunk, records, error)
             return
@@ -432,6 +433,7 @@ class SqlStore:
             lost = self.pending
             if lost:
                 log.critical("database closed with %d records not written", lost)
+            self._writer.close()
             self._engine.dispose()
         finally:
             with self._cond:

@@ -18,6 +18,7 @@ import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -61,6 +62,9 @@ ERROR_PAGE = "<!doctype html><html><head><title>Error</title></head><body><h1>50
 
 Data = views.Data
 Handler = Callable[[Data], Awaitable[Response]]
+# When the current /api/v1 request reached `dispatch` (before rate limits, body and schema):
+# what /sim/admin/arrivals reports for a placeorder.
+_ARRIVED: ContextVar[int] = ContextVar("sim_request_arrived", default=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +87,7 @@ class FeedControl(Protocol):
     def set_duplicate_order_updates(self, on: bool) -> None: ...
     def refuse_connections(self, on: bool) -> None: ...
     def faults(self) -> dict[str, bool]: ...
+    def stamp_next_send(self, symbol: str, exchange: str, stamp: Callable[[int], None]) -> None: ...
 
 
 class SimApi:
@@ -130,6 +135,7 @@ class SimApi:
     # -- the pipeline every /api/v1 call goes through -----------------------------------------
 
     async def dispatch(self, request: Request) -> Response:
+        _ARRIVED.set(time.time_ns())  # the request has reached its endpoint
         name = request.path_params["endpoint"].strip("/")
         if name not in self.endpoints:
             return _error(404, "Not found", path=request.url.path)
@@ -191,7 +197,7 @@ class SimApi:
         )
 
     async def place_order(self, data: Data) -> Response:
-        arrived = time.time_ns()
+        arrived = _ARRIVED.get()
         if self.faults.semi_auto:
             return self._queued()
         request = OrderRequest(
@@ -424,9 +430,16 @@ class SimApi:
         return _success(reply | {"sent_ns": self._set_price(symbol, exchange, units)})
 
     def _set_price(self, symbol: str, exchange: str, units: int) -> int:
-        sent_ns = time.time_ns()  # just before the tick goes to the WebSocket server
+        """Set the price; stamp the tick under "EXCHANGE:SYMBOL" in the arrivals when the
+        WebSocket server writes it to a client (just now when no feed is attached). Returns
+        the time just before the tick went to the WebSocket server."""
+        key = f"{exchange}:{symbol}"
+        if self.feed is not None:
+            self.feed.stamp_next_send(symbol, exchange, lambda ns: self._arrived(key, ns))
+        sent_ns = time.time_ns()
         self.market.set_price(symbol, exchange, units)
-        self._arrived(f"{exchange}:{symbol}", sent_ns)
+        if self.feed is None:
+            self._arrived(key, sent_ns)
         return sent_ns
 
     async def admin_arrivals(self, request: Request) -> Response:

@@ -20,6 +20,7 @@ import asyncio
 import json
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 TickCallback = Callable[[str, str, int, int], None]
 """callback(symbol, exchange, ltp_units, ts_ms)"""
 OrderCallback = Callable[[OrderReport], None]
+Key = tuple[str, str]  # (symbol, exchange)
 
 AUTH_TIMEOUT_CODE = 4401
 DROP_CODE = 1011
@@ -74,7 +76,7 @@ class OrderSource(Protocol):
 @dataclass(eq=False)
 class _Client:
     conn: ServerConnection
-    outbox: asyncio.Queue[str]
+    outbox: asyncio.Queue[tuple[str, Key | None]]  # text, and the tick's key (or None)
     authenticated: bool = False
     orders: bool = False
     subs: set[proto.Sub] = field(default_factory=set)
@@ -120,6 +122,7 @@ class SimWsServer:
         self._dup_ticks = False
         self._dup_orders = False
         self._refuse = False
+        self._send_watch: dict[Key, Callable[[int], None]] = {}
         self.requests: deque[dict[str, Any]] = deque(maxlen=1000)
         """Recent client messages (api keys removed), newest last: for tests and debugging."""
         market.add_tick_listener(self._on_tick)
@@ -194,6 +197,12 @@ class SimWsServer:
         """Answer new WebSocket handshakes with HTTP 503 (open connections stay)."""
         self._refuse = on
 
+    def stamp_next_send(self, symbol: str, exchange: str, stamp: Callable[[int], None]) -> None:
+        """Call `stamp(time.time_ns())` once, just before the next tick of symbol/exchange is
+        written to a client's WebSocket (after this server's own queueing): the moment the tick
+        leaves the simulator, for latency benchmarks."""
+        self._send_watch[(symbol, exchange)] = stamp
+
     def inject_raw(self, text: str) -> int:
         """Send `text` as-is to every authenticated client; returns how many got it."""
         clients = [c for c in self._clients if c.authenticated]
@@ -235,7 +244,7 @@ class SimWsServer:
                 continue
             message = proto.market_data(symbol, exchange, mode, ltp_units, ts_ms, self.broker_name)
             text = json.dumps(message)
-            self._enqueue(client, text)
+            self._enqueue(client, text, (symbol, exchange))
             if self._dup_ticks:
                 self._enqueue(client, text)
 
@@ -283,9 +292,15 @@ class SimWsServer:
             await asyncio.gather(writer, return_exceptions=True)
 
     async def _write_loop(self, client: _Client) -> None:
+        watch = self._send_watch
         try:
             while True:
-                await client.conn.send(await client.outbox.get())
+                text, key = await client.outbox.get()
+                if key is not None and watch:
+                    stamp = watch.pop(key, None)
+                    if stamp is not None:
+                        stamp(time.time_ns())
+                await client.conn.send(text)
         except ConnectionClosed:
             return
 
@@ -299,9 +314,9 @@ class SimWsServer:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _enqueue(self, client: _Client, text: str) -> None:
+    def _enqueue(self, client: _Client, text: str, key: Key | None = None) -> None:
         try:
-            client.outbox.put_nowait(text)
+            client.outbox.put_nowait((text, key))
         except asyncio.QueueFull:
             log.warning("sim WS: client too slow (%d queued), closing", client.outbox.qsize())
             self._spawn(client.conn.close(1013, "client too slow"))
