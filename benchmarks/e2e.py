@@ -47,6 +47,7 @@ from tradeguard.adapters.openalgo.rest_gateway import OpenAlgoGateway
 from tradeguard.app.resolve import ExecutorPolicy
 from tradeguard.app.runtime import AppRuntime, RuntimeOptions
 from tradeguard.app.service import CreateTrade
+from tradeguard.bootstrap.loop import freeze_startup_heap
 from tradeguard.bootstrap.loop import run as run_loop
 from tradeguard.core.broker import OrderRequest, PlaceResult
 from tradeguard.core.money import from_units, to_units
@@ -241,6 +242,7 @@ async def _setup(sim: SimProcess, data: Path, n: int) -> tuple[AppRuntime, OpenA
     await sim.price(_symbols(n)[-1], ENTRY)
     await _until(lambda: counters.ticks > base)
     await sim.post("/sim/admin/arrivals")  # forget the entries
+    freeze_startup_heap()  # as `tradeguard run` does once started (bootstrap/loop.py)
     return runtime, gateway, time.perf_counter() - started
 
 

@@ -35,6 +35,7 @@ from tradeguard.app.demo import DemoTrader
 from tradeguard.app.failpoints import Failpoints
 from tradeguard.app.publisher import ViewPublisher
 from tradeguard.app.runtime import AppRuntime, RuntimeOptions
+from tradeguard.bootstrap.loop import freeze_startup_heap
 from tradeguard.config import Settings
 from tradeguard.interfaces.api import ApiOptions, build_app
 from tradeguard.interfaces.console import print_events
@@ -147,6 +148,7 @@ async def serve(
         accounts, _ = await open_accounts(settings, store, apikey)
         result = await runtime.start()
         print(result.summary, flush=True)
+        log.info("start-up heap frozen: %d objects", freeze_startup_heap())
         running = Running(runtime, stop, simulator)
         app = build_app(
             runtime.service,
