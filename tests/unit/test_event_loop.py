@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import gc
 
+from tradeguard.adapters.asgi_server import AsgiServer
 from tradeguard.bootstrap.loop import freeze_startup_heap, run
 
 
@@ -32,3 +33,12 @@ def test_the_startup_heap_is_frozen_out_of_the_collectors_way() -> None:
         assert any(obj is later for obj in gc.get_objects(0))  # new objects as usual
     finally:
         gc.unfreeze()
+
+
+def test_http_servers_parse_with_httptools() -> None:
+    async def app(scope: object, receive: object, send: object) -> None:  # never called
+        raise AssertionError
+
+    config = AsgiServer(app).config
+    config.load()
+    assert config.http_protocol_class.__module__ == "uvicorn.protocols.http.httptools_impl"
