@@ -9,8 +9,8 @@ simulator and guarded through createtrade, each with a 5-point stop.
 Latency: one tick at a time, a price through one trade's stop, scheduled with
 `POST /sim/admin/price` and `delay_ms` (the simulator replies, then sends the tick 20 ms later,
 so the benchmark's own admin call is not on the service's loop while the tick is in flight).
-t0 = the simulator's `time.time_ns()` just before it hands the tick to its WebSocket server;
-t1 = the simulator's `time.time_ns()` when the exit's `placeorder` reaches its REST handler.
+t0 = the simulator's `time.time_ns()` when its WebSocket server writes the tick to the socket;
+t1 = the simulator's `time.time_ns()` when the exit's `placeorder` reaches its REST endpoint.
 Both come from `/sim/admin/arrivals` and are stamped in the simulator process on one clock.
 
 Throughput: the simulator publishes non-triggering ticks round-robin over the 1,000 symbols at
@@ -61,29 +61,37 @@ UNLIMITED = RateLimitConfig(orders=1_000_000, smart_orders=1_000_000, api=1_000_
 
 NOTES = """Reading it: the simulator runs as its own process (`tradeguard sim --no-walk`), so its
 REST server, WebSocket server and paper broker do not share the interpreter lock with the
-service. Both timestamps are the simulator's `time.time_ns()`: just before a price scheduled by
-`POST /sim/admin/price` with `delay_ms` goes to its WebSocket server, and when the exit's
-`placeorder` reaches its handler (both from `/sim/admin/arrivals`). The exit path is tick over
-the WebSocket -> feed parse -> engine -> the `openposition` read (the net-never-crosses-zero cap;
-it goes on the wire first) alongside the exit intent committed to SQLite (worker thread) ->
-`placeorder`, which waits for both. The tick-rate rows are paced inside the simulator process
-(`POST /sim/admin/stream`).
+service. Both ends are the simulator's `time.time_ns()`, as the issue defines them: t0 when its
+WebSocket server writes the tick to the socket (a price scheduled by `POST /sim/admin/price`
+with `delay_ms`), t1 when the exit's `placeorder` reaches its endpoint (`dispatch`, before the
+simulator's own rate-limit, body and schema checks); both from `/sim/admin/arrivals`. The exit
+path is tick over the WebSocket -> feed parse -> engine -> the `openposition` read (the
+net-never-crosses-zero cap; it goes on the wire first) alongside the exit intent committed to
+SQLite (database thread) -> `placeorder`, which waits for both. The tick-rate rows are paced
+inside the simulator process (`POST /sim/admin/stream`).
 
-What moved the figures (all on this machine, which runs Python about 2.5x slower than the one
-the earlier figures came from):
-- httpx -> aiohttp in the OpenAlgo gateway: one REST call from ~2.3 ms to ~0.7 ms (measured
-  against the simulator's ping; a raw socket client takes ~0.4 ms). The exit makes two calls.
-  p50 7.3 ms -> 3.3-4.7 ms.
-- uvloop for the service and httptools for uvicorn (the simulator's REST server).
-- The latency tick is scheduled after the admin reply (before, the service's loop parsed the
-  benchmark's own admin reply while the tick was in flight).
-- WAL checkpoints moved off the commit path (the p99 samples were intents committing while
-  SQLite checkpointed: 10-25 ms).
-What is left: the exit intent's commit. It runs on the database worker thread and needs the
-interpreter lock while the loop handles the position reply, so it slows both branches: with the
-commit stubbed out (a diagnostic run, 600 exits) p50 was 3.2 ms and p99 4.8 ms, against 4.7 /
-7.5 ms with it. Next step: a leaner intent write (a narrow UPDATE plus the audit row, on raw
-SQL like the flush), or the database work in its own process.
+Where the time goes (a diagnostic run stamping each phase, 1,000 exits, p50): tick written ->
+read by the service 0.4 ms; feed parse, engine, exit task, request built 0.3 ms; `openposition`
+round trip 1.1-1.4 ms; `placeorder` on the wire -> endpoint 0.3 ms. The intent commit (about
+0.1 ms of work on the database thread) runs during the position read. Most of the round trip is
+this VM waking idle CPUs: a ping costs ~0.45 ms back to back and ~1.5 ms after 20 ms of idle,
+the state every latency tick finds both processes in (the ping rows above).
+
+What moved the figures, all on this machine (it runs Python about 2.5x slower than the one the
+earliest figures came from, and drifts 10-20 % from minute to minute):
+- httpx -> aiohttp in the OpenAlgo gateway: one REST call ~2.3 ms -> ~0.7 ms; uvloop for the
+  service; WAL checkpoints off the commit path; the latency tick sent 20 ms after the admin
+  reply. p50 10.7 -> 3.3-4.7 ms, p99 21.7 -> 5.7-7.6 ms.
+- The database thread writes through one kept driver connection with SQL built once
+  (`adapters/db/writer.py`): an intent costs ~65 us of interpreter time instead of ~170 us,
+  so it no longer holds up the position reply.
+- uvicorn parses HTTP with httptools (it was forced to h11), for the simulator's REST server.
+- The benchmark's own admin client moved to aiohttp: httpx left reference cycles whose
+  collection (~1 ms each) landed inside measured exits; and the start-up heap is frozen
+  (`gc.freeze`) as `tradeguard run` does, so no full collection walks it.
+- t0 and t1 as the issue defines them (above). Before, t0 was taken before the simulator
+  built and queued the tick for its WebSocket writer (about 0.2 ms earlier) and t1 after its
+  request checks (under 0.1 ms later).
 History: whole `positionbook` per exit gave p50 32 ms / p99 167 ms; `openposition` with the
 simulator in-thread p50 5.3 ms / p99 10-11 ms. Against a real OpenAlgo the broker's own
 position and order calls (tens to hundreds of ms) dominate.
@@ -125,6 +133,7 @@ class E2EResult:
     rates: list[RatePoint] = field(default_factory=list)
     book_ms: float = 0.0  # one positionbook round trip with every position open
     ping_ms: float = 0.0  # one ping round trip: the floor of any REST call
+    idle_ping_ms: float = 0.0  # median ping after 20 ms with nothing on the wire
 
     def pct(self, p: float) -> float:
         ordered = sorted(self.latencies_ns)
@@ -315,6 +324,7 @@ async def _run(n: int, rates: tuple[int, ...]) -> E2EResult:
                     rates_out.append(point)
                 book_ms = await _mean_ms(gateway.position_book)
                 ping_ms = await _mean_ms(gateway.ping)
+                idle_ping_ms = await _idle_ms(gateway.ping)
                 latencies = await _latency(sim, gateway, n)
             finally:
                 await runtime.stop()
@@ -322,7 +332,7 @@ async def _run(n: int, rates: tuple[int, ...]) -> E2EResult:
                 await runtime.store.close()
     finally:
         await sim.stop()
-    return E2EResult(n, setup_s, latencies, rates_out, book_ms, ping_ms)
+    return E2EResult(n, setup_s, latencies, rates_out, book_ms, ping_ms, idle_ping_ms)
 
 
 async def _mean_ms(call: Callable[[], Any], times: int = 20) -> float:
@@ -330,6 +340,18 @@ async def _mean_ms(call: Callable[[], Any], times: int = 20) -> float:
     for _ in range(times):
         await call()
     return (time.perf_counter() - start) / times * 1000
+
+
+async def _idle_ms(call: Callable[[], Any], times: int = 50) -> float:
+    """The median round trip when both processes have been idle for 20 ms, as before each
+    latency tick (their CPUs have gone to sleep and must be woken)."""
+    spent = []
+    for _ in range(times):
+        await asyncio.sleep(TICK_DELAY_MS / 1000)
+        start = time.perf_counter()
+        await call()
+        spent.append(time.perf_counter() - start)
+    return statistics.median(spent) * 1000
 
 
 def run(n: int = N_TRADES, rates: tuple[int, ...] = RATES) -> E2EResult:
@@ -352,8 +374,13 @@ def rows(result: E2EResult) -> list[tuple[str, str, str]]:
         (
             "for comparison: positionbook read",
             f"{result.book_ms:.2f} ms",
-            f"{result.trades:,} rows, not on the exit path (it reads openposition); "
-            f"a REST ping costs {result.ping_ms:.2f} ms",
+            f"{result.trades:,} rows, not on the exit path (it reads openposition)",
+        ),
+        (
+            "for comparison: a REST ping",
+            f"{result.ping_ms:.2f} ms back to back",
+            f"{result.idle_ping_ms:.2f} ms after 20 ms idle, as each latency tick finds the "
+            "processes",
         ),
     ]
     for point in result.rates:
