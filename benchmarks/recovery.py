@@ -404,7 +404,10 @@ share the 2 CPUs, hence interleaved rounds and the median of the paired costs):
   price) for an ACTIVE trade whose state, quantity and rules are as last written, as one
   `UPDATE .. FROM (VALUES ..)` statement per 500 rows on SQLite (~15 us a row on the database
   thread, against ~85 us for the full upsert it replaced). Full snapshots are still written
-  for everything else (and lifecycle changes are written through, as before).
+  for everything else (and lifecycle changes are written through, as before). Since the
+  2026-11-25 afternoon runs every write goes through one kept driver connection with SQL built
+  once (`adapters/db/writer.py`) instead of a pooled SQLAlchemy Core connection per
+  transaction.
 - **Defect found and fixed**: CPython hands its interpreter lock to a waiting thread only after
   the holder kept it a whole switch interval, and a holder that releases and retakes it
   voluntarily restarts that wait. A saturated event loop does exactly that (each iteration polls

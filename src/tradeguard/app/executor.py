@@ -7,10 +7,10 @@ a `placesmartorder` with quantity 0 and position_size = net minus our signed qua
 (d) commit the order id; (e) resolve: complete -> CLOSED at the real fill price; rejected ->
 EXIT_FAILED and an alert; unknown -> resolved from the order book, never resent blindly.
 
-Retry policy (ExecutorPolicy): 429 and connection errors placed nothing -> exponential back-off,
-bounded; 403 (session down) -> keep the intent, ping until the session returns (bounded), then
-place; unknown outcome -> adopt the matching order, or place again only after the order book
-showed twice that no such order exists (attempt + 1, audited, at most `max_attempts`).
+Placing the order and its retry policy (429, 403, rejections, semi-auto) are in placement.py,
+what follows a final order report in outcomes.py. An unknown outcome -> adopt the matching
+order, or place again only after the order book showed twice that no such order exists
+(attempt + 1, audited, at most `max_attempts`).
 Concurrency: every decision runs in its own task; per symbol/exchange/product a lock covers
 "read position -> place -> acknowledged" so concurrent exits never over-count the net, and a
 smart-order exit holds it until the order is final (OpenAlgo computes against the live net).
@@ -31,18 +31,15 @@ from typing import Any
 
 from tradeguard.app.failpoints import Failpoints
 from tradeguard.app.metrics import ExitMetrics
-from tradeguard.app.outcomes import ExitOutcomes, exit_tag, trade_last_price
+from tradeguard.app.outcomes import exit_tag, trade_last_price
+from tradeguard.app.placement import UNRESOLVED, ExitPlacement
 from tradeguard.app.ports import AlertSink, BrokerGateway, Clock, Store
 from tradeguard.app.resolve import ExecutorPolicy, OrderTracker
 from tradeguard.app.snapshots import ExitInfo, Snapshots, audit
 from tradeguard.core.broker import (
     BrokerError,
-    NotPlaced,
     OrderReport,
     OrderRequest,
-    RejectedError,
-    RetryableError,
-    SessionDown,
     SmartOrderRequest,
 )
 from tradeguard.core.decisions import Decisions, ExitDecision
@@ -54,11 +51,10 @@ from tradeguard.core.trade import Trade
 log = logging.getLogger(__name__)
 
 Key = tuple[str, str, str]
-_UNRESOLVED = "unresolved"
 Prefetch = tuple[int, "asyncio.Task[int | None]"]  # (key generation at start, the net read)
 
 
-class ExitExecutor(ExitOutcomes):
+class ExitExecutor(ExitPlacement):
     """Runs exits as tasks; see the module docstring for the rules."""
 
     def __init__(
@@ -197,7 +193,7 @@ class ExitExecutor(ExitOutcomes):
             finally:
                 if prefetch is not None:
                     _discard(prefetch[1])
-            if outcome != _UNRESOLVED:
+            if outcome != UNRESOLVED:
                 return
             order, absent = await self._resolve_unknown(trade, info)
             if order is not None:
@@ -258,7 +254,7 @@ class ExitExecutor(ExitOutcomes):
         received_at: int | None,
         prefetch: Prefetch | None = None,
     ) -> str:
-        """Cap, place and resolve. Returns "done" or _UNRESOLVED (unknown outcome)."""
+        """Cap, place and resolve. Returns "done" or UNRESOLVED (unknown outcome)."""
         key = _key(trade)
         smart = (
             self.engine.strategy(trade.strategy_id).config.exit_order_mode
@@ -304,8 +300,8 @@ class ExitExecutor(ExitOutcomes):
                 )
             order_id = await self._send(trade, info, request, received_at)
             self._touch(key)
-            if order_id is None or order_id == _UNRESOLVED:
-                return _UNRESOLVED if order_id == _UNRESOLVED else "done"
+            if order_id is None or order_id == UNRESOLVED:
+                return UNRESOLVED if order_id == UNRESOLVED else "done"
             acked = self.clock.now()
             info.order_id = order_id
             await self._commit(
@@ -382,88 +378,6 @@ class ExitExecutor(ExitOutcomes):
             ]
         )
         return quantity
-
-    async def _send(
-        self,
-        trade: Trade,
-        info: ExitInfo,
-        request: OrderRequest | SmartOrderRequest,
-        received_at: int | None,
-    ) -> str | None:
-        """Place the order: its id, None when finished otherwise, or _UNRESOLVED."""
-        retries = session_checks = 0
-        while True:
-            sent = self.clock.now()
-            if received_at is not None:
-                self.metrics.tick_to_send.record(sent - received_at)
-                received_at = None
-            try:
-                if isinstance(request, SmartOrderRequest):
-                    result = await self.broker.place_smart_order(request)
-                else:
-                    result = await self.broker.place_order(request)
-            except SessionDown as error:
-                self.session_down = True
-                if not await self._wait_session(trade, error, session_checks == 0):
-                    await self._fail(trade, info, f"broker session down: {error}")
-                    return None
-                session_checks += 1
-                continue
-            except RetryableError as error:  # 429, connection refused: nothing was placed
-                retries += 1
-                if retries > self.policy.retry_limit:
-                    await self._fail(trade, info, f"not placed, broker busy: {error}")
-                    return None
-                delay = min(self.policy.retry_base * 2 ** (retries - 1), self.policy.retry_max)
-                log.warning("exit of %s not placed (%s); retry in %.2fs", trade, error, delay)
-                await self.clock.sleep(delay)
-                continue
-            except RejectedError as error:
-                await self._fail(trade, info, f"rejected: {error}")  # the human message
-                return None
-            except NotPlaced as error:
-                await self._not_placed(trade, info, str(error))
-                return None
-            except BrokerError as error:  # UnknownOutcome, MalformedReply...: may exist
-                log.warning("exit of %s: outcome unknown (%s)", trade, error)
-                self.alerts.alert(
-                    "warning",
-                    f"exit of {trade.trade_id}: outcome unknown ({error}); resolving from the "
-                    "order book",
-                    trade_id=trade.trade_id,
-                )
-                await self._commit(
-                    [audit(self.clock.now(), "exit_unresolved", trade.trade_id, error=str(error))]
-                )
-                return _UNRESOLVED
-            self.metrics.send_to_ack.record(self.clock.now() - sent)
-            self.session_down = False
-            self.failpoints.hit("after_order")
-            if result.order_id is None:
-                await self._not_placed(trade, info, result.message or "no order id")
-                return None
-            return result.order_id
-
-    async def _wait_session(self, trade: Trade, error: BrokerError, first: bool) -> bool:
-        """Ping until the broker session is back (bounded). True when it is."""
-        if first:
-            self.alerts.alert(
-                "critical",
-                f"broker session down (403): exit of {trade.trade_id} waits for the session",
-                trade_id=trade.trade_id,
-            )
-            await self._commit(
-                [audit(self.clock.now(), "session_down", trade.trade_id, error=str(error))]
-            )
-        for _ in range(self.policy.session_limit):
-            await self.clock.sleep(self.policy.session_interval)
-            try:
-                await self.broker.ping()
-            except BrokerError:
-                continue
-            self.session_down = False
-            return True
-        return False
 
 
 def _key(trade: Trade) -> Key:
