@@ -15,7 +15,8 @@ from tests.helpers import eventually
 from tradeguard.adapters.sim.faults import RateLimits
 from tradeguard.adapters.sim.market import SimMarket
 from tradeguard.adapters.sim.paper_broker import PaperBroker
-from tradeguard.adapters.sim.rest_server import SimApi, create_app
+from tradeguard.adapters.sim.rest_app import create_app
+from tradeguard.adapters.sim.rest_server import SimApi
 from tradeguard.core.money import to_units
 
 APIKEY = "a" * 32 + "0123456789abcdef0123456789abcdef"

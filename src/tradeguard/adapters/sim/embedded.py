@@ -24,7 +24,8 @@ from tradeguard.adapters.asgi_server import AsgiServer
 from tradeguard.adapters.sim.faults import FaultSpecError, RateLimits, StartFaults
 from tradeguard.adapters.sim.market import ReplayRow, SimMarket, WalkConfig
 from tradeguard.adapters.sim.paper_broker import PaperBroker
-from tradeguard.adapters.sim.rest_server import SimApi, create_app
+from tradeguard.adapters.sim.rest_app import create_app
+from tradeguard.adapters.sim.rest_server import SimApi
 from tradeguard.adapters.sim.ws_server import SimWsServer
 from tradeguard.core.money import to_units
 

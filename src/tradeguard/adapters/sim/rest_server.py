@@ -3,12 +3,9 @@
 It speaks openalgo-interface.md §1-2 as OpenAlgo really behaves: POST with `apikey` in the JSON
 body, strict schemas, flat envelopes, a Python-str-of-dict 400 `message` on order endpoints and
 a JSON object on data endpoints, 403 for a bad key, 404 for an unknown order, per-IP moving-
-window rate limits with the documented 429 body, and semi-auto queuing. `/sim/admin/faults`,
-`/sim/admin/feed` (WebSocket faults, through a `FeedControl` the simulator attaches) and
-`/sim/admin/price` drive faults and prices at run time (tests, demos); `/sim/admin/stream`
-publishes a paced burst of prices from inside the simulator (load generation) and
-`/sim/admin/arrivals` reports when each `placeorder` arrived (`time.time_ns()` per order id), so
-a benchmark in another process can time tick -> order without sharing this process.
+window rate limits with the documented 429 body, and semi-auto queuing. Fault injection
+(`apply_faults`, `apply_feed`, through a `FeedControl` the simulator attaches) is here too; the
+/sim/admin endpoints that drive it are in rest_admin.py, the Starlette app in rest_app.py.
 """
 
 from __future__ import annotations
@@ -22,10 +19,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Protocol
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
 
 from tradeguard.adapters.sim import rest_schemas as schemas
 from tradeguard.adapters.sim import rest_views as views
@@ -212,11 +207,12 @@ class SimApi:
             trigger_price=to_units(data["trigger_price"]),
         )
         order_id = self.broker.submit(request)
-        self._arrived(order_id, arrived)
+        self.arrived(order_id, arrived)
         return JSONResponse({"status": "success", "orderid": order_id})
 
-    def _arrived(self, order_id: str, ns: int) -> None:
-        self.arrivals[order_id] = ns
+    def arrived(self, key: str, ns: int) -> None:
+        """Keep an arrival stamp for /sim/admin/arrivals (the oldest beyond MAX_ARRIVALS go)."""
+        self.arrivals[key] = ns
         if len(self.arrivals) > MAX_ARRIVALS:
             del self.arrivals[next(iter(self.arrivals))]
 
@@ -373,22 +369,6 @@ class SimApi:
             "refuse": state["refuse_connections"],
         }
 
-    async def admin_faults(self, request: Request) -> Response:
-        try:
-            state = self.apply_faults(await _json_object(request))
-        except (FaultSpecError, ValueError, TypeError) as error:
-            return _error(400, str(error))
-        return _success(state)
-
-    async def admin_feed(self, request: Request) -> Response:
-        if self.feed is None:
-            return _error(404, "this simulator has no WebSocket feed attached")
-        try:
-            state = self.apply_feed(await _json_object(request))
-        except FaultSpecError as error:
-            return _error(400, str(error))
-        return _success(state)
-
     def _broker_faults(self, spec: Data) -> list[str]:
         if spec.get("reset"):
             self.broker.reject_next(0)
@@ -408,83 +388,6 @@ class SimApi:
             self.broker.set_fill_late(bool(spec["fill_late"]))
         return self.broker.release_late_fills() if spec.get("release_late") else []
 
-    async def admin_price(self, request: Request) -> Response:
-        """Set a price now, or `delay_ms` after replying (so the caller's handling of this
-        reply is over before the tick goes out); `sent_ns` is in the reply or, when delayed,
-        in `/sim/admin/arrivals` under "EXCHANGE:SYMBOL"."""
-        try:
-            spec = json.loads(await request.body())
-            symbol, exchange = str(spec["symbol"]), str(spec["exchange"])
-            units = to_units(str(spec["ltp"]))
-            delay_ms = float(spec.get("delay_ms", 0))
-            if not 0 <= delay_ms <= 60_000:
-                raise ValueError("delay_ms must be within 0..60000")
-        except (KeyError, TypeError, ValueError) as error:
-            return _error(400, f"bad price request: {error}")
-        reply = {"symbol": symbol, "exchange": exchange, "ltp": views.price(units)}
-        if delay_ms:
-            asyncio.get_running_loop().call_later(
-                delay_ms / 1_000, self._set_price, symbol, exchange, units
-            )
-            return _success(reply | {"scheduled_ms": delay_ms})
-        return _success(reply | {"sent_ns": self._set_price(symbol, exchange, units)})
-
-    def _set_price(self, symbol: str, exchange: str, units: int) -> int:
-        """Set the price; stamp the tick under "EXCHANGE:SYMBOL" in the arrivals when the
-        WebSocket server writes it to a client (just now when no feed is attached). Returns
-        the time just before the tick went to the WebSocket server."""
-        key = f"{exchange}:{symbol}"
-        if self.feed is not None:
-            self.feed.stamp_next_send(symbol, exchange, lambda ns: self._arrived(key, ns))
-        sent_ns = time.time_ns()
-        self.market.set_price(symbol, exchange, units)
-        if self.feed is None:
-            self._arrived(key, sent_ns)
-        return sent_ns
-
-    async def admin_arrivals(self, request: Request) -> Response:
-        """`{order_id: ns}`: when each placeorder reached its handler, and `{"EXCHANGE:SYMBOL":
-        ns}`: when the last admin price of a symbol went out; POST also clears them."""
-        arrivals = dict(self.arrivals)
-        if request.method == "POST":
-            self.arrivals.clear()
-        return _success(arrivals)
-
-    async def admin_stream(self, request: Request) -> Response:
-        """Publish `rate` prices a second for `window_s` seconds, round-robin over `symbols`
-        (on `exchange`), cycling through `prices` once per pass; replies with how many went
-        out. The pacing runs here, so the load generator costs the client nothing."""
-        try:
-            spec = await _json_object(request)
-            exchange = str(spec.get("exchange", "NSE"))
-            symbols = [str(s) for s in spec["symbols"]]
-            prices = [to_units(str(p)) for p in spec["prices"]]
-            rate, window = float(spec["rate"]), float(spec["window_s"])
-            if not symbols or not prices or rate <= 0 or not 0 < window <= 60:
-                raise ValueError("symbols and prices must not be empty, 0 < window_s <= 60")
-        except (FaultSpecError, KeyError, TypeError, ValueError) as error:
-            return _error(400, f"bad stream request: {error}")
-        sent, start = 0, time.perf_counter()
-        while (elapsed := time.perf_counter() - start) < window:
-            due = int(elapsed * rate)
-            while sent < due:
-                price = prices[(sent // len(symbols)) % len(prices)]
-                self.market.set_price(symbols[sent % len(symbols)], exchange, price)
-                sent += 1
-            await asyncio.sleep(0.002)
-        return _success({"sent": sent, "elapsed_s": time.perf_counter() - start})
-
-
-async def _json_object(request: Request) -> Data:
-    """An admin request's JSON object body (an empty body is `{}`)."""
-    try:
-        spec = json.loads(await request.body() or b"{}")
-    except ValueError:
-        raise FaultSpecError("body must be a JSON object") from None
-    if not isinstance(spec, dict):
-        raise FaultSpecError("body must be a JSON object")
-    return spec
-
 
 async def _hang_until_disconnect(request: Request, seconds: float) -> None:
     """Hold the call open until the client goes away (its timeout) or `seconds` pass."""
@@ -494,24 +397,3 @@ async def _hang_until_disconnect(request: Request, seconds: float) -> None:
                 message = await request.receive()
                 if message["type"] == "http.disconnect":
                     return
-
-
-def create_app(api: SimApi) -> Starlette:
-    """The Starlette app serving `api` under /api/v1/ plus the /sim/admin endpoints."""
-
-    async def not_found(request: Request) -> Response:
-        return _error(404, "Not found", path=request.url.path)
-
-    app = Starlette(
-        routes=[
-            Route("/api/v1/{endpoint:path}", api.dispatch, methods=["POST"]),
-            Route("/api/{rest:path}", not_found, methods=["GET", "POST"]),
-            Route("/sim/admin/faults", api.admin_faults, methods=["POST"]),
-            Route("/sim/admin/feed", api.admin_feed, methods=["POST"]),
-            Route("/sim/admin/price", api.admin_price, methods=["POST"]),
-            Route("/sim/admin/stream", api.admin_stream, methods=["POST"]),
-            Route("/sim/admin/arrivals", api.admin_arrivals, methods=["GET", "POST"]),
-        ]
-    )
-    app.state.sim = api
-    return app

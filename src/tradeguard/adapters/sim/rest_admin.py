@@ -1,0 +1,126 @@
+"""Adapters layer: the simulator's /sim/admin endpoints, for tests, demos and benchmarks.
+
+`faults` and `feed` switch REST and WebSocket faults at run time (SimApi.apply_faults /
+apply_feed, the same path as the start-up flags); `price` sets a price now or `delay_ms` after
+replying; `stream` publishes a paced burst of prices from inside the simulator (load
+generation); `arrivals` reports when each `placeorder` reached its endpoint and when each
+scheduled price left the WebSocket server (`time.time_ns()`), so a benchmark in another process
+can time tick -> order on the simulator's clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tradeguard.adapters.sim import rest_views as views
+from tradeguard.adapters.sim.faults import FaultSpecError
+from tradeguard.adapters.sim.rest_server import SimApi
+from tradeguard.core.money import to_units
+
+Data = views.Data
+
+
+class SimAdmin:
+    """The /sim/admin handlers over one SimApi."""
+
+    def __init__(self, api: SimApi) -> None:
+        self.api = api
+
+    async def faults(self, request: Request) -> Response:
+        try:
+            state = self.api.apply_faults(await _json_object(request))
+        except (FaultSpecError, ValueError, TypeError) as error:
+            return views.error(400, str(error))
+        return views.success(state)
+
+    async def feed(self, request: Request) -> Response:
+        if self.api.feed is None:
+            return views.error(404, "this simulator has no WebSocket feed attached")
+        try:
+            state = self.api.apply_feed(await _json_object(request))
+        except FaultSpecError as error:
+            return views.error(400, str(error))
+        return views.success(state)
+
+    async def price(self, request: Request) -> Response:
+        """Set a price now, or `delay_ms` after replying (so the caller's handling of this
+        reply is over before the tick goes out). An immediate reply carries `sent_ns` (just
+        before the tick went to the WebSocket server); either way `/sim/admin/arrivals` gets,
+        under "EXCHANGE:SYMBOL", the time the WebSocket server wrote the tick."""
+        try:
+            spec = json.loads(await request.body())
+            symbol, exchange = str(spec["symbol"]), str(spec["exchange"])
+            units = to_units(str(spec["ltp"]))
+            delay_ms = float(spec.get("delay_ms", 0))
+            if not 0 <= delay_ms <= 60_000:
+                raise ValueError("delay_ms must be within 0..60000")
+        except (KeyError, TypeError, ValueError) as error:
+            return views.error(400, f"bad price request: {error}")
+        reply = {"symbol": symbol, "exchange": exchange, "ltp": views.price(units)}
+        if delay_ms:
+            asyncio.get_running_loop().call_later(
+                delay_ms / 1_000, self._set_price, symbol, exchange, units
+            )
+            return views.success(reply | {"scheduled_ms": delay_ms})
+        return views.success(reply | {"sent_ns": self._set_price(symbol, exchange, units)})
+
+    def _set_price(self, symbol: str, exchange: str, units: int) -> int:
+        """Set the price; stamp the tick under "EXCHANGE:SYMBOL" in the arrivals when the
+        WebSocket server writes it to a client (just now when no feed is attached). Returns
+        the time just before the tick went to the WebSocket server."""
+        key = f"{exchange}:{symbol}"
+        if self.api.feed is not None:
+            self.api.feed.stamp_next_send(symbol, exchange, lambda ns: self.api.arrived(key, ns))
+        sent_ns = time.time_ns()
+        self.api.market.set_price(symbol, exchange, units)
+        if self.api.feed is None:
+            self.api.arrived(key, sent_ns)
+        return sent_ns
+
+    async def arrivals(self, request: Request) -> Response:
+        """`{order_id: ns}`: when each placeorder reached its handler, and `{"EXCHANGE:SYMBOL":
+        ns}`: when the last admin price of a symbol went out; POST also clears them."""
+        arrivals = dict(self.api.arrivals)
+        if request.method == "POST":
+            self.api.arrivals.clear()
+        return views.success(arrivals)
+
+    async def stream(self, request: Request) -> Response:
+        """Publish `rate` prices a second for `window_s` seconds, round-robin over `symbols`
+        (on `exchange`), cycling through `prices` once per pass; replies with how many went
+        out. The pacing runs here, so the load generator costs the client nothing."""
+        try:
+            spec = await _json_object(request)
+            exchange = str(spec.get("exchange", "NSE"))
+            symbols = [str(s) for s in spec["symbols"]]
+            prices = [to_units(str(p)) for p in spec["prices"]]
+            rate, window = float(spec["rate"]), float(spec["window_s"])
+            if not symbols or not prices or rate <= 0 or not 0 < window <= 60:
+                raise ValueError("symbols and prices must not be empty, 0 < window_s <= 60")
+        except (FaultSpecError, KeyError, TypeError, ValueError) as error:
+            return views.error(400, f"bad stream request: {error}")
+        sent, start = 0, time.perf_counter()
+        while (elapsed := time.perf_counter() - start) < window:
+            due = int(elapsed * rate)
+            while sent < due:
+                price = prices[(sent // len(symbols)) % len(prices)]
+                self.api.market.set_price(symbols[sent % len(symbols)], exchange, price)
+                sent += 1
+            await asyncio.sleep(0.002)
+        return views.success({"sent": sent, "elapsed_s": time.perf_counter() - start})
+
+
+async def _json_object(request: Request) -> Data:
+    """An admin request's JSON object body (an empty body is `{}`)."""
+    try:
+        spec = json.loads(await request.body() or b"{}")
+    except ValueError:
+        raise FaultSpecError("body must be a JSON object") from None
+    if not isinstance(spec, dict):
+        raise FaultSpecError("body must be a JSON object")
+    return spec
