@@ -82,7 +82,8 @@ class RowWriter:
         """Give the connection back to the pool (before the engine is disposed)."""
         connection, self._connection = self._connection, None
         if connection is not None:
-            connection.close()
+            with contextlib.suppress(Exception):  # the pool invalidates a broken one
+                connection.close()
 
     def _connect(self) -> PoolProxiedConnection:
         if self._connection is None:
