@@ -14,8 +14,9 @@ trades on 1,000 symbols in 50 strategies).
    with SQLite and a 1 s flush interval, once engine-only (the same trades read back from the
    same SQLite seed, then an in-memory store that writes nothing, no flush: objects born from
    database rows are what the service holds, so both sides start from identical state). Exits
-   fill at the paper broker in both. Rounds are interleaved (engine-only, then persisted) and
-   the cost is the median of the per-round costs.
+   fill at the paper broker in both. Rounds are interleaved, alternating which side runs first
+   (engine-only then persisted, then the other way round, so a steady drift in the shared
+   machine's speed favours neither side), and the cost is the median of the per-round costs.
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ class RecoveryNumbers:
 
     @property
     def round_costs(self) -> list[float]:
-        """Per round: the persisted run against the engine-only run just before it (%)."""
+        """Per round: the persisted run against the engine-only run next to it (%)."""
         return [
             100.0 * (1.0 - p / e) for e, p in zip(self.all_rates, self.all_persisted, strict=True)
         ]
@@ -315,8 +316,9 @@ async def run_async(ticks: int = TICKS, seconds: float = SECONDS) -> RecoveryNum
         process_s, line = await recovery_process(work, root / "b")
         engines: list[Rate] = []
         persisted: list[Rate] = []
-        for round_ in range(ROUNDS):  # interleaved; best of each (a shared machine is noisy)
-            for persist, results in ((False, engines), (True, persisted)):
+        sides = ((False, engines), (True, persisted))
+        for round_ in range(ROUNDS):  # interleaved, A-B then B-A: a drift in the machine's
+            for persist, results in sides if round_ % 2 == 0 else sides[::-1]:  # speed cancels
                 workdir = root / f"rate-{round_}-{persist}"
                 workdir.mkdir()
                 results.append(await tick_rate(work, workdir, ticks, seconds, persist))
@@ -416,6 +418,13 @@ share the 2 CPUs, hence interleaved rounds and the median of the paired costs):
   database, so exit intents were queued instead of committed before their orders. The loop now
   steps aside for 0.2 ms when the database thread has had work for 2 ms without a heartbeat
   (`adapters/db/handoff.py`); the run above shows no degraded store.
+- **Noise on 2026-11-25 afternoon**: the VM's speed swung by up to 2x within seconds (the
+  same engine-only round gave 280,000 to 812,000 ticks/s), so single paired costs ranged from
+  -87 % to +64 % and the median of three from -38 % to +28 %. A/B in that period against the
+  code of the morning runs (before `adapters/db/writer.py`): 18.9 % and 12.2 % for the old code,
+  -38.3 % and -4.9 % for the new, so no sign of a regression, only noise. The calmer morning
+  runs gave 4.9-7.4 %. Rounds now alternate which side runs first, so a steady drift favours
+  neither.
 - The engine-only side starts from the same trades read back from the same SQLite seed (objects
   born from database rows, as in the service; seeding it from the generator's objects made it
   look ~8 % faster than the service could be).
