@@ -78,9 +78,9 @@ this VM waking idle CPUs: a ping costs ~0.45 ms back to back and ~1.5 ms after 2
 the state every latency tick finds both processes in (the ping rows above).
 
 Run to run: the table is one run. Repeated at different times of 2026-11-25 with this code,
-the same benchmark gave p99 between 4.4 and 5.7 ms and p50 between 2.6 and 3.1 ms (each run's
-figures are in the closing note of issue 4): the goal is met while the VM runs at its faster
-speed and missed by up to 0.7 ms in its slower periods. Before this session's changes it was
+the same benchmark gave p50 between 2.6 and 3.2 ms and p99 of 4.41, 4.48, 4.58, 4.67, 4.72,
+5.05, 5.12 and 5.70 ms in eight runs: the goal is met while the VM runs at its faster speed
+and missed by up to 0.7 ms in its slower periods. Before this session's changes it was
 p50 3.3-4.7 ms and p99 5.7-7.6 ms on the same machine.
 
 What moved the figures, all on this machine (it runs Python about 2.5x slower than the one the
