@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from tradeguard.app.executor import ExitExecutor, trade_last_price
 from tradeguard.app.ports import AlertSink, BrokerGateway, Clock, Store
-from tradeguard.app.records import StrategyRecord, TradeRecord
+from tradeguard.app.records import LoadedState, StrategyRecord, TradeRecord
 from tradeguard.app.snapshots import (
     Snapshots,
     audit,
@@ -101,26 +101,11 @@ class Recovery:
         books = asyncio.ensure_future(self._books())
         try:
             state = await self.store.load()
+            now = self.clock.now()
+            pending = self._rebuild(state, now)
         except BaseException:
-            books.cancel()
+            books.cancel()  # never left running unawaited
             raise
-        now = self.clock.now()
-        for record in state.strategies:
-            self._restore_strategy(record, now)
-        pending = Decisions()
-        as_stored: list[str] = []
-        for trade_record in state.trades:
-            trade = trade_from_record(trade_record)
-            self.snapshots.exits[trade.trade_id] = exit_info_from_record(trade_record)
-            self.snapshots.mark_stored(trade)
-            pending.extend(self.engine.add_trade(trade, now, evaluate_strategy=False))
-            if _as_stored(trade, trade_record):
-                as_stored.append(trade.trade_id)
-        for strategy in self.engine.strategies():  # once each, with all its trades in
-            pending.extend(self.engine.reevaluate_strategy(strategy.strategy_id, now))
-        # A restored trade identical to its row need not be written again: with 10,000 trades
-        # that first flush is one 10,000-row transaction every exit intent would queue behind.
-        self.engine.dirty_trades.difference_update(as_stored)
         busy = {d.trade_id for d in pending.exits}
         try:
             corrections = await self._reconcile(
@@ -148,6 +133,26 @@ class Recovery:
         return corrections
 
     # -- rebuilding -----------------------------------------------------------------------
+
+    def _rebuild(self, state: LoadedState, now: int) -> Decisions:
+        """Strategies, then every open trade, into the engine; returns what they decided."""
+        for record in state.strategies:
+            self._restore_strategy(record, now)
+        pending = Decisions()
+        as_stored: list[str] = []
+        for trade_record in state.trades:
+            trade = trade_from_record(trade_record)
+            self.snapshots.exits[trade.trade_id] = exit_info_from_record(trade_record)
+            self.snapshots.mark_stored(trade)
+            pending.extend(self.engine.add_trade(trade, now, evaluate_strategy=False))
+            if _as_stored(trade, trade_record):
+                as_stored.append(trade.trade_id)
+        for strategy in self.engine.strategies():  # once each, with all its trades in
+            pending.extend(self.engine.reevaluate_strategy(strategy.strategy_id, now))
+        # A restored trade identical to its row need not be written again: with 10,000 trades
+        # that first flush is one 10,000-row transaction every exit intent would queue behind.
+        self.engine.dirty_trades.difference_update(as_stored)
+        return pending
 
     def _restore_strategy(self, record: StrategyRecord, now: int) -> None:
         config = config_from_record(record)

@@ -46,9 +46,14 @@ class Offset:
 
     def units(self, entry: int) -> Fraction | int:
         """The distance in integer units for a trade entered at `entry` (exact, unrounded)."""
-        if self.kind is LevelKind.POINTS:
-            return _points(self.value)
-        return _percent_of(entry, self.value)
+        return _distance(self.kind, self.value, entry)
+
+
+def _distance(kind: LevelKind, value: Decimal, entry: int) -> Fraction | int:
+    """A POINTS or PERCENT offset from `entry`, in integer units (exact, unrounded)."""
+    if kind is LevelKind.POINTS:
+        return _points(value)
+    return _percent_of(entry, value)
 
 
 # A restart rebuilds every open trade's levels at once, and most trades share a handful of
@@ -134,11 +139,7 @@ def _away(entry: int, level: Level, side: Side, sign: int) -> Fraction | int:
     """Raw level `sign` * distance from entry, in the position's direction (unrounded)."""
     if level.kind is LevelKind.PRICE:
         return _points(level.value)
-    if level.kind is LevelKind.POINTS:
-        distance: Fraction | int = _points(level.value)
-    else:
-        distance = _percent_of(entry, level.value)
-    return entry + sign * side.sign * distance
+    return entry + sign * side.sign * _distance(level.kind, level.value, entry)
 
 
 def stop_price(level: Level, side: Side, entry: int, tick: int) -> int:

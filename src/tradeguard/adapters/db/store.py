@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from tradeguard.adapters.db import rows
 from tradeguard.adapters.db.checkpoint import WalCheckpointer
-from tradeguard.adapters.db.connect import create_engine, database_url, normalize_url, sqlite_path
+from tradeguard.adapters.db.connect import create_engine, database_url, sqlite_file
 from tradeguard.adapters.db.handoff import Heartbeat, LockHandoff
 from tradeguard.adapters.db.migrate import upgrade_connection
 from tradeguard.adapters.db.pending import Batch, PendingQueue, Waiter
@@ -87,7 +87,7 @@ class SqlStore:
             self.url, busy_timeout_ms=busy_timeout_ms, wal_autocheckpoint=False
         )
         self._checkpoints: WalCheckpointer | None = None
-        if sqlite_path(normalize_url(self.url)) is not None:
+        if sqlite_file(self.url) is not None:
             self._checkpoints = WalCheckpointer(self._engine, checkpoint_interval)
         self._commit_timeout = commit_timeout
         self._slow_limit = slow_limit
@@ -205,19 +205,13 @@ class SqlStore:
         return LoadedState(strategies=list(strategies.values()), trades=list(trades.values()))
 
     async def trade(self, trade_id: str) -> TradeRecord | None:
-        with self._cond:
-            queued = [
-                r
-                for r in self._queued()
-                if isinstance(r, TradeRecord | TradeProgress) and r.trade_id == trade_id
-            ]
         newest: TradeRecord | None = None  # the last queued full snapshot, if any
         later: list[TradeProgress] = []  # the progress queued after it
-        for queued_record in queued:
-            if isinstance(queued_record, TradeRecord):
-                newest, later = queued_record, []
-            elif isinstance(queued_record, TradeProgress):
-                later.append(queued_record)
+        for queued in self._queued():
+            if isinstance(queued, TradeRecord) and queued.trade_id == trade_id:
+                newest, later = queued, []
+            elif isinstance(queued, TradeProgress) and queued.trade_id == trade_id:
+                later.append(queued)
         record = newest or await self._call(lambda s: rows.trade(s, trade_id))
         for progress in later:
             if record is not None:
