@@ -418,6 +418,14 @@ share the 2 CPUs, hence interleaved rounds and the median of the paired costs):
   database, so exit intents were queued instead of committed before their orders. The loop now
   steps aside for 0.2 ms when the database thread has had work for 2 ms without a heartbeat
   (`adapters/db/handoff.py`); the run above shows no degraded store.
+- **Second defect of the same kind (found 2026-11-25, stop 9)**: the WAL checkpoint thread
+  woke by itself every second and then waited for the interpreter lock, which the saturated
+  loop of this benchmark never handed over: no checkpoint ran during the run, and the loop
+  paid a futex wake-up for the waiting thread on almost every iteration (~2,200 context
+  switches a second on that thread). That alone was 4-5 % of the tick rate, and the whole
+  persistence cost read 9.2-10.6 % on the Intel machine. The event loop now times the
+  checkpoints and arms a `LockHandoff` for that thread (`adapters/db/checkpoint.py`); the cost
+  went to 2.8-4.3 % in the same hour.
 - **Noise on 2026-11-25 afternoon**: the VM's speed swung by up to 2x within seconds (the
   same engine-only round gave 280,000 to 812,000 ticks/s), so single paired costs ranged from
   -87 % to +64 % and the median of three from -38 % to +28 %. A/B in that period against the

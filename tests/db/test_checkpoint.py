@@ -1,11 +1,13 @@
 """The store checkpoints its SQLite WAL on its own thread, never inside a commit: its
 connections have automatic checkpoints off, and what they commit reaches the main database
-file within a checkpoint interval."""
+file within a checkpoint interval, also while the event loop is saturated."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -58,6 +60,47 @@ async def test_the_checkpoint_thread_runs_every_interval(sqlite_db: Database) ->
         assert checkpoints.failures == 0
     finally:
         await store.close()
+
+
+@pytest.mark.asyncio
+async def test_checkpoints_run_while_the_event_loop_is_saturated(sqlite_db: Database) -> None:
+    """A loop that polls its sockets every ~0.2 ms never lets go of the interpreter lock for
+    long: a thread that woke by itself to checkpoint used to wait for the lock for as long as
+    the saturation lasted (no checkpoint ran). The loop's timer hands it the lock."""
+    store = await open_store(sqlite_db.url, checkpoint_interval=0.01)
+    assert store._checkpoints is not None
+    checkpoints = store._checkpoints
+    stop = asyncio.Event()
+
+    async def saturate() -> None:
+        while not stop.is_set():
+            until = time.perf_counter() + 0.0002
+            while time.perf_counter() < until:
+                pass
+            await asyncio.sleep(0)
+
+    spinner = asyncio.create_task(saturate())
+    try:
+        await asyncio.sleep(0)
+        before = checkpoints.runs
+        await eventually(lambda: checkpoints.runs >= before + 5, message="five checkpoints")
+        assert checkpoints.failures == 0
+    finally:
+        stop.set()
+        await spinner
+        await store.close()
+
+
+@pytest.mark.asyncio
+async def test_closing_the_store_stops_the_checkpoint_timer(sqlite_db: Database) -> None:
+    store = await open_store(sqlite_db.url, checkpoint_interval=0.01)
+    assert store._checkpoints is not None
+    checkpoints = store._checkpoints
+    await eventually(lambda: checkpoints.runs >= 1, message="a checkpoint")
+    await store.close()
+    assert checkpoints._timer is None
+    assert checkpoints.handoff._handle is None
+    assert not checkpoints._thread.is_alive()
 
 
 @pytest.mark.asyncio

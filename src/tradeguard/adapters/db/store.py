@@ -260,6 +260,8 @@ class SqlStore:
         if self._closed:
             return
         self._closed = True
+        if self._checkpoints is not None:
+            self._checkpoints.cancel()  # the worker stops its thread after a last checkpoint
         loop = asyncio.get_running_loop()
         waiter = Waiter(loop, loop.create_future())
         with self._cond:
