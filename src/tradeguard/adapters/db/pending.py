@@ -7,7 +7,10 @@ first every snapshot superseded by a newer one of the same trade/strategy/accoun
 progress or full snapshot, so the final state is unchanged); if that is not enough,
 the oldest audit entries are dropped, each written to the log at CRITICAL level in full so
 none is lost silently. The newest snapshot of every key is never dropped, even over the
-limit. Not thread-safe: the store guards it with its lock.
+limit. The limit bounds the queue; the store's `pending` also counts the one chunk being
+written, so it can exceed the limit by that chunk until the write ends (put back after a
+failure, the chunk is compacted with the rest). Not thread-safe: the store guards it with its
+lock.
 """
 
 from __future__ import annotations
@@ -89,10 +92,13 @@ class PendingQueue:
         return taken
 
     def put_back(self, batches: list[Batch]) -> None:
-        """Return batches taken by `take` to the front, in their order."""
+        """Return batches taken by `take` to the front, in their order. While they were out
+        (being written) the queue may have filled to its limit again: compact if over it."""
         for batch in reversed(batches):
             self._batches.appendleft(batch)
             self._count += len(batch.records)
+        if self._count > self.limit:
+            self._compact()
 
     def records(self) -> Iterator[Record]:
         """Every queued record, oldest first."""
