@@ -62,6 +62,67 @@ async def test_health_metrics_openapi_docs(api: Api) -> None:
 
 
 @pytest.mark.slow
+def _latency(text: str) -> dict[str, tuple[int, float | None]]:
+    """stage -> (samples, p50 seconds or None) from the Prometheus text."""
+    out: dict[str, tuple[int, float | None]] = {}
+    for stage in ("tick_to_send", "send_to_ack", "ack_to_complete"):
+        count = re.search(
+            rf'^tradeguard_exit_latency_samples_total{{stage="{stage}"}} (\d+)$', text, re.M
+        )
+        p50 = re.search(
+            rf'^tradeguard_exit_latency_seconds{{stage="{stage}",quantile="0.5"}} (\S+)$',
+            text,
+            re.M,
+        )
+        assert count is not None, stage
+        out[stage] = (int(count.group(1)), float(p50.group(1)) if p50 else None)
+    return out
+
+
+@pytest.mark.asyncio
+async def test_exit_latency_stages_are_measured_and_exposed(api: Api) -> None:
+    """One stop-loss exit whose order is accepted, then filled later: tick -> sent and
+    sent -> acknowledged are recorded when the order is accepted, acknowledged -> complete only
+    when it fills, each exactly once, and /metrics shows them."""
+    assert set(_latency((await api.client.get("/metrics")).text).values()) == {(0, None)}
+    await api.strategy()  # stop 10 points below the entry
+    order_id = await api.stack.fill_entry("SBIN", "BUY", 4)
+    view = await api.data("createtrade", {"strategy": "s1", "orderid": order_id})
+    await api.move("SBIN", "795")
+    broker = api.stack.sim.broker
+    broker.set_fill_late(True)
+    tag = f":{view['trade_id']}"
+
+    def exit_orders() -> list[str]:
+        return [
+            o.order_id for o in broker._book.orders.values() if o.request.strategy.endswith(tag)
+        ]
+
+    api.stack.price("SBIN", "789")  # through the stop (790)
+    await eventually(lambda: len(exit_orders()) == 1, message="the exit order is placed")
+
+    def latency() -> dict[str, dict[str, int | None]]:
+        stats: dict[str, dict[str, int | None]] = api.stack.service.metrics()["latency"]
+        return stats
+
+    await eventually(lambda: latency()["send_to_ack"]["count"] == 1, message="acknowledged")
+    stats = latency()
+    assert stats["tick_to_send"]["count"] == 1
+    assert stats["ack_to_complete"]["count"] == 0  # accepted, not filled
+    assert broker.release_late_fills() == exit_orders()
+    await eventually(lambda: latency()["ack_to_complete"]["count"] == 1, message="filled")
+    exposed = _latency((await api.client.get("/metrics")).text)
+    assert {stage: count for stage, (count, _) in exposed.items()} == {
+        "tick_to_send": 1,
+        "send_to_ack": 1,
+        "ack_to_complete": 1,
+    }
+    for stage, (_, p50) in exposed.items():
+        assert p50 is not None, stage
+        assert 0 < p50 < 60, (stage, p50)
+    assert api.stack.service.metrics()["exits_by_reason"] == {"STOP_LOSS": 1}
+
+
 @pytest.mark.asyncio
 async def test_serve_first_run_creates_secrets_once_and_serves_the_api(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]

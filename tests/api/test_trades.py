@@ -63,6 +63,27 @@ async def test_createtrade_from_a_filled_order(api: Api) -> None:
 
 
 @pytest.mark.asyncio
+async def test_createtrade_refuses_an_order_that_is_not_complete(api: Api) -> None:
+    """An open (not yet filled) or a rejected order has no real fill to guard: refused with
+    its status named, and nothing is created. Once the open order fills, it is accepted."""
+    await api.strategy()
+    broker = api.stack.sim.broker
+    broker.set_fill_late(True)  # accepted as `open`, filled only when released
+    pending = await api.stack.fill_entry("SBIN", "BUY", 7)
+    broker.set_fill_late(False)
+    broker.reject_next(1, "RMS: margin exceeded", at_submit=False)  # open, then rejected
+    rejected = await api.stack.fill_entry("SBIN", "BUY", 3)
+    message = await _error(api, "createtrade", {"strategy": "s1", "orderid": pending}, 409)
+    assert f"order {pending} is open, not complete" in message
+    message = await _error(api, "createtrade", {"strategy": "s1", "orderid": rejected}, 409)
+    assert f"order {rejected} is rejected, not complete" in message
+    assert await api.data("activetrades", {}) == []
+    assert broker.release_late_fills() == [pending]
+    view = await api.data("createtrade", {"strategy": "s1", "orderid": pending})
+    assert (view["quantity"], view["entry_order_id"]) == (7, pending)
+
+
+@pytest.mark.asyncio
 async def test_createtrade_errors_change_nothing(api: Api) -> None:
     await api.strategy()
     base = {"strategy": "s1", "symbol": "SBIN", "exchange": "NSE", "action": "BUY"}
