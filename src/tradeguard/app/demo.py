@@ -1,6 +1,13 @@
 """App layer: the demo trader. Against the embedded simulator it keeps a few positions open in
 a demo strategy, each entered by a real order and guarded through createtrade, so a newcomer
-sees stop-loss, target, trailing and breakeven exits within a minute of `make run`."""
+sees stop-loss, target, trailing and breakeven exits within a minute of `make run`.
+
+Each trade gets one of four rule profiles (per-trade overrides of the strategy's defaults):
+three are tilted so that one exit is by far the likeliest on a driftless walk (a near stop
+and a far target: the stop, 4 times in 5; the other way round: the target; a trailing stop
+with no target: the trail), and the fourth keeps the strategy's defaults (breakeven and
+all). The next trade takes the profile whose exit has closed the fewest trades so far, so
+every kind shows up early rather than whenever chance allows."""
 
 from __future__ import annotations
 
@@ -42,6 +49,36 @@ DEMO_SETTINGS: dict[str, object] = {
 }
 
 
+PERCENT = "PERCENT"
+
+
+def _pct(value: str) -> dict[str, str]:
+    return {"type": PERCENT, "value": value}
+
+
+# name -> (the exit it shows, per-trade rule overrides: None removes a rule)
+PROFILES: dict[str, tuple[str, dict[str, object]]] = {
+    "stop-loss": (
+        "STOP_LOSS",
+        {"stop_loss": _pct("0.25"), "target": _pct("1"), "trailing": None, "breakeven": None},
+    ),
+    "target": (
+        "TARGET",
+        {"stop_loss": _pct("1"), "target": _pct("0.25"), "trailing": None, "breakeven": None},
+    ),
+    "trailing": (
+        "TRAILING_STOP",
+        {
+            "stop_loss": _pct("1"),
+            "target": None,
+            "trailing": {**_pct("0.25"), "activation": _pct("0.15")},
+            "breakeven": None,
+        },
+    ),
+    "defaults": ("BREAKEVEN_STOP", {}),
+}
+
+
 class DemoTrader:
     """Opens a demo trade whenever fewer than `max_open` are open (one every `interval` s)."""
 
@@ -54,7 +91,7 @@ class DemoTrader:
         account: str = "default",
         strategy: str = "demo",
         max_open: int = 4,
-        interval: float = 4.0,
+        interval: float = 2.0,
         seed: int = 1,
     ) -> None:
         self.service = service
@@ -66,6 +103,24 @@ class DemoTrader:
         self.interval = interval
         self.rng = random.Random(seed)
         self.opened = 0
+        self.profiles: dict[str, str] = {}  # trade id -> profile name
+
+    async def next_profile(self) -> str:
+        """The profile whose exit has closed the fewest demo trades so far; among equals, the
+        one fewest open trades already hold, then PROFILES order. A profile whose trade
+        wandered off towards its far level does not hold the others back."""
+        closed = dict.fromkeys(PROFILES, 0)
+        reason_of = {reason: name for name, (reason, _) in PROFILES.items()}
+        for row in await self.service.trade_history(self.account, 1000):
+            name = reason_of.get(str(row.get("exit_reason")))
+            if name is not None and row.get("strategy") == self.strategy:
+                closed[name] += 1
+        held = dict.fromkeys(PROFILES, 0)
+        open_ids = {t["trade_id"] for t in self.service.active_trades(self.account, self.strategy)}
+        for trade_id, name in self.profiles.items():
+            if trade_id in open_ids:
+                held[name] += 1
+        return min(PROFILES, key=lambda name: (closed[name], held[name]))
 
     async def setup(self) -> None:
         existing = {s["strategy"] for s in self.service.list_strategies(self.account)}
@@ -110,18 +165,23 @@ class DemoTrader:
             if report.status.is_final:
                 break
             await asyncio.sleep(0.1)
+        profile = await self.next_profile()
         view = await self.service.create_trade(
             self.account,
-            CreateTrade(strategy=self.strategy, order_id=placed.order_id),
+            CreateTrade(
+                strategy=self.strategy, order_id=placed.order_id, rules=PROFILES[profile][1]
+            ),
             actor="demo",
         )
         self.opened += 1
+        self.profiles[str(view["trade_id"])] = profile
         log.info(
-            "demo: %s %s %s @ %s guarded (SL %s, target %s)",
+            "demo: %s %s %s @ %s guarded, %s profile (SL %s, target %s)",
             view["side"],
             view["quantity"],
             symbol,
             view["entry_price"],
+            profile,
             view["stop_loss"],
             view["target"],
         )
