@@ -8,16 +8,27 @@ It builds the CLI's commands: `run` (bootstrap.service), `sim` (bootstrap.simula
 from __future__ import annotations
 
 import argparse
+import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import TextIO
 
 from tradeguard.adapters.db import migrate
 from tradeguard.adapters.replay.config_toml import ConfigFileError, load_replay_config
 from tradeguard.adapters.replay.ticks_csv import TickFileError, read_ticks
-from tradeguard.adapters.sim.embedded import SimulatorOptions, SimulatorSetupError
-from tradeguard.adapters.sim.faults import FAIL_MODES, FaultSpecError, StartFaults
+from tradeguard.adapters.sim.embedded import (
+    MAX_STEP_BPS,
+    SimulatorOptions,
+    SimulatorSetupError,
+)
+from tradeguard.adapters.sim.faults import (
+    FAIL_MODES,
+    ORDER_REPLY_MODES,
+    FaultSpecError,
+    StartFaults,
+)
 from tradeguard.bootstrap import loop
 from tradeguard.config import Settings, SettingsError, load_settings
 from tradeguard.interfaces import cli
@@ -75,7 +86,28 @@ def sim_command() -> cli.Command:
         parser.add_argument("--apikey", default="", help="default: a random 64-hex key")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--no-walk", action="store_true", help="prices move only by admin")
-        parser.add_argument("--tick-rate", type=float, default=4.0, help="steps per second")
+        parser.add_argument(
+            "--tick-rate",
+            type=_positive,
+            default=4.0,
+            metavar="N",
+            help="random-walk steps per second per symbol (default 4)",
+        )
+        parser.add_argument(
+            "--drift-bps",
+            type=_basis_points(-MAX_STEP_BPS),
+            default=Decimal(0),
+            metavar="BP",
+            help="mean return of each walk step in basis points of the price, e.g. 0.5 "
+            "(a rising market) or -0.5 (falling); default 0",
+        )
+        parser.add_argument(
+            "--volatility-bps",
+            type=_basis_points(Decimal(0)),
+            default=Decimal(8),
+            metavar="BP",
+            help="standard deviation of each walk step in basis points of the price (default 8)",
+        )
         parser.add_argument(
             "--ws-outbox",
             type=_count,
@@ -137,6 +169,30 @@ def sim_command() -> cli.Command:
             help="queue orders for approval: success without an orderid",
         )
         faults.add_argument(
+            "--session-down",
+            action="store_true",
+            help="broker session down (daily re-login): every REST call 403, WebSocket "
+            "authenticate BROKER_ERROR, no ticks",
+        )
+        faults.add_argument(
+            "--order-reply",
+            choices=ORDER_REPLY_MODES,
+            help="orders are placed but the reply is lost: 'late' (after --order-reply-delay-ms,"
+            " so the client times out) or '500'",
+        )
+        faults.add_argument(
+            "--order-reply-count",
+            type=_count,
+            metavar="N",
+            help="only the next N placed orders (default: until cleared)",
+        )
+        faults.add_argument(
+            "--order-reply-delay-ms",
+            type=_count,
+            metavar="N",
+            help="how late a 'late' reply comes (default 30000)",
+        )
+        faults.add_argument(
             "--stale-feed", action="store_true", help="WebSocket stays open but sends no ticks"
         )
         faults.add_argument("--duplicate-ticks", action="store_true", help="send every tick twice")
@@ -166,6 +222,10 @@ def sim_options(args: argparse.Namespace) -> SimulatorOptions:
         raise cli.CommandError("--fail-count and --fail-endpoints need --fail")
     if args.reject_orders is None and args.reject_count is not None:
         raise cli.CommandError("--reject-count needs --reject-orders")
+    if args.order_reply is None and (
+        args.order_reply_count is not None or args.order_reply_delay_ms is not None
+    ):
+        raise cli.CommandError("--order-reply-count and --order-reply-delay-ms need --order-reply")
     if args.replay_speed < 0:
         raise cli.CommandError("--replay-speed must be >= 0")
     endpoints = (args.fail_endpoints or "").split(",")
@@ -179,6 +239,10 @@ def sim_options(args: argparse.Namespace) -> SimulatorOptions:
             reject_count=args.reject_count,
             fill_late=args.fill_late,
             semi_auto=args.semi_auto,
+            session_down=args.session_down,
+            order_reply=args.order_reply,
+            order_reply_count=args.order_reply_count,
+            order_reply_delay_ms=args.order_reply_delay_ms,
             stale_feed=args.stale_feed,
             duplicate_ticks=args.duplicate_ticks,
             duplicate_orders=args.duplicate_orders,
@@ -192,6 +256,8 @@ def sim_options(args: argparse.Namespace) -> SimulatorOptions:
         seed=args.seed,
         walk=not args.no_walk,
         ticks_per_second=args.tick_rate,
+        drift_bps=args.drift_bps,
+        volatility_bps=args.volatility_bps,
         replay=args.replay,
         replay_speed=args.replay_speed,
         faults=faults,
@@ -211,6 +277,34 @@ def _count(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, was {value}")
     return value
+
+
+def _positive(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a positive number, was {text}")
+    return value
+
+
+def _basis_points(low: Decimal) -> Callable[[str], Decimal]:
+    """argparse type: basis points within low..MAX_STEP_BPS."""
+
+    def parse(text: str) -> Decimal:
+        try:
+            value = Decimal(text.strip())
+        except ArithmeticError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not value.is_finite() or not low <= value <= MAX_STEP_BPS:
+            raise argparse.ArgumentTypeError(
+                f"must be within {low}..{MAX_STEP_BPS} basis points, was {text}"
+            )
+        return value
+
+    return parse
 
 
 def db_command() -> cli.Command:

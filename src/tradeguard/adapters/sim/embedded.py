@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from pathlib import Path
@@ -22,7 +24,7 @@ from typing import Any
 
 from tradeguard.adapters.asgi_server import AsgiServer
 from tradeguard.adapters.sim.faults import FaultSpecError, RateLimits, StartFaults
-from tradeguard.adapters.sim.market import ReplayRow, SimMarket, WalkConfig
+from tradeguard.adapters.sim.market import MAX_STEP_RETURN, ReplayRow, SimMarket, WalkConfig
 from tradeguard.adapters.sim.paper_broker import PaperBroker
 from tradeguard.adapters.sim.rest_app import create_app
 from tradeguard.adapters.sim.rest_server import SimApi
@@ -30,6 +32,9 @@ from tradeguard.adapters.sim.ws_server import SimWsServer
 from tradeguard.core.money import to_units
 
 log = logging.getLogger(__name__)
+
+MAX_STEP_BPS = Decimal(round(MAX_STEP_RETURN * 10_000))
+"""The largest |drift_bps| and volatility_bps of a walk step (1000 bp = 10 % of the price)."""
 
 DEMO_SYMBOLS: tuple[tuple[str, str, str], ...] = (
     ("RELIANCE", "NSE", "2900"),
@@ -49,8 +54,12 @@ class SimulatorOptions:
     apikey: str = field(default_factory=lambda: secrets.token_hex(32))
     seed: int = 0
     symbols: tuple[tuple[str, str, str], ...] = DEMO_SYMBOLS
-    volatility_bps: Decimal = Decimal("8")  # per step, as basis points of price
-    ticks_per_second: float = 4.0
+    # The random walk, per step (one tick of a symbol), in basis points of the price: each
+    # step's return is drift_bps + volatility_bps * N(0, 1) (1 bp = 0.01 %). Per second that
+    # is a mean of drift_bps * ticks_per_second and a spread of volatility_bps * sqrt(rate).
+    drift_bps: Decimal = Decimal("0")  # may be negative (a falling market); |drift| <= 1000
+    volatility_bps: Decimal = Decimal("8")  # standard deviation of a step, 0..1000
+    ticks_per_second: float = 4.0  # steps per second per symbol
     walk: bool = True
     rate_limits: RateLimits = field(default_factory=RateLimits)
     replay: Path | None = None  # a tick CSV replayed instead of the random walk
@@ -61,6 +70,39 @@ class SimulatorOptions:
 
 class SimulatorSetupError(ValueError):
     """The options cannot make a simulator (unreadable replay file, invalid fault)."""
+
+
+def walk_settings(options: SimulatorOptions) -> Callable[[int], WalkConfig]:
+    """A maker of each symbol's WalkConfig (from its start price) for `options`, after
+    checking them: SimulatorSetupError for a drift, volatility or tick rate out of range."""
+    drift = _bps(options.drift_bps, "drift_bps", low=-MAX_STEP_BPS)
+    volatility = _bps(options.volatility_bps, "volatility_bps", low=Decimal(0))
+    rate = options.ticks_per_second
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate < math.inf:
+        raise SimulatorSetupError(f"ticks_per_second must be a positive number, was {rate!r}")
+
+    def make(start: int) -> WalkConfig:
+        return WalkConfig(
+            start_price=start,
+            drift=float(drift) / 10_000,
+            volatility=float(volatility) / 10_000,
+            tick_size=500,
+            tick_rate=float(rate),
+        )
+
+    return make
+
+
+def _bps(value: object, name: str, *, low: Decimal) -> Decimal:
+    try:
+        amount = Decimal(str(value)) if not isinstance(value, bool) else Decimal("NaN")
+    except ArithmeticError:
+        amount = Decimal("NaN")
+    if not amount.is_finite() or not low <= amount <= MAX_STEP_BPS:
+        raise SimulatorSetupError(
+            f"{name} must be a number of basis points within {low}..{MAX_STEP_BPS}, was {value!r}"
+        )
+    return amount
 
 
 def apply_start_faults(sim: EmbeddedSimulator, faults: StartFaults) -> dict[str, Any]:
@@ -77,21 +119,13 @@ class EmbeddedSimulator:
     def __init__(self, options: SimulatorOptions | None = None) -> None:
         self.options = options or SimulatorOptions()
         self.market = SimMarket(seed=self.options.seed)
+        walk_config = walk_settings(self.options)
         self._replay_rows = self._load_replay()
         walk = self.options.walk and self._replay_rows is None
         for symbol, exchange, price in self.options.symbols:
             start = to_units(price)
             if walk:
-                self.market.add_symbol(
-                    symbol,
-                    exchange,
-                    WalkConfig(
-                        start_price=start,
-                        volatility=float(self.options.volatility_bps) / 10_000,
-                        tick_size=500,
-                        tick_rate=self.options.ticks_per_second,
-                    ),
-                )
+                self.market.add_symbol(symbol, exchange, walk_config(start))
             else:
                 self.market.set_price(symbol, exchange, start)
         self.broker = PaperBroker(self.market)

@@ -28,6 +28,8 @@ TickListener = Callable[[str, str, int, int], None]
 """callback(symbol, exchange, ltp_units, ts_ms)"""
 
 Key = tuple[str, str]
+MAX_STEP_RETURN = 0.1
+"""The largest drift or volatility of one walk step (10 % of the price, 1000 basis points)."""
 
 
 def _wall_ms() -> int:
@@ -36,8 +38,10 @@ def _wall_ms() -> int:
 
 @dataclass(frozen=True, slots=True)
 class WalkConfig:
-    """One symbol's random walk. Prices in units; drift and volatility are per step, as a
-    fraction of the price (volatility is the standard deviation of a step's return)."""
+    """One symbol's random walk. Prices in units; drift and volatility are per step (one tick),
+    as a fraction of the price: a step's return is `drift + volatility * N(0, 1)`, so drift is
+    the mean and volatility the standard deviation of a step's return. Per second, the mean
+    return is `drift * tick_rate` and its standard deviation `volatility * sqrt(tick_rate)`."""
 
     start_price: int
     drift: float = 0.0
@@ -49,8 +53,12 @@ class WalkConfig:
     def __post_init__(self) -> None:
         if self.start_price <= 0 or self.tick_size <= 0:
             raise ValueError("start_price and tick_size must be positive")
-        if self.tick_rate <= 0 or self.volatility < 0:
-            raise ValueError("tick_rate must be positive and volatility >= 0")
+        if not math.isfinite(self.tick_rate) or self.tick_rate <= 0:
+            raise ValueError("tick_rate must be a positive number")
+        if not math.isfinite(self.volatility) or not 0 <= self.volatility <= MAX_STEP_RETURN:
+            raise ValueError(f"volatility must be within 0..{MAX_STEP_RETURN} per step")
+        if not math.isfinite(self.drift) or abs(self.drift) > MAX_STEP_RETURN:
+            raise ValueError(f"drift must be within -{MAX_STEP_RETURN}..{MAX_STEP_RETURN} per step")
 
 
 @dataclass(slots=True)
@@ -143,6 +151,10 @@ class SimMarket:
 
     def lot_size(self, symbol: str, exchange: str) -> int:
         return self._lot_sizes.get((symbol, exchange), 1)
+
+    def walk(self, symbol: str, exchange: str) -> WalkConfig | None:
+        """The random walk of a walking symbol (None for a symbol moved only by hand)."""
+        return self._walks.get((symbol, exchange))
 
     def knows(self, symbol: str, exchange: str) -> bool:
         return (symbol, exchange) in self._quotes

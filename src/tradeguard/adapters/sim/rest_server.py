@@ -6,6 +6,11 @@ a JSON object on data endpoints, 403 for a bad key, 404 for an unknown order, pe
 window rate limits with the documented 429 body, and semi-auto queuing. Fault injection
 (`apply_faults`, `apply_feed`, through a `FeedControl` the simulator attaches) is here too; the
 /sim/admin endpoints that drive it are in rest_admin.py, the Starlette app in rest_app.py.
+
+Broker session down (`session_down`) is checked where OpenAlgo checks it, with the key: after
+the rate limit and the schema, every /api/v1 call answers 403 "Invalid openalgo apikey". A lost
+reply (`order_reply`) acts after the order is placed: the reply comes late (or never, if the
+client gives up first) or is OpenAlgo's 500, while the order is in the book.
 """
 
 from __future__ import annotations
@@ -60,6 +65,8 @@ Handler = Callable[[Data], Awaitable[Response]]
 # When the current /api/v1 request reached `dispatch` (before rate limits, body and schema):
 # what /sim/admin/arrivals reports for a placeorder.
 _ARRIVED: ContextVar[int] = ContextVar("sim_request_arrived", default=0)
+# The order id the current /api/v1 request placed at the paper broker, if it placed one.
+_PLACED: ContextVar[str | None] = ContextVar("sim_request_placed", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +88,7 @@ class FeedControl(Protocol):
     def set_duplicate_ticks(self, on: bool) -> None: ...
     def set_duplicate_order_updates(self, on: bool) -> None: ...
     def refuse_connections(self, on: bool) -> None: ...
+    def set_session_down(self, on: bool) -> None: ...
     def faults(self) -> dict[str, bool]: ...
     def stamp_next_send(self, symbol: str, exchange: str, stamp: Callable[[int], None]) -> None: ...
 
@@ -104,6 +112,8 @@ class SimApi:
         self.apikey = apikey
         self.faults = faults or RestFaults()
         self.feed = feed
+        if feed is not None:  # session down is one switch for REST and WebSocket
+            self.faults.on_session = feed.set_session_down
         self.limiter = MovingWindowLimiter(limits or RateLimits())
         self.broker_name = broker_name
         self.arrivals: dict[str, int] = {}  # order id -> time.time_ns() at placeorder arrival
@@ -131,6 +141,7 @@ class SimApi:
 
     async def dispatch(self, request: Request) -> Response:
         _ARRIVED.set(time.time_ns())  # the request has reached its endpoint
+        _PLACED.set(None)
         name = request.path_params["endpoint"].strip("/")
         if name not in self.endpoints:
             return _error(404, "Not found", path=request.url.path)
@@ -150,14 +161,26 @@ class SimApi:
         data, errors = schemas.validate(endpoint.schema, body)
         if errors:
             return _error(400, str(errors) if endpoint.order_kind else errors)
-        if data["apikey"] != self.apikey:
-            return JSONResponse(INVALID_KEY, status_code=403)
+        if data["apikey"] != self.apikey or self.faults.session_down:
+            return JSONResponse(INVALID_KEY, status_code=403)  # OpenAlgo: no broker session
         try:
-            return await handler(data)
+            response = await handler(data)
         except OrderNotFound as error:
             return _error(404, str(error))
         except (RejectedError, MoneyError) as error:
             return _error(400, str(error))
+        if _PLACED.get() is not None:
+            return await self._reply_placed(request, response)
+        return response
+
+    async def _reply_placed(self, request: Request, response: Response) -> Response:
+        """The reply to a call that placed an order, as the `order_reply` fault has it."""
+        mode = self.faults.take_order_reply()
+        if mode == "500":
+            return _error(500, "An unexpected error occurred")
+        if mode == "late":
+            await _hang_until_disconnect(request, self.faults.order_reply_delay_s)
+        return response
 
     async def _inject(self, request: Request, name: str) -> Response | None:
         mode = self.faults.take_failure(name)
@@ -207,6 +230,7 @@ class SimApi:
             trigger_price=to_units(data["trigger_price"]),
         )
         order_id = self.broker.submit(request)
+        _PLACED.set(order_id)
         self.arrived(order_id, arrived)
         return JSONResponse({"status": "success", "orderid": order_id})
 
@@ -243,7 +267,9 @@ class SimApi:
             price=to_units(data["price"]),
             trigger_price=to_units(data["trigger_price"]),
         )
-        return JSONResponse({"status": "success", "orderid": self.broker.submit(order)})
+        order_id = self.broker.submit(order)
+        _PLACED.set(order_id)
+        return JSONResponse({"status": "success", "orderid": order_id})
 
     async def cancel_order(self, data: Data) -> Response:
         if self.faults.semi_auto:
@@ -336,6 +362,7 @@ class SimApi:
             unknown = sorted(str(e) for e in endpoints if e not in self.endpoints)
             if unknown:
                 raise FaultSpecError(f"unknown endpoint(s): {', '.join(unknown)}")
+        _check_broker_faults(spec)
         self.faults.update(spec)
         released = self._broker_faults(spec)
         return self.faults.snapshot() | {"fill_late": self.broker.fill_late, "released": released}
@@ -381,12 +408,31 @@ class SimApi:
             )
         if "rate_limits" in spec:
             for name, value in dict(spec["rate_limits"]).items():
-                if name not in ("order", "smart_order", "api", "window_s", "enabled"):
-                    raise FaultSpecError(f"unknown rate limit {name!r}")
                 setattr(self.limiter.limits, name, value)
         if "fill_late" in spec:
             self.broker.set_fill_late(bool(spec["fill_late"]))
         return self.broker.release_late_fills() if spec.get("release_late") else []
+
+
+def _check_broker_faults(spec: Data) -> None:
+    """Refuse a bad reject_next or rate_limits before anything changes."""
+    if "reject_next" in spec:
+        count = spec["reject_next"]
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise FaultSpecError("reject_next must be a whole number >= 0")
+    if "rate_limits" in spec:
+        limits = spec["rate_limits"]
+        if not isinstance(limits, dict):
+            raise FaultSpecError("rate_limits must be an object")
+        for name, value in limits.items():
+            if name not in ("order", "smart_order", "api", "window_s", "enabled"):
+                raise FaultSpecError(f"unknown rate limit {name!r}")
+            if name == "enabled" and not isinstance(value, bool):
+                raise FaultSpecError("rate_limits.enabled must be true or false")
+            if name != "enabled" and (
+                isinstance(value, bool) or not isinstance(value, int | float) or value <= 0
+            ):
+                raise FaultSpecError(f"rate_limits.{name} must be a positive number")
 
 
 async def _hang_until_disconnect(request: Request, seconds: float) -> None:

@@ -7,7 +7,11 @@ unsubscribe, unsubscribe_all, subscribe_orders, ping, and the real `market_data`
 from a `TickSource` (the sim market), order events from an `OrderSource` (the paper broker).
 
 Faults switch on at run time: drop every connection (1011), go silent (stale), send every tick
-or order update twice, refuse new connections (HTTP 503), or push raw text to clients.
+or order update twice, refuse new connections (HTTP 503), or push raw text to clients. Broker
+session down (`set_session_down`) is OpenAlgo after the daily rollover: authenticate with the
+right key answers BROKER_ERROR, and open sockets stay open but get no ticks (openalgo-interface
+§7: "WS connected and subscribed but no ticks after token rollover"); ticks come back when it
+is switched off.
 
 The sim publishes one tick shape whatever the mode: a client gets each tick once, tagged with
 its lowest subscribed mode for that symbol. Every message to a client goes through one queue,
@@ -41,6 +45,7 @@ OrderCallback = Callable[[OrderReport], None]
 Key = tuple[str, str]  # (symbol, exchange)
 
 AUTH_TIMEOUT_CODE = 4401
+NO_BROKER_SESSION = "No broker configuration found for user"
 DROP_CODE = 1011
 _PRE_AUTH = frozenset({"authenticate", "auth", "ping", "get_supported_brokers"})
 _ACTIONS = frozenset(
@@ -122,6 +127,7 @@ class SimWsServer:
         self._dup_ticks = False
         self._dup_orders = False
         self._refuse = False
+        self._session_down = False
         self._send_watch: dict[Key, Callable[[int], None]] = {}
         self.requests: deque[dict[str, Any]] = deque(maxlen=1000)
         """Recent client messages (api keys removed), newest last: for tests and debugging."""
@@ -197,6 +203,13 @@ class SimWsServer:
         """Answer new WebSocket handshakes with HTTP 503 (open connections stay)."""
         self._refuse = on
 
+    def set_session_down(self, on: bool) -> None:
+        """Broker session down: authenticate answers BROKER_ERROR and no ticks go out (open
+        connections stay, and keep answering requests, pings and order updates)."""
+        if on != self._session_down:
+            log.warning("sim WS: broker session %s", "down" if on else "up again")
+        self._session_down = on
+
     def stamp_next_send(self, symbol: str, exchange: str, stamp: Callable[[int], None]) -> None:
         """Call `stamp(time.time_ns())` once, just before the next tick of symbol/exchange is
         written to a client's WebSocket (after this server's own queueing): the moment the tick
@@ -216,6 +229,7 @@ class SimWsServer:
             "duplicate_ticks": self._dup_ticks,
             "duplicate_order_updates": self._dup_orders,
             "refuse_connections": self._refuse,
+            "session_down": self._session_down,
         }
 
     # -- introspection ------------------------------------------------------------------------
@@ -236,7 +250,7 @@ class SimWsServer:
     def _on_tick(self, symbol: str, exchange: str, ltp_units: int, ts_ms: int) -> None:
         if self._handed_to_loop(self._on_tick, symbol, exchange, ltp_units, ts_ms):
             return
-        if self._stale or self._server is None:
+        if self._stale or self._session_down or self._server is None:
             return
         for client in list(self._clients):
             mode = client.lowest_mode(symbol, exchange) if client.authenticated else None
@@ -368,6 +382,9 @@ class SimWsServer:
             return
         if key != self._api_key:
             self._send(client, proto.error("AUTHENTICATION_ERROR", "Invalid API key"))
+            return
+        if self._session_down:  # the proxy finds no broker session for the key's user
+            self._send(client, proto.error("BROKER_ERROR", NO_BROKER_SESSION))
             return
         if self.auth_delay_s > 0:
             await asyncio.sleep(self.auth_delay_s)  # the real proxy connects the broker first

@@ -1,0 +1,233 @@
+"""Broker session down (OpenAlgo after the daily re-login): `{"session_down": true}` on
+/sim/admin/faults, or `tradeguard sim --session-down`, over real sockets.
+
+Every /api/v1 endpoint answers 403 "Invalid openalgo apikey"; WebSocket authenticate with the
+right key answers BROKER_ERROR; open sockets stay open but get no ticks. Switching it off
+restores all of it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from websockets.asyncio.client import ClientConnection, connect
+
+from tests.sim.ws_fakes import ask, next_is_pong, recv
+from tradeguard.adapters.sim.embedded import EmbeddedSimulator, SimulatorOptions
+from tradeguard.adapters.sim.faults import RateLimits
+from tradeguard.bootstrap import sim_command, sim_options
+from tradeguard.interfaces import cli
+
+SBIN = {"symbol": "SBIN", "exchange": "NSE"}
+INVALID_KEY = {"status": "error", "message": "Invalid openalgo apikey"}
+BROKER_ERROR = {
+    "status": "error",
+    "code": "BROKER_ERROR",
+    "message": "No broker configuration found for user",
+}
+
+
+@pytest_asyncio.fixture
+async def sim() -> AsyncIterator[EmbeddedSimulator]:
+    options = SimulatorOptions(
+        walk=False, symbols=(("SBIN", "NSE", "800"),), rate_limits=RateLimits(enabled=False)
+    )
+    async with EmbeddedSimulator(options) as simulator:
+        yield simulator
+
+
+@pytest_asyncio.fixture
+async def http(sim: EmbeddedSimulator) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=sim.rest_url, timeout=5.0, trust_env=False) as client:
+        yield client
+
+
+async def authenticated(sim: EmbeddedSimulator) -> ClientConnection:
+    ws = await connect(sim.ws_url, proxy=None)
+    auth = await ask(ws, {"action": "authenticate", "api_key": sim.apikey})
+    assert auth["status"] == "success", auth
+    reply = await ask(ws, {"action": "subscribe", "symbols": [SBIN], "mode": 1})
+    assert reply["status"] == "success", reply
+    return ws
+
+
+async def faults(http: httpx.AsyncClient, body: Any) -> httpx.Response:
+    return await http.post("/sim/admin/faults", content=json.dumps(body))
+
+
+async def set_faults(http: httpx.AsyncClient, **spec: Any) -> dict[str, Any]:
+    response = await faults(http, spec)
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()["data"]
+    return data
+
+
+async def move(http: httpx.AsyncClient, ltp: str) -> None:
+    response = await http.post("/sim/admin/price", json=SBIN | {"ltp": ltp})
+    assert response.status_code == 200, response.text
+
+
+def valid_bodies(key: str) -> dict[str, dict[str, Any]]:
+    """A schema-valid body for every /api/v1 endpoint of the simulator."""
+    order = SBIN | {"apikey": key, "strategy": "t", "action": "BUY", "quantity": "1"}
+    ident = {"apikey": key, "strategy": "t", "orderid": "1"}
+    return {
+        "placeorder": order,
+        "placesmartorder": order | {"position_size": "1"},
+        "cancelorder": ident,
+        "closeposition": {"apikey": key, "strategy": "t"},
+        "orderstatus": ident,
+        "orderbook": {"apikey": key},
+        "tradebook": {"apikey": key},
+        "positionbook": {"apikey": key},
+        "openposition": SBIN | {"apikey": key, "strategy": "t", "product": "MIS"},
+        "quotes": SBIN | {"apikey": key},
+        "multiquotes": {"apikey": key, "symbols": [SBIN]},
+        "funds": {"apikey": key},
+        "symbol": SBIN | {"apikey": key},
+        "ping": {"apikey": key},
+    }
+
+
+@pytest.mark.asyncio
+async def test_every_rest_endpoint_answers_403_until_the_session_is_back(
+    sim: EmbeddedSimulator, http: httpx.AsyncClient
+) -> None:
+    bodies = valid_bodies(sim.apikey)
+    assert set(bodies) == set(sim.api.endpoints)  # a new endpoint must be covered here
+
+    state = await set_faults(http, session_down=True)
+    assert state["session_down"] is True
+    for name, body in bodies.items():
+        response = await http.post(f"/api/v1/{name}", json=body)
+        assert (name, response.status_code, response.json()) == (name, 403, INVALID_KEY)
+    assert await sim.broker.order_book() == []  # nothing was placed
+
+    assert (await set_faults(http, session_down=False))["session_down"] is False
+    for name in ("ping", "placeorder", "orderbook", "funds", "quotes"):
+        response = await http.post(f"/api/v1/{name}", json=bodies[name])
+        assert (name, response.status_code) == (name, 200), response.text
+
+
+@pytest.mark.asyncio
+async def test_a_bad_body_is_still_400_and_the_admin_endpoints_still_answer(
+    sim: EmbeddedSimulator, http: httpx.AsyncClient
+) -> None:
+    await set_faults(http, session_down=True)
+    bad = await http.post("/api/v1/ping", json={"apikey": sim.apikey, "extra": 1})
+    assert bad.status_code == 400  # the schema is checked before the key, as in OpenAlgo
+    await move(http, "801")
+    assert (await set_faults(http))["session_down"] is True
+
+
+@pytest.mark.asyncio
+async def test_websocket_authenticate_answers_broker_error_while_down(
+    sim: EmbeddedSimulator, http: httpx.AsyncClient
+) -> None:
+    await set_faults(http, session_down=True)
+    async with connect(sim.ws_url, proxy=None) as ws:
+        reply = await ask(ws, {"action": "authenticate", "api_key": sim.apikey})
+        assert reply == BROKER_ERROR
+        wrong = await ask(ws, {"action": "authenticate", "api_key": "0" * 64})
+        assert wrong == {  # the key is checked first
+            "status": "error",
+            "code": "AUTHENTICATION_ERROR",
+            "message": "Invalid API key",
+        }
+        refused = await ask(ws, {"action": "subscribe", "symbols": [SBIN], "mode": 1})
+        assert refused["code"] == "NOT_AUTHENTICATED"
+
+        await set_faults(http, session_down=False)
+        again = await ask(ws, {"action": "authenticate", "api_key": sim.apikey})
+        assert again["status"] == "success", again
+
+
+@pytest.mark.asyncio
+async def test_open_sockets_stay_open_but_get_no_ticks_while_down(
+    sim: EmbeddedSimulator, http: httpx.AsyncClient
+) -> None:
+    ws = await authenticated(sim)
+    try:
+        await move(http, "801")
+        assert (await recv(ws))["data"]["ltp"] == 801.0
+
+        await set_faults(http, session_down=True)
+        await move(http, "802")
+        await next_is_pong(ws)  # still open and answering, but the tick never came
+        assert sim.ws.client_count == 1
+
+        await set_faults(http, session_down=False)
+        await move(http, "803")
+        assert (await recv(ws))["data"]["ltp"] == 803.0
+    finally:
+        await ws.close()
+
+
+@pytest.mark.asyncio
+async def test_reset_brings_the_session_back(
+    sim: EmbeddedSimulator, http: httpx.AsyncClient
+) -> None:
+    await set_faults(http, session_down=True)
+    assert (await set_faults(http, reset=True))["session_down"] is False
+    ping = await http.post("/api/v1/ping", json={"apikey": sim.apikey})
+    assert ping.status_code == 200
+    async with connect(sim.ws_url, proxy=None) as ws:
+        reply = await ask(ws, {"action": "authenticate", "api_key": sim.apikey})
+        assert reply["status"] == "success"
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"session_down": "yes"}, "session_down must be true or false"),
+        ({"session_down": 1}, "session_down must be true or false"),
+        ({"delay_ms": 50, "sesion_down": True}, "unknown fault field(s): sesion_down"),
+        ({"session_down": True, "fail": "teapot"}, "fail must be one of"),
+    ],
+)
+async def test_a_bad_switch_is_400_and_changes_nothing(
+    sim: EmbeddedSimulator, http: httpx.AsyncClient, body: dict[str, Any], message: str
+) -> None:
+    before = await set_faults(http)
+    response = await faults(http, body)
+    assert response.status_code == 400
+    assert message in response.json()["message"]
+    assert await set_faults(http) == before
+    assert sim.ws.faults()["session_down"] is False
+
+
+@pytest.mark.asyncio
+async def test_the_session_down_flag_starts_the_simulator_with_the_session_down() -> None:
+    flags = ["--rest-port", "0", "--ws-port", "0", "--no-walk", "--apikey", "k" * 64]
+    args = cli.build_parser([sim_command()]).parse_args(["sim", *flags, "--session-down"])
+    options = sim_options(args)
+    assert options.faults.session_down is True
+    assert options.faults.rest_spec() == {"session_down": True}
+    async with (
+        EmbeddedSimulator(options) as sim,
+        httpx.AsyncClient(base_url=sim.rest_url, timeout=5.0, trust_env=False) as http,
+    ):
+        ping = await http.post("/api/v1/ping", json={"apikey": sim.apikey})
+        assert (ping.status_code, ping.json()) == (403, INVALID_KEY)
+        async with connect(sim.ws_url, proxy=None) as ws:
+            reply = await ask(ws, {"action": "authenticate", "api_key": sim.apikey})
+            assert reply == BROKER_ERROR
+
+
+@pytest.mark.asyncio
+async def test_updating_the_rest_faults_directly_also_switches_the_websocket(
+    sim: EmbeddedSimulator,
+) -> None:
+    sim.api.faults.update({"session_down": True})  # what in-process end-to-end tests do
+    assert sim.ws.faults()["session_down"] is True
+    async with connect(sim.ws_url, proxy=None) as ws:
+        reply = await ask(ws, {"action": "authenticate", "api_key": sim.apikey})
+        assert reply == BROKER_ERROR
+    sim.api.faults.update({"reset": True})
+    assert sim.ws.faults()["session_down"] is False
