@@ -26,6 +26,7 @@ from tradeguard.adapters.asgi_server import AsgiServer
 from tradeguard.adapters.sim.faults import FaultSpecError, RateLimits, StartFaults
 from tradeguard.adapters.sim.market import MAX_STEP_RETURN, ReplayRow, SimMarket, WalkConfig
 from tradeguard.adapters.sim.paper_broker import PaperBroker
+from tradeguard.adapters.sim.rest_admin import SimAdmin
 from tradeguard.adapters.sim.rest_app import create_app
 from tradeguard.adapters.sim.rest_server import SimApi
 from tradeguard.adapters.sim.ws_server import SimWsServer
@@ -108,8 +109,9 @@ def _bps(value: object, name: str, *, low: Decimal) -> Decimal:
 def apply_start_faults(sim: EmbeddedSimulator, faults: StartFaults) -> dict[str, Any]:
     """Switch `faults` on exactly as `POST /sim/admin/faults` and `/sim/admin/feed` would;
     returns the resulting fault state ({"rest": ..., "feed": ...})."""
-    rest = sim.api.apply_faults(faults.rest_spec())
-    feed = sim.api.apply_feed(faults.feed_spec())
+    admin = SimAdmin(sim.api)
+    rest = admin.apply_faults(faults.rest_spec())
+    feed = admin.apply_feed(faults.feed_spec())
     return {"rest": rest, "feed": feed}
 
 

@@ -301,3 +301,24 @@ class MovingWindowLimiter:
             return False
         hits.append(now)
         return True
+
+
+def check_broker_faults(spec: dict[str, Any]) -> None:
+    """Refuse a bad reject_next or rate_limits before anything changes."""
+    if "reject_next" in spec:
+        count = spec["reject_next"]
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise FaultSpecError("reject_next must be a whole number >= 0")
+    if "rate_limits" in spec:
+        limits = spec["rate_limits"]
+        if not isinstance(limits, dict):
+            raise FaultSpecError("rate_limits must be an object")
+        for name, value in limits.items():
+            if name not in ("order", "smart_order", "api", "window_s", "enabled"):
+                raise FaultSpecError(f"unknown rate limit {name!r}")
+            if name == "enabled" and not isinstance(value, bool):
+                raise FaultSpecError("rate_limits.enabled must be true or false")
+            if name != "enabled" and (
+                isinstance(value, bool) or not isinstance(value, int | float) or value <= 0
+            ):
+                raise FaultSpecError(f"rate_limits.{name} must be a positive number")

@@ -1,7 +1,7 @@
 """Adapters layer: the simulator's /sim/admin endpoints, for tests, demos and benchmarks.
 
-`faults` and `feed` switch REST and WebSocket faults at run time (SimApi.apply_faults /
-apply_feed, the same path as the start-up flags); `price` sets a price now or `delay_ms` after
+`faults` and `feed` switch REST and WebSocket faults at run time (`apply_faults` /
+`apply_feed`, the same path as the start-up flags); `price` sets a price now or `delay_ms` after
 replying; `stream` publishes a paced burst of prices from inside the simulator (load
 generation); `arrivals` reports when each `placeorder` reached its endpoint and when each
 scheduled price left the WebSocket server (`time.time_ns()`), so a benchmark in another process
@@ -13,12 +13,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from tradeguard.adapters.sim import rest_views as views
-from tradeguard.adapters.sim.faults import FaultSpecError
+from tradeguard.adapters.sim.faults import FaultSpecError, check_broker_faults, feed_flags
 from tradeguard.adapters.sim.rest_server import SimApi
 from tradeguard.core.money import to_units
 
@@ -31,9 +32,71 @@ class SimAdmin:
     def __init__(self, api: SimApi) -> None:
         self.api = api
 
+    def apply_faults(self, spec: Data) -> Data:
+        """Apply a `/sim/admin/faults` body; returns the REST fault state. Raises
+        FaultSpecError (or ValueError/TypeError) for a bad spec."""
+        endpoints = spec.get("endpoints")
+        if isinstance(endpoints, list):
+            unknown = sorted(str(e) for e in endpoints if e not in self.api.endpoints)
+            if unknown:
+                raise FaultSpecError(f"unknown endpoint(s): {', '.join(unknown)}")
+        check_broker_faults(spec)
+        self.api.faults.update(spec)
+        released = self._broker_faults(spec)
+        return self.api.faults.snapshot() | {
+            "fill_late": self.api.broker.fill_late,
+            "released": released,
+        }
+
+    def apply_feed(self, spec: Data) -> Data:
+        """Apply a `/sim/admin/feed` body to the WebSocket server; returns its fault state and
+        how many connections were dropped. Nothing changes if the spec is bad."""
+        if self.api.feed is None:
+            raise FaultSpecError("this simulator has no WebSocket feed attached")
+        flags = feed_flags(spec)
+        switches: dict[str, Callable[[bool], None]] = {
+            "stale": self.api.feed.set_stale,
+            "duplicate_ticks": self.api.feed.set_duplicate_ticks,
+            "duplicate_orders": self.api.feed.set_duplicate_order_updates,
+            "refuse": self.api.feed.refuse_connections,
+        }
+        for name, switch in switches.items():
+            if name in flags:
+                switch(flags[name])
+        dropped = self.api.feed.drop_all() if flags.get("drop") else 0  # after "refuse" is set
+        return self.feed_state() | {"dropped": dropped}
+
+    def feed_state(self) -> Data:
+        if self.api.feed is None:
+            return {}
+        state = self.api.feed.faults()
+        return {
+            "stale": state["stale"],
+            "duplicate_ticks": state["duplicate_ticks"],
+            "duplicate_orders": state["duplicate_order_updates"],
+            "refuse": state["refuse_connections"],
+        }
+
+    def _broker_faults(self, spec: Data) -> list[str]:
+        if spec.get("reset"):
+            self.api.broker.reject_next(0)
+            self.api.broker.set_fill_late(False)
+        if "reject_next" in spec:
+            self.api.broker.reject_next(
+                int(spec["reject_next"]),
+                str(spec.get("reject_message") or ""),
+                at_submit=bool(spec.get("reject_at_submit", True)),
+            )
+        if "rate_limits" in spec:
+            for name, value in dict(spec["rate_limits"]).items():
+                setattr(self.api.limiter.limits, name, value)
+        if "fill_late" in spec:
+            self.api.broker.set_fill_late(bool(spec["fill_late"]))
+        return self.api.broker.release_late_fills() if spec.get("release_late") else []
+
     async def faults(self, request: Request) -> Response:
         try:
-            state = self.api.apply_faults(await _json_object(request))
+            state = self.apply_faults(await _json_object(request))
         except (FaultSpecError, ValueError, TypeError) as error:
             return views.error(400, str(error))
         return views.success(state)
@@ -42,7 +105,7 @@ class SimAdmin:
         if self.api.feed is None:
             return views.error(404, "this simulator has no WebSocket feed attached")
         try:
-            state = self.api.apply_feed(await _json_object(request))
+            state = self.apply_feed(await _json_object(request))
         except FaultSpecError as error:
             return views.error(400, str(error))
         return views.success(state)

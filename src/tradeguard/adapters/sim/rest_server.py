@@ -3,9 +3,10 @@
 It speaks openalgo-interface.md §1-2 as OpenAlgo really behaves: POST with `apikey` in the JSON
 body, strict schemas, flat envelopes, a Python-str-of-dict 400 `message` on order endpoints and
 a JSON object on data endpoints, 403 for a bad key, 404 for an unknown order, per-IP moving-
-window rate limits with the documented 429 body, and semi-auto queuing. Fault injection
-(`apply_faults`, `apply_feed`, through a `FeedControl` the simulator attaches) is here too; the
-/sim/admin endpoints that drive it are in rest_admin.py, the Starlette app in rest_app.py.
+window rate limits with the documented 429 body, and semi-auto queuing. The injected faults
+act here (`RestFaults`, and a `FeedControl` the simulator attaches for the WebSocket side);
+the /sim/admin endpoints that switch them are in rest_admin.py, the Starlette app in
+rest_app.py.
 
 Broker session down (`session_down`) is checked where OpenAlgo checks it, with the key: after
 the rate limit and the schema, every /api/v1 call answers 403 "Invalid openalgo apikey". A lost
@@ -30,11 +31,9 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from tradeguard.adapters.sim import rest_schemas as schemas
 from tradeguard.adapters.sim import rest_views as views
 from tradeguard.adapters.sim.faults import (
-    FaultSpecError,
     MovingWindowLimiter,
     RateLimits,
     RestFaults,
-    feed_flags,
 )
 from tradeguard.adapters.sim.market import SimMarket
 from tradeguard.adapters.sim.paper_broker import PaperBroker
@@ -351,88 +350,6 @@ class SimApi:
 
     async def ping(self, data: Data) -> Response:
         return _success({"message": "pong", "broker": self.broker_name})
-
-    # -- admin -------------------------------------------------------------------------------
-
-    def apply_faults(self, spec: Data) -> Data:
-        """Apply a `/sim/admin/faults` body; returns the REST fault state. Raises
-        FaultSpecError (or ValueError/TypeError) for a bad spec."""
-        endpoints = spec.get("endpoints")
-        if isinstance(endpoints, list):
-            unknown = sorted(str(e) for e in endpoints if e not in self.endpoints)
-            if unknown:
-                raise FaultSpecError(f"unknown endpoint(s): {', '.join(unknown)}")
-        _check_broker_faults(spec)
-        self.faults.update(spec)
-        released = self._broker_faults(spec)
-        return self.faults.snapshot() | {"fill_late": self.broker.fill_late, "released": released}
-
-    def apply_feed(self, spec: Data) -> Data:
-        """Apply a `/sim/admin/feed` body to the WebSocket server; returns its fault state and
-        how many connections were dropped. Nothing changes if the spec is bad."""
-        if self.feed is None:
-            raise FaultSpecError("this simulator has no WebSocket feed attached")
-        flags = feed_flags(spec)
-        switches: dict[str, Callable[[bool], None]] = {
-            "stale": self.feed.set_stale,
-            "duplicate_ticks": self.feed.set_duplicate_ticks,
-            "duplicate_orders": self.feed.set_duplicate_order_updates,
-            "refuse": self.feed.refuse_connections,
-        }
-        for name, switch in switches.items():
-            if name in flags:
-                switch(flags[name])
-        dropped = self.feed.drop_all() if flags.get("drop") else 0  # after "refuse" is set
-        return self.feed_state() | {"dropped": dropped}
-
-    def feed_state(self) -> Data:
-        if self.feed is None:
-            return {}
-        state = self.feed.faults()
-        return {
-            "stale": state["stale"],
-            "duplicate_ticks": state["duplicate_ticks"],
-            "duplicate_orders": state["duplicate_order_updates"],
-            "refuse": state["refuse_connections"],
-        }
-
-    def _broker_faults(self, spec: Data) -> list[str]:
-        if spec.get("reset"):
-            self.broker.reject_next(0)
-            self.broker.set_fill_late(False)
-        if "reject_next" in spec:
-            self.broker.reject_next(
-                int(spec["reject_next"]),
-                str(spec.get("reject_message") or ""),
-                at_submit=bool(spec.get("reject_at_submit", True)),
-            )
-        if "rate_limits" in spec:
-            for name, value in dict(spec["rate_limits"]).items():
-                setattr(self.limiter.limits, name, value)
-        if "fill_late" in spec:
-            self.broker.set_fill_late(bool(spec["fill_late"]))
-        return self.broker.release_late_fills() if spec.get("release_late") else []
-
-
-def _check_broker_faults(spec: Data) -> None:
-    """Refuse a bad reject_next or rate_limits before anything changes."""
-    if "reject_next" in spec:
-        count = spec["reject_next"]
-        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-            raise FaultSpecError("reject_next must be a whole number >= 0")
-    if "rate_limits" in spec:
-        limits = spec["rate_limits"]
-        if not isinstance(limits, dict):
-            raise FaultSpecError("rate_limits must be an object")
-        for name, value in limits.items():
-            if name not in ("order", "smart_order", "api", "window_s", "enabled"):
-                raise FaultSpecError(f"unknown rate limit {name!r}")
-            if name == "enabled" and not isinstance(value, bool):
-                raise FaultSpecError("rate_limits.enabled must be true or false")
-            if name != "enabled" and (
-                isinstance(value, bool) or not isinstance(value, int | float) or value <= 0
-            ):
-                raise FaultSpecError(f"rate_limits.{name} must be a positive number")
 
 
 async def _hang_until_disconnect(request: Request, seconds: float) -> None:
