@@ -77,9 +77,14 @@ async def running_stack(
     async with EmbeddedSimulator(options) as sim:
         store = await SqlStore.open(f"sqlite:///{tmp_path / 'tg.db'}")
         gateway = OpenAlgoGateway(sim.rest_url, sim.apikey, timeout=2.0)
+
+        def feed_reconnected() -> None:  # wired as bootstrap.service wires it
+            runtime.feed_reconnected()
+
         feed = OpenAlgoFeed(
             sim.ws_url,
             sim.apikey,
+            on_reconnect=feed_reconnected,
             quotes=gateway.quotes,
             polling=polling or PollingConfig(interval_s=0.1, stale_after_s=5.0),
             backoff_s=(0.05, 0.1, 0.2),

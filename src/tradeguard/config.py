@@ -32,8 +32,14 @@ class Settings:
     secret_key: str = ""  # empty: generated into data_dir/secret.key on first run
     api_rate_limit: float = 20.0  # REST API requests/s per apikey and per client IP
     api_rate_burst: int = 40
+    # OpenAlgo's per-IP limits as tradeguard may use them (requests/s): OpenAlgo's defaults;
+    # lower them when other clients on the host (strategies, the UI) need part of the budget.
+    openalgo_order_rate: int = 10
+    openalgo_smart_order_rate: int = 10
+    openalgo_api_rate: int = 50
     flush_interval: float = 1.0
     stale_after: float = 30.0
+    reconcile_interval: float = 30.0  # live position/order reconciliation; 0: reconnects only
     stale_policy: str = "alert"  # alert | exit
     demo: bool = True  # with the embedded simulator: open demo trades so exits are visible
     log_level: str = "INFO"
@@ -77,8 +83,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(
             "TRADEGUARD_API_RATE_LIMIT must be > 0 and TRADEGUARD_API_RATE_BURST >= 1"
         )
+    for name in ("openalgo_order_rate", "openalgo_smart_order_rate", "openalgo_api_rate"):
+        if not 1 <= getattr(settings, name) <= 10_000:
+            raise SettingsError(f"TRADEGUARD_{name.upper()} must be 1 to 10000 requests/s")
     if settings.flush_interval <= 0 or settings.flush_interval > 1:
         raise SettingsError("TRADEGUARD_FLUSH_INTERVAL must be in (0, 1] seconds")
+    if settings.reconcile_interval != 0 and not 5 <= settings.reconcile_interval <= 3600:
+        raise SettingsError(
+            "TRADEGUARD_RECONCILE_INTERVAL must be 0 (after feed reconnects only) or in "
+            "[5, 3600] seconds"
+        )
     if settings.openalgo_url and not settings.openalgo_api_key:
         raise SettingsError("TRADEGUARD_OPENALGO_API_KEY is required with TRADEGUARD_OPENALGO_URL")
     return settings

@@ -11,7 +11,9 @@ from tests.app.harness import EX, Harness
 from tradeguard.app.records import AuditRecord, TradeRecord
 from tradeguard.core.broker import (
     NotPlaced,
+    OrderReport,
     OrderRequest,
+    PlaceResult,
     RateLimited,
     SessionDown,
     SmartOrderRequest,
@@ -310,3 +312,167 @@ async def test_prefetched_position_is_discarded_when_another_exit_on_the_key_wen
     assert app.world.paper.net_quantity(app.exits()[0]) == 0  # never crosses zero
     states = sorted([(await record(app, t)).state for t in "ab"])
     assert states == ["CLOSED", "CLOSED_EXTERNALLY"]
+
+
+# -- waits re-read the position; an exit is never sent uncapped; the session watch -----------
+
+
+def hand_sells_during_first_placement(app: Harness, error: Exception, quantity: int) -> None:
+    """The first placement fails with `error` (nothing placed) and, while the exit waits, the
+    trader sells `quantity` by hand."""
+    place = app.broker._place
+    failed: list[bool] = []
+
+    async def place_once_failing(request: OrderRequest | SmartOrderRequest) -> PlaceResult:
+        if not failed:
+            failed.append(True)
+            app.world.external("RELIANCE", "SELL", quantity)
+            raise error
+        return await place(request)
+
+    app.broker._place = place_once_failing  # type: ignore[method-assign]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "error",
+    [RateLimited("429", status=429), SessionDown("Invalid openalgo apikey", status=403)],
+    ids=["429", "403"],
+)
+@pytest.mark.parametrize("by_hand", [4, 10])
+async def test_a_wait_reads_the_position_again_before_the_exit_is_resent(
+    app: Harness, error: Exception, by_hand: int
+) -> None:
+    await app.enter("t1", "RELIANCE", Side.LONG, 10, TradeRules(stop_loss=pts("2")))
+    hand_sells_during_first_placement(app, error, by_hand)
+    app.tick("RELIANCE", "97")
+    await app.settle()
+    net = app.world.paper.net_quantity(OrderRequest("RELIANCE", EX, "SELL", 1, "MIS", ""))
+    assert net == 0  # never crossed zero
+    closed = await record(app, "t1")
+    if by_hand == 10:
+        assert app.exits() == []
+        assert closed.state == "CLOSED_EXTERNALLY"
+    else:
+        [order] = app.exits()
+        assert (order.action, order.quantity) == ("SELL", 6)
+        assert (closed.state, closed.quantity) == ("CLOSED", 6)
+        assert "position_mismatch" in await actions(app, "t1")
+
+
+@pytest.mark.asyncio
+async def test_a_403_on_the_position_read_waits_for_the_session_then_caps(app: Harness) -> None:
+    await app.enter("t1", "RELIANCE", Side.LONG, 10, TradeRules(stop_loss=pts("2")))
+    read = app.broker.open_position
+    refused: list[int] = []
+
+    async def session_down_twice(*key: str) -> int:
+        if len(refused) < 2:
+            refused.append(1)
+            raise SessionDown("Invalid openalgo apikey", status=403)
+        return await read(*key)
+
+    app.broker.open_position = session_down_twice  # type: ignore[method-assign]
+    app.broker.ping_failures = 2
+    app.tick("RELIANCE", "97")
+    await app.settle()
+    [order] = app.exits()
+    assert order.quantity == 10
+    assert (await record(app, "t1")).state == "CLOSED"
+    assert "session_down" in await actions(app, "t1")
+    assert not any("uncapped" in m for _, m, _ in app.alerts.items)
+    assert app.executor.session_down is False
+
+
+@pytest.mark.asyncio
+async def test_an_unreadable_position_fails_the_exit_and_never_sends_it_uncapped(
+    app: Harness,
+) -> None:
+    await app.enter("t1", "RELIANCE", Side.LONG, 10, TradeRules(stop_loss=pts("2")))
+
+    async def unreadable(*key: str) -> int:
+        raise UnknownOutcome("openposition: HTTP 500")
+
+    app.broker.open_position = unreadable  # type: ignore[method-assign]
+    app.tick("RELIANCE", "97")
+    await app.settle()
+    assert app.broker.placed == []
+    failed = await record(app, "t1")
+    assert failed.state == "EXIT_FAILED"
+    assert "position unknown" in (failed.exit_message or "")
+    assert "error" in app.alerts.levels()
+
+
+@pytest.mark.asyncio
+async def test_smart_exit_beside_a_working_exit_on_the_key_goes_out_as_placeorder(
+    app: Harness,
+) -> None:
+    app.engine.configure_strategy(
+        "s1", app.engine.strategy("s1").config.replace(exit_order_mode=ExitOrderMode.SMARTORDER)
+    )
+    await app.add_strategy("s2")  # placeorder exits
+    await app.enter("a", "RELIANCE", Side.LONG, 10, TradeRules(stop_loss=pts("2")))
+    await app.enter("b", "RELIANCE", Side.LONG, 7, TradeRules(stop_loss=pts("1")), strategy="s2")
+    app.world.external("RELIANCE", "BUY", 5)
+    app.world.paper.set_fill_late(True)
+    app.tick("RELIANCE", "98.9")  # b's stop: its exit is accepted, fills later
+    await app.settle_until(lambda: len(app.exits()) == 1)
+    app.world.paper.set_fill_late(False)
+    app.tick("RELIANCE", "97.9")  # a's stop while b's exit is working
+    await app.settle_until(lambda: len(app.broker.placed) == 2)
+    assert [type(r).__name__ for r in app.broker.placed] == ["OrderRequest", "OrderRequest"]
+    assert [(o.action, o.quantity) for o in app.exits()] == [("SELL", 7), ("SELL", 10)]
+    app.world.paper.release_late_fills()
+    await app.settle()
+    assert app.world.paper.net_quantity(app.exits()[0]) == 5  # the manual 5, untouched
+
+
+@pytest.mark.asyncio
+async def test_the_session_watch_alerts_once_per_change_with_no_exit_in_flight(
+    app: Harness,
+) -> None:
+    session = app.executor.session
+    pings = 0
+    ping = app.broker.ping
+
+    async def counted() -> None:
+        nonlocal pings
+        pings += 1
+        await ping()
+
+    app.broker.ping = counted  # type: ignore[method-assign]
+    session.on_clock()
+    await app.settle_until(lambda: session._probe is None or session._probe.done())
+    assert pings == 0  # not due yet
+    app.broker.ping_failures = 3  # the daily rollover: ping answers 403
+    app.clock.advance(session.up_interval)
+    session.on_clock()
+    await app.settle_until(lambda: session.down)
+    assert app.executor.session_down is True
+    for _ in range(5):  # a probe every down_interval while down, until the session is back
+        app.clock.advance(session.down_interval)
+        session.on_clock()
+        await app.settle_until(lambda: session._probe is not None and session._probe.done())
+    assert session.down is False
+    assert pings == 4  # the one that found it down, two more 403s, the one that found it back
+    down = [m for lvl, m, d in app.alerts.items if "session down" in m]
+    back = [m for lvl, m, d in app.alerts.items if "session back" in m]
+    assert (len(down), len(back)) == (1, 1)
+    assert [lvl for lvl, m, _ in app.alerts.items if m in down + back] == ["critical", "info"]
+    await session.close()
+    audits = [a.action for a in await app.store.audits("broker")]
+    assert audits == ["broker_session_down", "broker_session_back"]
+
+
+@pytest.mark.asyncio
+async def test_a_403_from_any_broker_call_marks_the_session_down(app: Harness) -> None:
+    async def refused() -> list[OrderReport]:
+        raise SessionDown("Invalid openalgo apikey", status=403)
+
+    app.broker.order_book = refused  # type: ignore[method-assign]
+    with pytest.raises(SessionDown):
+        await app.executor.broker.order_book()
+    assert app.executor.session_down is True
+    assert [lvl for lvl, m, _ in app.alerts.items if "session down" in m] == ["critical"]
+    assert await app.executor.session.probe() is True  # ping answers: back
+    assert app.executor.session_down is False

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.app.harness import EX, Harness
+from tests.app.harness import EX, Harness, World
 from tests.helpers import eventually
 from tradeguard.app.records import TradeProgress, TradeRecord
 from tradeguard.core.model import Side
@@ -168,3 +168,107 @@ async def test_a_flush_never_writes_a_snapshot_older_than_an_exit_made_meanwhile
     written_a = await app.store.trade("a")
     assert written_a is not None
     assert written_a.best_price == to_units("104")
+
+
+@pytest.mark.asyncio
+async def test_a_reconnect_between_two_clock_steps_is_still_reconciled(app: Harness) -> None:
+    """The feed dropped and came back between two clock steps (`connected` never looked
+    false): its reconnect counter moved, so the clock step reconciles; the feed's callback,
+    arriving after, does not reconcile that reconnect a second time."""
+    app.feed.reconnects = 0  # type: ignore[attr-defined]  # a feed that counts (OpenAlgoFeed)
+    await app.enter("a", "RELIANCE", Side.LONG, 5)
+    app.world.paper.set_fill_late(True)
+    app.world.paper.remove_order_listener(app.monitor.on_order_update)  # updates are lost
+    app.executor.submit([app.engine.request_exit("a", app.clock.now())])
+    await app.settle()  # the resolver gives up waiting after resolve_timeout
+    app.world.paper.set_fill_late(False)
+    assert app.world.paper.release_late_fills()
+    app.monitor.on_clock()
+    assert app.monitor.reconciles == 0  # no reconnect yet: nothing to reconcile
+    app.feed.reconnects = 1  # type: ignore[attr-defined]
+    app.monitor.on_clock()
+
+    async def closed() -> bool:
+        saved = await app.store.trade("a")
+        return saved is not None and saved.state == "CLOSED"
+
+    await eventually(closed, timeout=10)
+    await eventually(lambda: app.monitor.reconciles == 1)
+    app.monitor.feed_reconnected()  # the callback of the same reconnect
+    assert not app.monitor._side_tasks
+    assert len(app.exits()) == 1
+
+
+@pytest.mark.asyncio
+async def test_the_feed_callback_reconciles_at_once(app: Harness) -> None:
+    """A feed without a counter: its on_reconnect callback alone triggers the reconcile."""
+    await app.enter("a", "RELIANCE", Side.LONG, 5)
+    app.world.paper.set_fill_late(True)
+    app.world.paper.remove_order_listener(app.monitor.on_order_update)
+    app.executor.submit([app.engine.request_exit("a", app.clock.now())])
+    await app.settle()
+    app.world.paper.set_fill_late(False)
+    app.world.paper.release_late_fills()
+    app.monitor.feed_reconnected()
+
+    async def closed() -> bool:
+        saved = await app.store.trade("a")
+        return saved is not None and saved.state == "CLOSED"
+
+    await eventually(closed, timeout=10)
+    assert app.monitor.reconciles == 1
+    app.monitor.on_clock()  # connected all along: no second reconcile
+    assert not app.monitor._side_tasks
+
+
+@pytest.mark.asyncio
+async def test_positions_are_reconciled_every_interval(world: World) -> None:
+    """A position closed by hand at the broker: CLOSED_EXTERNALLY at the next periodic
+    reconcile, with no feed reconnect and no exit order."""
+    app = await Harness.open(world)
+    app.monitor.reconcile_interval = 30.0
+    await app.start()
+    await app.add_strategy("s1")
+    await app.enter("a", "RELIANCE", Side.LONG, 5)
+    await app.enter("b", "TCS", Side.LONG, 5)
+    world.external("RELIANCE", "SELL", 5)
+    app.clock.advance(29)
+    await eventually(lambda: app.clock.sleepers == 3)  # flush and clock ran; reconcile waits
+    assert app.monitor.reconciles == 0
+    app.clock.advance(1)
+    await eventually(lambda: app.monitor.reconciles == 1)
+    saved = await app.store.trade("a")
+    assert saved is not None
+    assert saved.state == "CLOSED_EXTERNALLY"
+    assert [t.trade_id for t in app.engine.trades()] == ["b"]
+    assert app.exits() == []
+    assert app.feed.subscribed == {("TCS", EX): 1}
+    await app.stop()
+
+
+@pytest.mark.asyncio
+async def test_a_periodic_reconcile_waits_while_exits_run(world: World) -> None:
+    """Exits come first: a round due while an exit is in flight waits for it (at most one
+    more interval), and then does not touch the trade the exit just closed."""
+    app = await Harness.open(world)
+    app.monitor.reconcile_interval = 10.0
+    await app.start()
+    await app.add_strategy("s1")
+    await app.enter("a", "RELIANCE", Side.LONG, 5)
+    app.broker.script.append(("hang", None))  # the exit's placement hangs
+    app.executor.submit([app.engine.request_exit("a", app.clock.now())])
+    await eventually(lambda: app.broker.inflight == 1)
+    app.clock.advance(10)  # the round is due, the exit is running
+    app.clock.advance(1)
+    await eventually(lambda: app.clock.sleepers >= 3)  # flush, clock and reconcile wait again
+    assert app.monitor.reconciles == 0
+    app.broker.hang.set()  # the order goes out and fills
+    await app.settle()
+    saved = await app.store.trade("a")
+    assert saved is not None
+    assert saved.state == "CLOSED"
+    app.clock.advance(1)
+    await eventually(lambda: app.monitor.reconciles == 1)
+    assert (await app.store.trade("a")).state == "CLOSED"  # type: ignore[union-attr]
+    assert "error" not in app.alerts.levels()
+    await app.stop()

@@ -3,6 +3,7 @@ broker and the same SQLite file: every reconciliation case, and no second exit o
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from decimal import Decimal
@@ -203,3 +204,83 @@ async def test_a_daily_loss_breached_while_down_exits_every_restored_trade(
     assert sorted(e.symbol for e in second.exits()) == ["INFY", "RELIANCE", "TCS"]
     assert second.engine.strategy("s2").state.value == "HALTED"
     await second.stop()
+
+
+# -- reconciliation while running ------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_a_trade_opened_while_the_books_are_read_is_not_closed_externally(
+    first: Harness,
+) -> None:
+    """The position book was read before b's entry filled: b is newer than the books, so
+    their silence about it means nothing (it must not become CLOSED_EXTERNALLY)."""
+    await first.enter("a", "RELIANCE", Side.LONG, 5, SL)
+    read = first.broker.position_book
+    books_read, release = asyncio.Event(), asyncio.Event()
+
+    async def held_position_book():  # type: ignore[no-untyped-def]
+        positions = await read()
+        books_read.set()
+        await release.wait()
+        return positions
+
+    first.broker.position_book = held_position_book  # type: ignore[method-assign]
+    running = asyncio.create_task(first.recovery.reconcile_now())
+    await books_read.wait()
+    await first.enter("b", "TCS", Side.LONG, 5, SL)  # filled after the position book was read
+    release.set()
+    assert await running == []
+    assert {t.trade_id: t.state for t in first.engine.trades()} == {
+        "a": TradeState.ACTIVE,
+        "b": TradeState.ACTIVE,
+    }
+
+    first.broker.position_book = read  # type: ignore[method-assign]
+    assert await first.recovery.reconcile_now() == []  # the next round sees b's position
+
+
+@pytest.mark.asyncio
+async def test_an_exit_started_while_the_books_are_read_is_left_to_the_executor(
+    world: World, first: Harness
+) -> None:
+    """a is closed by hand, then its stop fires while a reconciliation reads the books: the
+    executor's own exit (fresh position read: 0) decides; the reconciliation changes nothing
+    and raises no alert."""
+    await first.enter("a", "RELIANCE", Side.LONG, 5, SL)
+    world.external("RELIANCE", "SELL", 5)
+    read = first.broker.order_book
+    books_read, release = asyncio.Event(), asyncio.Event()
+
+    async def held_order_book():  # type: ignore[no-untyped-def]
+        orders = await read()
+        books_read.set()
+        await release.wait()
+        return orders
+
+    first.broker.order_book = held_order_book  # type: ignore[method-assign]
+    running = asyncio.create_task(first.recovery.reconcile_now())
+    await books_read.wait()
+    first.tick("RELIANCE", "97")  # the stop fires: the trade is EXITING, its exit task queued
+    assert first.engine.trade("a").state is TradeState.EXITING
+    release.set()
+    assert await running == []
+    first.broker.order_book = read  # type: ignore[method-assign]
+    await first.settle()
+    saved = await record(first, "a")
+    assert saved.state == "CLOSED_EXTERNALLY"  # by the executor's cap: nothing left to sell
+    assert first.exits() == []
+    assert "error" not in first.alerts.levels()
+    audits = [a.action for a in await first.store.audits("a")]
+    assert "closed_externally" in audits
+    assert "reconcile_closed_externally" not in audits
+
+
+@pytest.mark.asyncio
+async def test_reconciliations_run_one_at_a_time(world: World, first: Harness) -> None:
+    await first.enter("a", "RELIANCE", Side.LONG, 5, SL)
+    world.external("RELIANCE", "SELL", 5)
+    results = await asyncio.gather(first.recovery.reconcile_now(), first.recovery.reconcile_now())
+    assert sorted(len(r) for r in results) == [0, 1]  # the second saw a closed trade
+    assert (await record(first, "a")).state == "CLOSED_EXTERNALLY"
+    assert "error" not in first.alerts.levels()

@@ -183,3 +183,108 @@ async def test_entry_price_and_quantity_come_from_the_fill(tmp_path: Path) -> No
         assert view["entry_order_id"] is not None
         await state(stack, view["trade_id"], "ACTIVE")
         assert ("TCS", "NSE") in stack.feed.subscribed()
+
+
+# -- the smart-order option (placesmartorder), over real sockets ---------------------------
+
+SMART = {"exit_order_mode": "SMARTORDER"}
+
+
+def smart_calls(stack: Stack, before: Callable[[], None] | None = None) -> list[dict[str, Any]]:
+    """Every placesmartorder body that reached the simulator; `before` runs just before the
+    simulator handles the first one (something happening between our read and OpenAlgo's)."""
+    api = stack.sim.api
+    endpoint, handler = api.endpoints["placesmartorder"]
+    bodies: list[dict[str, Any]] = []
+
+    async def recorded(data: dict[str, Any]) -> Any:
+        bodies.append(dict(data))
+        if before is not None and len(bodies) == 1:
+            before()
+        return await handler(data)
+
+    api.endpoints["placesmartorder"] = (endpoint, recorded)
+    return bodies
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("name", ["stop_loss_long", "stop_loss_short", "target_long"])
+async def test_smart_exit_leaves_other_strategy_and_manual_quantity_untouched(
+    tmp_path: Path, name: str
+) -> None:
+    base = CASES[name]
+    case = Case(base.settings | SMART, base.action, base.path, base.reason)
+    async with running_stack(tmp_path) as stack:
+        ours, other = await _with_bystanders(stack, case)
+        bodies = smart_calls(stack)
+        stack.price("SBIN", case.path[-1])
+        await _check_exit(stack, ours, other, case)
+        sign = 1 if case.action == "BUY" else -1
+        [body] = bodies
+        # quantity 0 (OpenAlgo's 0/0 case must stay a no-op); target = the others' net
+        assert float(body["quantity"]) == 0
+        assert float(body["position_size"]) == sign * (OTHER_QTY + MANUAL_QTY)
+
+
+@pytest.mark.asyncio
+async def test_smart_exit_sends_nothing_when_our_quantity_is_already_gone(
+    tmp_path: Path,
+) -> None:
+    async with running_stack(tmp_path) as stack:
+        await strategy(stack, "main", **points("sl", "5"), **SMART)
+        ours = await guard(stack, "main", "SBIN", "BUY", 10)
+        manual(stack, "SBIN", "SELL", 10)  # closed by hand: position 0, and 0 is the target
+        bodies = smart_calls(stack)
+        stack.price("SBIN", "794")
+        row = await closed(stack, ours["trade_id"])
+        assert row["state"] == "CLOSED_EXTERNALLY"
+        assert bodies == []  # no placesmartorder at all: OpenAlgo's 0/0 case is never reached
+        assert exit_orders(stack) == []
+        assert net(stack, "SBIN") == 0
+
+
+@pytest.mark.asyncio
+async def test_smart_exit_when_the_position_goes_between_our_read_and_openalgos(
+    tmp_path: Path,
+) -> None:
+    async with running_stack(tmp_path) as stack:
+        await strategy(stack, "main", **points("sl", "5"), **SMART)
+        ours = await guard(stack, "main", "SBIN", "BUY", 10)
+        # the trader sells by hand just before OpenAlgo reads the position: 0/0 at OpenAlgo
+        bodies = smart_calls(stack, before=lambda: manual(stack, "SBIN", "SELL", 10) and None)
+        stack.price("SBIN", "794")
+        row = await closed(stack, ours["trade_id"])
+        [body] = bodies
+        assert (float(body["quantity"]), float(body["position_size"])) == (0, 0)
+        assert row["state"] == "CLOSED_EXTERNALLY"  # "already matched": read again, ours gone
+        assert exit_orders(stack) == []  # no fresh order of the request's action
+        assert net(stack, "SBIN") == 0
+
+
+@pytest.mark.asyncio
+async def test_smart_exit_beside_a_working_placeorder_exit_never_crosses_zero(
+    tmp_path: Path,
+) -> None:
+    async with running_stack(tmp_path) as stack:
+        await strategy(stack, "other", **points("sl", "5"))  # placeorder exits
+        await strategy(stack, "main", **points("sl", "10"), **SMART)
+        other = await guard(stack, "other", "SBIN", "BUY", OTHER_QTY)
+        manual(stack, "SBIN", "BUY", MANUAL_QTY)
+        ours = await guard(stack, "main", "SBIN", "BUY", 10)
+        bodies = smart_calls(stack)
+        stack.sim.broker.set_fill_late(True)  # the other exit is accepted, fills later
+        stack.price("SBIN", "794")
+        await eventually(lambda: len(exit_orders(stack, other["trade_id"])) == 1)
+        await state(stack, other["trade_id"], "EXITING")
+        stack.sim.broker.set_fill_late(False)
+        stack.price("SBIN", "789")  # our stop, while the other exit is still working
+        row = await closed(stack, ours["trade_id"])
+        assert row["state"] == "CLOSED"
+        assert_one_exit(stack, ours["trade_id"], "SELL", 10, "STOP_LOSS")
+        # OpenAlgo computes from the LIVE net: no smart target can be right while another
+        # exit is in flight, so this one went out as a capped placeorder
+        assert bodies == []
+        assert net(stack, "SBIN") == OTHER_QTY + MANUAL_QTY
+        stack.sim.broker.release_late_fills()
+        await closed(stack, other["trade_id"])
+        assert net(stack, "SBIN") == MANUAL_QTY  # the manual 5 untouched, never crossed zero

@@ -177,7 +177,7 @@ async def test_session_down_alerts_keeps_monitoring_and_exits_when_back(tmp_path
         await strategy(stack, "main", **SL)
         ours = await guard(stack, "main", "SBIN", "BUY", 10)
         watched = await guard(stack, "main", "INFY", "BUY", 3)
-        faults(stack, fail="403", endpoints=["placeorder", "ping"])
+        faults(stack, fail="403")  # every REST endpoint, as OpenAlgo answers without a session
         stack.price("SBIN", "794")
         await eventually(
             lambda: bus.of("alert", lambda d: "session down" in d["message"]),
@@ -241,14 +241,16 @@ async def test_rejected_exit_fails_loudly_and_a_deliberate_retry_works(
 
 
 @pytest.mark.asyncio
-async def test_position_closed_by_hand_is_reconciled_without_an_exit(tmp_path: Path) -> None:
+async def test_reconcile_now_closes_externally_what_was_closed_by_hand(tmp_path: Path) -> None:
+    """A reconcile (here asked for at once; test_live_reconcile.py shows the periodic one and
+    the one after a feed reconnect) finds the position gone: CLOSED_EXTERNALLY, no order."""
     async with running_stack(tmp_path) as stack:
         await strategy(stack, "main", **SL)
         ours = await guard(stack, "main", "SBIN", "BUY", 10)
         stays = await guard(stack, "main", "INFY", "BUY", 3)
         manual(stack, "SBIN", "SELL", 10)  # the trader closed it in the broker's app
         assert net(stack, "SBIN") == 0
-        await stack.runtime.recovery.reconcile_now(orders_only=False)
+        await stack.runtime.recovery.reconcile_now()
         row = await closed(stack, ours["trade_id"])
         assert row["state"] == "CLOSED_EXTERNALLY"
         assert exit_orders(stack) == []
@@ -271,3 +273,68 @@ async def test_position_closed_by_hand_then_stop_hit_sends_nothing(tmp_path: Pat
         assert row["state"] == "CLOSED_EXTERNALLY"
         assert exit_orders(stack) == []
         assert net(stack, "SBIN") == 0
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("by_hand", [10, 4])
+async def test_position_closed_by_hand_during_session_outage_never_crosses_zero(
+    tmp_path: Path, by_hand: int
+) -> None:
+    async with running_stack(tmp_path) as stack, recording(stack) as bus:
+        await strategy(stack, "main", **SL)
+        ours = await guard(stack, "main", "SBIN", "BUY", 10)
+        faults(stack, fail="403")  # the session is gone: every endpoint answers 403
+        stack.price("SBIN", "794")
+        await eventually(
+            lambda: bus.of("alert", lambda d: "session down" in d["message"]),
+            message="session-down alert",
+        )
+        assert not bus.of("alert", lambda d: "uncapped" in d["message"])
+        manual(stack, "SBIN", "SELL", by_hand)  # meanwhile, the trader sells in the broker's app
+        faults(stack, reset=True)  # the session is back
+        row = await closed(stack, ours["trade_id"])
+        left = 10 - by_hand
+        if left:
+            assert_one_exit(stack, ours["trade_id"], "SELL", left, "STOP_LOSS")
+            assert row["state"] == "CLOSED"
+        else:
+            assert exit_orders(stack) == []
+            assert row["state"] == "CLOSED_EXTERNALLY"
+        assert net(stack, "SBIN") == 0  # never crossed zero
+        assert not bus.of("alert", lambda d: "uncapped" in d["message"])
+
+
+@pytest.mark.asyncio
+async def test_session_outage_with_no_exit_in_flight_alerts_and_shows_on_health(
+    tmp_path: Path,
+) -> None:
+    async with running_stack(tmp_path) as stack, recording(stack) as bus:
+        await strategy(stack, "main", **SL)
+        watched = await guard(stack, "main", "INFY", "BUY", 3)
+        session = stack.runtime.executor.session
+        faults(stack, fail="403")  # the daily rollover; no exit is running
+        # the monitor's clock step probes (session.on_clock); here the probe is called directly
+        assert await session.probe() is False
+        assert await session.probe() is False  # still down: no second alert
+        health = stack.service.health()
+        assert health["broker"]["session_down"] is True
+        assert "broker_session" in health["degraded"]
+        down = bus.of("alert", lambda d: "session down" in d["message"])
+        assert [d["level"] for d in down] == ["critical"]
+        assert "trade_id" not in down[0]  # about the install, shown to every account
+        stack.price("INFY", "1507")  # monitoring goes on meanwhile
+        await eventually(
+            lambda: same_money(trade(stack, watched["trade_id"])["last_price"], "1507")
+        )
+
+        faults(stack, reset=True)  # logged in again
+        assert await session.probe() is True
+        assert stack.service.health()["broker"]["session_down"] is False
+        await eventually(
+            lambda: bus.of("alert", lambda d: "session back" in d["message"]),
+            message="session-back alert",
+        )
+        await session.close()
+        actions = [a.action for a in await stack.store.audit_entries("broker")]
+        assert actions == ["broker_session_down", "broker_session_back"]
+        assert exit_orders(stack) == []

@@ -1,11 +1,19 @@
 """App layer: the exit executor. One ExitDecision becomes exactly one exit order.
 
 Per exit: (a) commit the intent (a degraded store queues it: we alert and go on, because a
-missed stop costs money); (b) read a fresh position book and cap the quantity so the account's
-net never crosses zero; (c) place a MARKET `placeorder` of the opposite side (or, per strategy,
-a `placesmartorder` with quantity 0 and position_size = net minus our signed quantity);
-(d) commit the order id; (e) resolve: complete -> CLOSED at the real fill price; rejected ->
-EXIT_FAILED and an alert; unknown -> resolved from the order book, never resent blindly.
+missed stop costs money); (b) read a fresh position and cap the quantity so the account's net
+never crosses zero (a position that cannot be read -> the exit waits, and fails loudly rather
+than go out uncapped); (c) place a MARKET `placeorder` of the opposite side (or, per strategy,
+a `placesmartorder` with quantity 0 and position_size = live net minus our capped signed
+quantity); after any wait (403 session down, 429 back-off) (b) is done again before (c) is
+re-sent; (d) commit the order id; (e) resolve: complete -> CLOSED at the real fill price;
+rejected -> EXIT_FAILED and an alert; unknown -> resolved from the order book, never resent
+blindly.
+Smart orders: OpenAlgo computes its order from the LIVE net, so a target is only right when no
+other exit of ours on the key is still working (reserved): while one is, the exit goes out as
+a capped `placeorder` instead (a fill landing between our read and OpenAlgo's would otherwise
+make it exit too much or nothing). "Positions Already Matched" -> the position is read again:
+ours gone -> closed externally; else EXIT_FAILED, alerted (never re-sent blindly).
 
 Placing the order and its retry policy (429, 403, rejections, semi-auto) are in placement.py,
 what follows a final order report in outcomes.py. An unknown outcome -> adopt the matching
@@ -32,9 +40,10 @@ from typing import Any
 from tradeguard.app.failpoints import Failpoints
 from tradeguard.app.metrics import ExitMetrics
 from tradeguard.app.outcomes import exit_tag, trade_last_price
-from tradeguard.app.placement import UNRESOLVED, ExitPlacement
+from tradeguard.app.placement import AGAIN, MATCHED, STRATEGY, UNRESOLVED, ExitPlacement, Waits
 from tradeguard.app.ports import AlertSink, BrokerGateway, Clock, Store
 from tradeguard.app.resolve import ExecutorPolicy, OrderTracker
+from tradeguard.app.session import BrokerSession, SessionGateway
 from tradeguard.app.snapshots import ExitInfo, Snapshots, audit
 from tradeguard.core.broker import (
     BrokerError,
@@ -70,22 +79,25 @@ class ExitExecutor(ExitPlacement):
         metrics: ExitMetrics | None = None,
     ) -> None:
         self.engine = engine
-        self.broker = broker
         self.store = store
         self.clock = clock
         self.alerts = alerts
         self.snapshots = snapshots
         self.policy = policy or ExecutorPolicy()
         self.metrics = metrics or ExitMetrics()
-        self.tracker = OrderTracker(broker, clock, self.policy)
+        self.session = BrokerSession(
+            broker, clock, alerts, store, down_interval=self.policy.session_interval
+        )
+        self.broker: BrokerGateway = SessionGateway(broker, self.session)  # sees every 403
+        self.tracker = OrderTracker(self.broker, clock, self.policy)
         self._inflight: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._locks: dict[Key, asyncio.Lock] = {}
-        self._reserved: dict[Key, int] = {}
+        self._reserved: dict[Key, int] = {}  # signed quantity of our exits still working
+        self._working: dict[Key, int] = {}  # how many of them (reservations can cancel out)
         self._generation: dict[Key, int] = {}  # bumped whenever an exit on the key changes
         self._waiting: dict[str, str] = {}  # order id -> trade id, left for late updates
         self.failpoints = Failpoints()
-        self.session_down = False  # the last placement met a 403 and the session is not back
         self._early = Decisions()
         self._dispatch: Callable[[Decisions], None] = self._early.extend
         self._closed: Callable[[Trade], None] = lambda trade: None
@@ -135,6 +147,7 @@ class ExitExecutor(ExitPlacement):
         if self._tasks:
             _done, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
             await cancel_all(pending)
+        await self.session.close()
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
@@ -256,7 +269,7 @@ class ExitExecutor(ExitPlacement):
     ) -> str:
         """Cap, place and resolve. Returns "done" or UNRESOLVED (unknown outcome)."""
         key = _key(trade)
-        smart = (
+        smart_mode = (
             self.engine.strategy(trade.strategy_id).config.exit_order_mode
             is ExitOrderMode.SMARTORDER
         )
@@ -264,54 +277,54 @@ class ExitExecutor(ExitPlacement):
         contended = lock.locked()
         await lock.acquire()
         held = True
+        waits = Waits()
         try:
+            net: int | None = None
             if (
                 prefetch is not None
                 and not contended
                 and prefetch[0] == self._generation.get(key, 0)
             ):
                 net = await prefetch[1]  # nothing touched the key since the read started
-            else:
-                net = await self._net(key)
-            quantity = await self._cap(trade, net, key)
-            if quantity == 0:
+            while True:  # again after every wait: the position may have changed meanwhile
+                if net is None:
+                    net = await self._read_position(trade, info, key, waits)
+                    if net is None:
+                        return "done"  # unreadable within the bounds: failed, never uncapped
+                quantity = await self._cap(trade, net, key)
+                if quantity == 0:
+                    return "done"
+                smart = smart_mode and not self._working.get(key, 0)
+                if smart_mode and not smart:
+                    log.info("exit of %s as placeorder: another exit on its key works", trade)
+                tag = exit_tag(trade.strategy_id, info.reason or "EXIT", trade.trade_id)
+                request = self._request(trade, net, quantity, tag, smart)
+                order_id = await self._send(trade, info, request, received_at, waits)
+                received_at = None
+                self._touch(key)
+                if order_id != AGAIN:
+                    break
+                net = None
+            if order_id == MATCHED:
+                await self._matched(trade, info, key, waits)
                 return "done"
-            tag = exit_tag(trade.strategy_id, info.reason or "EXIT", trade.trade_id)
-            request: OrderRequest | SmartOrderRequest
-            if smart and net is not None:
-                target = net + self._reserved.get(key, 0) - trade.sign * quantity
-                request = SmartOrderRequest(
-                    trade.instrument.symbol,
-                    trade.instrument.exchange,
-                    trade.side.exit_action,
-                    0,
-                    target,
-                    trade.product.value,
-                    tag,
-                )
-            else:
-                request = OrderRequest(
-                    trade.instrument.symbol,
-                    trade.instrument.exchange,
-                    trade.side.exit_action,
-                    quantity,
-                    trade.product.value,
-                    tag,
-                )
-            order_id = await self._send(trade, info, request, received_at)
-            self._touch(key)
             if order_id is None or order_id == UNRESOLVED:
                 return UNRESOLVED if order_id == UNRESOLVED else "done"
             acked = self.clock.now()
             info.order_id = order_id
+            mode = "smartorder" if smart else "placeorder"
             await self._commit(
                 [
                     self.snapshots.trade_record(trade, acked),
-                    audit(acked, "exit_sent", trade.trade_id, order_id=order_id, tag=tag),
+                    audit(
+                        acked, "exit_sent", trade.trade_id, order_id=order_id, tag=tag, mode=mode
+                    ),
                 ]
             )
             reserved = 0 if self.tracker.final(order_id) else -trade.sign * quantity
+            working = 1 if reserved else 0
             self._reserved[key] = self._reserved.get(key, 0) + reserved
+            self._working[key] = self._working.get(key, 0) + working
             self._touch(key)
             if not smart:
                 lock.release()
@@ -320,6 +333,7 @@ class ExitExecutor(ExitPlacement):
                 await self._await_outcome(trade, info, order_id, tag, acked)
             finally:
                 self._reserved[key] -= reserved
+                self._working[key] -= working
                 self._touch(key)
             return "done"
         finally:
@@ -327,32 +341,47 @@ class ExitExecutor(ExitPlacement):
             if held:
                 lock.release()
 
-    async def _net(self, key: Key) -> int | None:
-        """The account's net on symbol/exchange/product, read fresh (openposition: one row,
-        not the whole position book, so an exit's cap costs the same with 1 or 1,000
-        positions open)."""
-        symbol, exchange, product = key
-        for attempt in range(self.policy.position_reads):
-            if attempt:
-                await self.clock.sleep(self.policy.retry_base)
-            try:
-                return await self.broker.open_position(symbol, exchange, product, "tradeguard")
-            except BrokerError as error:
-                log.warning("open position unavailable (%s)", error)
-        return None
+    def _request(
+        self, trade: Trade, net: int, quantity: int, tag: str, smart: bool
+    ) -> OrderRequest | SmartOrderRequest:
+        """The exit order for `quantity` (already capped against `net`). A smart order's
+        target is the live net minus our part: OpenAlgo computes its delta from the live net
+        (so nothing reserved may be counted), and quantity 0 keeps its 0/0 case a no-op."""
+        symbol, exchange = trade.instrument.symbol, trade.instrument.exchange
+        action, product = trade.side.exit_action, trade.product.value
+        if smart:
+            target = net - trade.sign * quantity
+            return SmartOrderRequest(symbol, exchange, action, 0, target, product, tag)
+        return OrderRequest(symbol, exchange, action, quantity, product, tag)
 
-    async def _cap(self, trade: Trade, net: int | None, key: Key) -> int:
+    async def _matched(self, trade: Trade, info: ExitInfo, key: Key, waits: Waits) -> None:
+        """A smart exit placed nothing: read the position again. Ours gone -> closed
+        externally (by `_cap`); still there -> EXIT_FAILED, alerted (not re-sent blindly)."""
+        net = await self._read_position(trade, info, key, waits)
+        if net is None or await self._cap(trade, net, key) == 0:
+            return
+        await self._not_placed(
+            trade,
+            info,
+            f"smart order placed nothing (Positions Already Matched) though the net {net} "
+            f"still holds {trade.trade_id}'s {trade.quantity}",
+        )
+
+    async def _net(self, key: Key) -> int | None:
+        """One read of the account's net on symbol/exchange/product (openposition: one row,
+        not the whole position book, so an exit's cap costs the same with 1 or 1,000
+        positions open). None when it failed: `_read_position` then reads with waits."""
+        symbol, exchange, product = key
+        try:
+            return await self.broker.open_position(symbol, exchange, product, STRATEGY)
+        except BrokerError as error:
+            log.warning("open position unavailable (%s)", error)
+            return None
+
+    async def _cap(self, trade: Trade, net: int, key: Key) -> int:
         """Our quantity, capped so the net never crosses zero; 0 when nothing of ours is left.
         Exits of ours already sent on this key (not yet filled) count as gone."""
         now = self.clock.now()
-        if net is None:
-            await self._commit([audit(now, "position_unknown", trade.trade_id, review=True)])
-            self.alerts.alert(
-                "warning",
-                f"position book unavailable: exit of {trade.trade_id} sent uncapped",
-                trade_id=trade.trade_id,
-            )
-            return trade.quantity
         available = max(0, trade.sign * (net + self._reserved.get(key, 0)))
         quantity = min(trade.quantity, available)
         if quantity == trade.quantity:

@@ -4,9 +4,20 @@ Ticks from the feed go straight into `engine.on_tick` (no I/O on that path); exi
 executor tasks, level and strategy changes go to the event sink. A flush loop writes the
 fast-moving fields of every dirty trade and strategy in ONE batch at least every
 `flush_interval`; lifecycle changes are written through by the executor and `add_trade`.
-A clock loop fires time exits without ticks and, when the feed comes back after a drop,
-reconciles orders (order updates are not replayed). Subscriptions are reference-counted per
-symbol: the first open trade subscribes it, the last one to close unsubscribes it.
+A clock loop fires time exits without ticks. Subscriptions are reference-counted per symbol:
+the first open trade subscribes it, the last one to close unsubscribes it.
+
+Reconciliation with the broker's books (orders and positions) runs while monitoring:
+- after EVERY feed reconnect (order updates sent while the feed was down are not replayed: an
+  exit that filled meanwhile is found in the order book). The feed's `on_reconnect` callback
+  calls `feed_reconnected()` at once; as a safety net each clock step also compares the feed's
+  reconnect counter (when it has one, as OpenAlgoFeed does), so a drop and a reconnect that
+  both fall between two clock steps are still seen; a feed without a counter is watched for a
+  disconnected -> connected transition;
+- every `reconcile_interval` seconds (a position closed by hand at the broker becomes
+  CLOSED_EXTERNALLY). Exits come first: a round that falls due while exits are running waits
+  (at most one more interval) until they are done; it costs two reads (position book, order
+  book).
 """
 
 from __future__ import annotations
@@ -17,7 +28,7 @@ import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from tradeguard.app.executor import ExitExecutor, cancel_all
 from tradeguard.app.ports import Clock, EventSink, MarketFeed, Store
@@ -32,6 +43,7 @@ from tradeguard.core.trade import Trade
 log = logging.getLogger(__name__)
 
 SymbolKey = tuple[str, str]
+_PERIODIC = "periodic reconcile"
 
 
 @dataclass(slots=True)
@@ -42,6 +54,14 @@ class MonitorCounters:
 
 
 Reconcile = Callable[[], Awaitable[object]]
+
+
+@runtime_checkable
+class CountsReconnects(Protocol):
+    """A feed that counts how often it came back after a drop (OpenAlgoFeed.reconnects)."""
+
+    @property
+    def reconnects(self) -> int: ...
 
 
 class Monitor:
@@ -60,6 +80,7 @@ class Monitor:
         flush_interval: float = 1.0,
         clock_interval: float = 1.0,
         reconcile: Reconcile | None = None,
+        reconcile_interval: float | None = None,
         flush_chunk: int = 500,
     ) -> None:
         self.engine = engine
@@ -73,6 +94,8 @@ class Monitor:
         self.clock_interval = clock_interval
         self.flush_chunk = flush_chunk
         self.reconcile = reconcile
+        self.reconcile_interval = reconcile_interval  # None or <= 0: only after reconnects
+        self.reconciles = 0  # reconciliations completed while running
         self.running = False
         self.flushes = 0
         self.counters = MonitorCounters()
@@ -81,6 +104,7 @@ class Monitor:
         self._side_tasks: set[asyncio.Task[Any]] = set()
         self._was_connected = True
         self._ever_connected = False  # the first connection is not a reconnect
+        self._reconnects = self._reconnect_count() or 0
         executor.bind(self.dispatch, self._trade_closed)
         feed.set_handlers(self.on_tick, self.on_order_update)
 
@@ -100,11 +124,17 @@ class Monitor:
             await self.feed.subscribe(symbols)
         self._was_connected = self.feed.connected
         self._ever_connected = self.feed.connected
+        self._reconnects = self._reconnect_count() or 0
         self.running = True
         self._loops = [
             asyncio.create_task(self._flush_loop(), name="tradeguard-flush"),
             asyncio.create_task(self._clock_loop(), name="tradeguard-clock"),
         ]
+        interval = self.reconcile_interval
+        if self.reconcile is not None and interval is not None and interval > 0:
+            self._loops.append(
+                asyncio.create_task(self._reconcile_loop(interval), name="tradeguard-reconcile")
+            )
         if pending:
             self.dispatch(pending)
 
@@ -242,17 +272,67 @@ class Monitor:
             self.on_clock()
 
     def on_clock(self) -> None:
-        """One clock step: time exits and day roll-over; reconcile after a feed drop."""
+        """One clock step: time exits and day roll-over; the broker session's probe when due;
+        reconcile after a feed drop."""
         decisions = self.engine.on_clock(self.clock.now())
         if decisions:
             self.dispatch(decisions)
+        self.executor.session.on_clock()
+        if self._came_back(notified=False):
+            self._reconcile_soon("feed reconnected")
+
+    # -- reconciliation -------------------------------------------------------------------
+
+    def feed_reconnected(self) -> None:
+        """The feed's on_reconnect callback: it re-authenticated and resubscribed; order
+        updates sent meanwhile are lost, so reconcile now (once per reconnect, however it
+        was noticed first)."""
+        if self.running and self._came_back(notified=True):
+            self._reconcile_soon("feed reconnected")
+
+    def _reconnect_count(self) -> int | None:
+        feed = self.feed
+        return feed.reconnects if isinstance(feed, CountsReconnects) else None
+
+    def _came_back(self, *, notified: bool) -> bool:
+        """True once per feed reconnect not yet reconciled."""
         connected = self.feed.connected
-        reconnected = connected and not self._was_connected and self._ever_connected
+        count = self._reconnect_count()
+        if count is not None:
+            back = count != self._reconnects
+            self._reconnects = count
+        else:
+            back = notified or (connected and not self._was_connected and self._ever_connected)
         self._ever_connected = self._ever_connected or connected
-        if reconnected and self.reconcile is not None:
-            log.info("feed reconnected: reconciling orders")
-            self._side(self.reconcile())
         self._was_connected = connected
+        return back
+
+    def _reconcile_soon(self, why: str) -> None:
+        if self.reconcile is not None and self.running:
+            self._side(self._reconcile_once(why))
+
+    async def _reconcile_once(self, why: str) -> None:
+        if self.reconcile is None:
+            return
+        log.log(logging.DEBUG if why == _PERIODIC else logging.INFO, "%s: reconciling", why)
+        try:
+            await self.reconcile()
+        except Exception as error:  # books unreadable: the next round tries again
+            log.warning("%s: reconciliation failed (%s); the next round retries", why, error)
+            return
+        self.reconciles += 1
+
+    async def _reconcile_loop(self, interval: float) -> None:
+        """Every `interval`: orders and positions. Exits come first: while exits are running
+        the round waits for them, one clock step at a time, for at most one more interval."""
+        step = min(self.clock_interval, interval)
+        while True:
+            await self.clock.sleep(interval)
+            waited = 0.0
+            while self.executor.in_flight() and waited < interval:
+                await self.clock.sleep(step)
+                waited += step
+            await self._reconcile_once(_PERIODIC)
 
     def _side(self, work: Coroutine[Any, Any, Any] | Awaitable[Any]) -> None:
         task = asyncio.ensure_future(work)

@@ -7,8 +7,14 @@ rebuilt exactly as stored is not marked for the next flush), read
 the broker's position book and order book, run `core.reconcile`, apply every correction with
 an audit entry, log one summary line, and return the symbols to subscribe.
 
-`Recovery.reconcile_now()` is the same reconciliation while running (after a feed drop); it
-skips exits the executor is handling and, by default, acts on orders only.
+`Recovery.reconcile_now()` is the same reconciliation while running: the monitor runs it after
+every feed reconnect (order updates are not replayed) and every `reconcile_interval` seconds
+(a position closed by hand -> CLOSED_EXTERNALLY). One runs at a time. It never races an exit:
+a trade whose exit the executor is handling (when the books were asked for or when they
+arrived) counts as "pending" (its exit explains a missing position), as does a trade that moved
+(state or quantity) while the books were being read or that is newer than the read (the books
+cannot show it yet); and each correction is applied only if its trade is still open, unmoved and
+not in the executor's hands at that moment.
 """
 
 from __future__ import annotations
@@ -94,6 +100,7 @@ class Recovery:
         self.executor = executor
         self.book_reads = book_reads
         self.book_interval = book_interval
+        self._lock = asyncio.Lock()  # one reconciliation at a time
 
     async def start(self) -> RecoveryResult:
         # The broker's books are read while the database loads (nothing trades meanwhile:
@@ -120,17 +127,20 @@ class Recovery:
         await self._commit_audit(now, "recovery", summary=summary)
         return RecoveryResult(self.engine.symbols(), corrections, summary, pending, reconciled)
 
-    async def reconcile_now(self, *, orders_only: bool = True) -> list[Correction]:
-        """Reconcile while running; follow-up decisions go to the executor's dispatcher."""
-        decisions = Decisions()
-        corrections = await self._reconcile(
-            self.executor.in_flight(), orders_only=orders_only, decisions=decisions
-        )
-        if corrections:
-            log.info(_summary("reconcile", len(corrections), corrections, True))
-        if decisions:
-            self.executor.submit(decisions.exits)
-        return corrections
+    async def reconcile_now(self, *, orders_only: bool = False) -> list[Correction]:
+        """Reconcile while running (orders and positions; `orders_only` leaves positions
+        alone). Follow-up exits go to the executor. Raises RecoveryError when the books cannot
+        be read. Returns the corrections applied."""
+        async with self._lock:
+            decisions = Decisions()
+            corrections = await self._reconcile(
+                self.executor.in_flight(), orders_only=orders_only, decisions=decisions
+            )
+            if corrections:
+                log.info(_summary("reconcile", len(corrections), corrections, True))
+            if decisions:
+                self.executor.submit(decisions.exits)
+            return corrections
 
     # -- rebuilding -----------------------------------------------------------------------
 
@@ -182,22 +192,60 @@ class Recovery:
         decisions: Decisions,
         books: Awaitable[tuple[list[PositionReport], list[OrderReport]]] | None = None,
     ) -> list[Correction]:
+        asked = {t.trade_id: _shape(t) for t in self.engine.trades()}
         positions, orders = await (books if books is not None else self._books())
+        # Exits started, fills applied or trades created while the books were on the way are
+        # not (reliably) in them: those trades count as busy, never as gone at the broker.
+        busy = busy | self.executor.in_flight()
+        trades = list(self.engine.trades())
+        seen = {t.trade_id: _shape(t) for t in trades}
         snapshots = [
-            self.snapshots.reconcile_snapshot(t, in_flight=t.trade_id in busy)
-            for t in self.engine.trades()
+            self.snapshots.reconcile_snapshot(
+                t,
+                in_flight=t.trade_id in busy or asked.get(t.trade_id) != seen[t.trade_id],
+            )
+            for t in trades
         ]
         now = self.clock.now()
         corrections = reconcile(snapshots, positions, orders, now)
         if orders_only:
             corrections = [c for c in corrections if c.kind in _ORDER_KINDS]
+        applied: list[Correction] = []
         for correction in corrections:
+            moved = self._moved(correction.trade_id, seen)
+            if moved:
+                log.info("reconcile: %s skipped (%s)", correction.summary, moved)
+                continue
+            applied.append(correction)
             try:
                 await self._apply(correction, orders, decisions)
             except (EngineError, BrokerError) as error:
+                if self._open(correction.trade_id) is None:
+                    log.info("reconcile: %s overtaken (trade closed meanwhile)", correction.summary)
+                    continue
                 log.exception("correction %s failed", correction.summary)
                 self.alerts.alert("error", f"could not apply: {correction.summary} ({error})")
-        return corrections
+            trade = self._open(correction.trade_id)
+            if trade is not None:  # our own change (REOPEN, ADJUST) is not a move by others
+                seen[trade.trade_id] = _shape(trade)
+        return applied
+
+    def _open(self, trade_id: str) -> Trade | None:
+        try:
+            return self.engine.trade(trade_id)
+        except EngineError:
+            return None
+
+    def _moved(self, trade_id: str, seen: dict[str, tuple[TradeState, int]]) -> str | None:
+        """Why a correction decided on `seen` must not be applied now (None: apply it)."""
+        trade = self._open(trade_id)
+        if trade is None:
+            return "closed meanwhile"
+        if trade_id in self.executor.in_flight():
+            return "its exit is running"
+        if _shape(trade) != seen.get(trade_id):
+            return f"now {trade.state} {trade.quantity}"
+        return None
 
     async def _books(self) -> tuple[list[PositionReport], list[OrderReport]]:
         last: Exception | None = None
@@ -300,6 +348,11 @@ class Recovery:
 
     async def _commit_audit(self, now: int, action: str, **detail: object) -> None:
         await commit_logged(self.store, [audit(now, action, "tradeguard", **detail)])
+
+
+def _shape(trade: Trade) -> tuple[TradeState, int]:
+    """What a reconciliation decision about a trade depends on (besides the books)."""
+    return trade.state, trade.quantity
 
 
 def _as_stored(trade: Trade, record: TradeRecord) -> bool:

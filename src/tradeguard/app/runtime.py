@@ -7,6 +7,11 @@ stop crossed while tradeguard was down fires at once, without waiting for the ma
 and last prices / unrealized P&L are known from the start. `stop()` stops
 taking ticks, lets running exits finish briefly, flushes every dirty trade and strategy and
 closes the feed.
+
+While running, the broker's books are reconciled after every feed reconnect (wire the feed's
+reconnect callback to `feed_reconnected`) and every `RuntimeOptions.reconcile_interval`
+seconds (None or 0: only after reconnects), so a position closed by hand at the broker becomes
+CLOSED_EXTERNALLY without a restart.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ class RuntimeOptions:
     clock_interval: float = 1.0
     stop_grace: float = 2.0
     stale_after: float = 30.0
+    reconcile_interval: float | None = 30.0  # seconds between live reconciliations
     policy: ExecutorPolicy | None = None
 
 
@@ -72,8 +78,9 @@ class AppRuntime:
         )
         if failpoints is not None:
             self.executor.failpoints = failpoints
+        watched = self.executor.broker  # the same gateway, its 403s marking the session down
         self.recovery = Recovery(
-            self.engine, store, broker, clock, self.alerts, self.snapshots, self.executor
+            self.engine, store, watched, clock, self.alerts, self.snapshots, self.executor
         )
         self.monitor = Monitor(
             self.engine,
@@ -86,10 +93,11 @@ class AppRuntime:
             flush_interval=self.options.flush_interval,
             clock_interval=self.options.clock_interval,
             reconcile=self.recovery.reconcile_now,
+            reconcile_interval=self.options.reconcile_interval,
         )
         self.service = TradeService(
             self.monitor,
-            broker,
+            watched,
             store,
             clock,
             feed=feed,
@@ -124,6 +132,10 @@ class AppRuntime:
         for (symbol, exchange), ltp in prices.items():
             if self.feed.last_tick_at(symbol, exchange) is None:
                 self.monitor.on_tick(Tick(symbol, exchange, ltp, now))
+
+    def feed_reconnected(self) -> None:
+        """The feed came back after a drop: reconcile orders and positions now."""
+        self.monitor.feed_reconnected()
 
     async def stop(self) -> None:
         await self.monitor.stop(grace=self.options.stop_grace)

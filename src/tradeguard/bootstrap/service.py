@@ -22,6 +22,7 @@ from tradeguard.adapters.clock import SystemClock
 from tradeguard.adapters.db.store import SqlStore
 from tradeguard.adapters.openalgo.feed import OpenAlgoFeed
 from tradeguard.adapters.openalgo.polling import PollingConfig
+from tradeguard.adapters.openalgo.ratelimit import RateLimitConfig
 from tradeguard.adapters.openalgo.rest_gateway import OpenAlgoGateway
 from tradeguard.adapters.security import (
     Argon2Hasher,
@@ -90,6 +91,17 @@ async def open_accounts(
     return accounts, first
 
 
+def gateway_limits(settings: Settings) -> RateLimitConfig:
+    """The OpenAlgo gateway's local limiter from the settings. A fifth of the API budget (10
+    of OpenAlgo's default 50/s) stays reserved for exits' reads: quote polling never uses it."""
+    return RateLimitConfig(
+        orders=settings.openalgo_order_rate,
+        smart_orders=settings.openalgo_smart_order_rate,
+        api=settings.openalgo_api_rate,
+        reserved_high=settings.openalgo_api_rate // 5,
+    )
+
+
 def configure_logging(level: str) -> None:
     logging.basicConfig(
         level=getattr(logging, level.upper(), logging.INFO),
@@ -127,11 +139,16 @@ async def serve(
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         store = await SqlStore.open(settings.effective_database_url)
         stack.push_async_callback(store.close)
-        gateway = OpenAlgoGateway(rest_url, apikey)
+        gateway = OpenAlgoGateway(rest_url, apikey, rate_limits=gateway_limits(settings))
         stack.push_async_callback(gateway.aclose)
+
+        def feed_reconnected() -> None:  # order updates are not replayed: reconcile at once
+            runtime.feed_reconnected()
+
         feed = OpenAlgoFeed(
             ws_url,
             apikey,
+            on_reconnect=feed_reconnected,
             quotes=gateway.quotes,
             polling=PollingConfig(stale_after_s=min(settings.stale_after, 10.0)),
         )
@@ -141,7 +158,9 @@ async def serve(
             store,
             SystemClock(),
             RuntimeOptions(
-                flush_interval=settings.flush_interval, stale_after=settings.stale_after
+                flush_interval=settings.flush_interval,
+                stale_after=settings.stale_after,
+                reconcile_interval=settings.reconcile_interval or None,
             ),
             Failpoints(settings.failpoint),
         )

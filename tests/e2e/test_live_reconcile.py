@@ -1,0 +1,227 @@
+"""End to end: reconciliation with the broker's books while tradeguard runs, over the real
+simulator (REST + WebSocket), the real OpenAlgo gateway and feed, and a real SQLite store.
+
+- every feed reconnect reconciles at once (the feed's on_reconnect callback is wired as in
+  `tradeguard run`), so an exit fill whose order update was lost while the feed was down still
+  closes the trade at the real fill price, even if no clock step saw the feed down;
+- positions are reconciled every `reconcile_interval`: a position closed by hand at the broker
+  becomes CLOSED_EXTERNALLY by itself;
+- a reconciliation never takes a trade whose own exit is running for "closed externally".
+
+Faults are injected through the simulator's admin endpoints (`/sim/admin/faults`,
+`/sim/admin/feed`), as an operator would.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.world import (
+    assert_one_exit,
+    closed,
+    exit_orders,
+    guard,
+    manual,
+    net,
+    same_money,
+    state,
+    strategy,
+    trade,
+)
+from tests.helpers import eventually
+from tests.stack import FAST_POLICY, SYMBOLS, Stack
+from tradeguard.adapters.clock import SystemClock
+from tradeguard.adapters.db.store import SqlStore
+from tradeguard.adapters.openalgo.feed import OpenAlgoFeed
+from tradeguard.adapters.openalgo.polling import PollingConfig
+from tradeguard.adapters.openalgo.rest_gateway import OpenAlgoGateway
+from tradeguard.adapters.sim.embedded import EmbeddedSimulator, SimulatorOptions
+from tradeguard.adapters.sim.faults import RateLimits
+from tradeguard.app.resolve import ExecutorPolicy
+from tradeguard.app.runtime import AppRuntime, RuntimeOptions
+
+SL = {"enable_sl": True, "sl_type": "POINTS", "sl_value": "5"}
+NEVER = 3600.0  # a clock step that never comes during a test
+
+
+@asynccontextmanager
+async def live_stack(
+    tmp_path: Path,
+    *,
+    reconcile_interval: float | None,
+    clock_interval: float = 0.2,
+    policy: ExecutorPolicy = FAST_POLICY,
+) -> AsyncIterator[Stack]:
+    """tests.stack.running_stack, wired as `tradeguard run` wires it: the feed's reconnect
+    callback goes to the runtime."""
+    options = SimulatorOptions(walk=False, symbols=SYMBOLS, rate_limits=RateLimits(enabled=False))
+    async with EmbeddedSimulator(options) as sim:
+        store = await SqlStore.open(f"sqlite:///{tmp_path / 'tg.db'}")
+        gateway = OpenAlgoGateway(sim.rest_url, sim.apikey, timeout=2.0)
+
+        def feed_reconnected() -> None:
+            runtime.feed_reconnected()
+
+        feed = OpenAlgoFeed(
+            sim.ws_url,
+            sim.apikey,
+            on_reconnect=feed_reconnected,
+            quotes=gateway.quotes,
+            polling=PollingConfig(interval_s=0.1, stale_after_s=5.0),
+            backoff_s=(0.05, 0.1, 0.2),
+        )
+        runtime = AppRuntime(
+            gateway,
+            feed,
+            store,
+            SystemClock(),
+            RuntimeOptions(
+                flush_interval=0.2,
+                clock_interval=clock_interval,
+                stop_grace=0.5,
+                reconcile_interval=reconcile_interval,
+                policy=policy,
+            ),
+        )
+        stack = Stack(sim, runtime, gateway, feed, store)
+        try:
+            await runtime.start()
+            await eventually(lambda: feed.connected, message="feed connected")
+            yield stack
+        finally:
+            await runtime.stop()
+            await gateway.aclose()
+            await store.close()
+
+
+async def admin(stack: Stack, what: str, **spec: Any) -> dict[str, Any]:
+    """POST /sim/admin/<what> (faults | feed) on the simulator's REST server."""
+    base = stack.sim.rest_url.split("/api/")[0]
+    async with httpx.AsyncClient(base_url=base, trust_env=False) as http:
+        reply = await http.post(f"/sim/admin/{what}", json=spec)
+    assert reply.status_code == 200, reply.text
+    data: dict[str, Any] = reply.json()["data"]
+    return data
+
+
+@pytest.mark.asyncio
+async def test_an_exit_fill_lost_while_the_feed_was_down_closes_the_trade_on_reconnect(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The exit order is still working when the resolver stops waiting for it; it fills while
+    the feed is down (its order update goes nowhere); the feed is back before any clock step
+    (there is none: clock_interval is an hour) and there is no periodic reconcile: the
+    reconnect alone reconciles, and the trade is CLOSED at the real fill price."""
+    policy = replace(FAST_POLICY, resolve_timeout=0.3)
+    async with live_stack(
+        tmp_path, reconcile_interval=None, clock_interval=NEVER, policy=policy
+    ) as stack:
+        await strategy(stack, "main", **SL)
+        ours = await guard(stack, "main", "SBIN", "BUY", 10)
+        tid = ours["trade_id"]
+        await admin(stack, "faults", fill_late=True)  # orders are accepted, held open
+        stack.price("SBIN", "794")  # the stop fires; the exit order stays open
+        await state(stack, tid, "EXITING")
+        [(order, _tag)] = await eventually(lambda: exit_orders(stack, tid), message="exit sent")
+        executor = stack.runtime.executor
+        await eventually(lambda: not executor.in_flight(), message="resolver gave up")
+        assert trade(stack, tid)["state"] == "EXITING"
+
+        feed = stack.feed
+        dropped = await admin(stack, "feed", refuse=True, drop=True)
+        assert dropped["dropped"] == 1
+        await eventually(lambda: not feed.connected, message="feed down")
+        stack.price("SBIN", "793")
+        released = await admin(stack, "faults", fill_late=False, release_late=True)
+        assert released["released"] == [order.order_id]  # filled: nobody hears the update
+        assert executor.tracker.final(order.order_id) is None
+        assert trade(stack, tid)["state"] == "EXITING"
+
+        caplog.set_level(logging.INFO, logger="tradeguard.app.recovery")
+        await admin(stack, "feed", refuse=False)
+        row = await closed(stack, tid)
+        assert feed.reconnects == 1
+        assert row["state"] == "CLOSED"
+        report = assert_one_exit(stack, tid, "SELL", 10, "STOP_LOSS")
+        assert report.average_price == 7_930_000
+        assert same_money(row["exit_price"], "793")
+        assert net(stack, "SBIN") == 0
+        assert any(
+            "reconcile:" in r.getMessage() and order.order_id in r.getMessage()
+            for r in caplog.records
+        ), "closed by the reconnect's reconciliation"
+        assert stack.runtime.monitor.reconciles == 1
+
+
+@pytest.mark.asyncio
+async def test_a_position_closed_by_hand_becomes_closed_externally_by_itself(
+    tmp_path: Path,
+) -> None:
+    async with live_stack(tmp_path, reconcile_interval=0.3) as stack:
+        await strategy(stack, "main", **SL)
+        ours = await guard(stack, "main", "SBIN", "BUY", 10)
+        stays = await guard(stack, "main", "INFY", "BUY", 3)
+        manual(stack, "SBIN", "SELL", 10)  # the trader closed it in the broker's app
+        assert net(stack, "SBIN") == 0
+
+        row = await closed(stack, ours["trade_id"], within=5.0)
+        assert row["state"] == "CLOSED_EXTERNALLY"
+        assert exit_orders(stack) == []
+        assert stack.feed.reconnects == 0  # no feed drop involved: the periodic round did it
+        assert trade(stack, stays["trade_id"])["state"] == "ACTIVE"
+        await eventually(lambda: ("SBIN", "NSE") not in stack.feed.subscribed())
+        stack.price("SBIN", "790")  # no longer guarded: nothing fires
+        rounds = stack.runtime.monitor.reconciles
+        await eventually(lambda: stack.runtime.monitor.reconciles >= rounds + 2)
+        assert exit_orders(stack) == []
+        assert trade(stack, stays["trade_id"])["state"] == "ACTIVE"  # rounds change nothing else
+        audits = [a.action for a in await stack.store.audit_entries(ours["trade_id"])]
+        assert audits.count("reconcile_closed_externally") == 1
+
+
+@pytest.mark.asyncio
+async def test_a_reconcile_never_takes_a_running_exit_for_a_closed_position(
+    tmp_path: Path,
+) -> None:
+    """The exit order fills while the feed is down and the executor is still waiting for its
+    outcome (next status poll in 3 s): the position is gone, and periodic rounds run meanwhile.
+    They leave the trade to its exit, which closes it at the real fill price."""
+    policy = replace(FAST_POLICY, poll_interval=3.0, poll_max_interval=3.0, resolve_timeout=30.0)
+    async with live_stack(tmp_path, reconcile_interval=0.2, policy=policy) as stack:
+        await strategy(stack, "main", **SL)
+        ours = await guard(stack, "main", "SBIN", "BUY", 10)
+        tid = ours["trade_id"]
+        await admin(stack, "faults", fill_late=True)
+        stack.price("SBIN", "794")
+        [(order, _tag)] = await eventually(lambda: exit_orders(stack, tid), message="exit sent")
+        await admin(stack, "feed", refuse=True, drop=True)
+        await eventually(lambda: not stack.feed.connected, message="feed down")
+        stack.price("SBIN", "793")
+        released = await admin(stack, "faults", fill_late=False, release_late=True)
+        assert released["released"] == [order.order_id]
+        assert net(stack, "SBIN") == 0
+        assert tid in stack.runtime.executor.in_flight()
+
+        monitor = stack.runtime.monitor
+        rounds = monitor.reconciles
+        await eventually(lambda: monitor.reconciles >= rounds + 2, message="two rounds")
+        assert tid in stack.runtime.executor.in_flight()  # they ran while the exit waited
+        assert trade(stack, tid)["state"] == "EXITING"
+
+        row = await closed(stack, tid, within=10.0)
+        assert row["state"] == "CLOSED"
+        assert same_money(row["exit_price"], "793")
+        assert_one_exit(stack, tid, "SELL", 10, "STOP_LOSS")
+        audits = [a.action for a in await stack.store.audit_entries(tid)]
+        assert "exit_filled" in audits
+        assert not [a for a in audits if a.startswith("reconcile_")]
+        await admin(stack, "feed", refuse=False)
+        await eventually(lambda: stack.feed.connected, message="feed back")
