@@ -7,6 +7,7 @@ import pytest
 
 from tests.api.conftest import Api
 from tests.helpers import eventually
+from tradeguard.core.money import to_units
 
 
 async def _error(api: Api, path: str, body: dict[str, object], status: int) -> str:
@@ -81,6 +82,19 @@ async def test_createtrade_refuses_an_order_that_is_not_complete(api: Api) -> No
     assert broker.release_late_fills() == [pending]
     view = await api.data("createtrade", {"strategy": "s1", "orderid": pending})
     assert (view["quantity"], view["entry_order_id"]) == (7, pending)
+
+
+@pytest.mark.asyncio
+async def test_an_implausible_tick_size_is_refused_even_with_no_quote(api: Api) -> None:
+    """Some brokers report tick sizes 100x off. The entry price is the reference, so the check
+    holds when no quote can be had (here every quote call fails at the simulator)."""
+    await api.strategy()
+    api.stack.sim.market.set_instrument("SBIN", "NSE", tick_size=to_units(10), lot_size=1)
+    api.stack.sim.api.faults.update({"fail": "500", "endpoints": ["quotes", "multiquotes"]})
+    base = {"strategy": "s1", "symbol": "SBIN", "exchange": "NSE", "action": "BUY"}
+    message = await _error(api, "createtrade", {**base, "quantity": 1, "price": 800}, 503)
+    assert "tick_size 10 is >= 1% of price 800" in message
+    assert await api.data("activetrades", {}) == []
 
 
 @pytest.mark.asyncio

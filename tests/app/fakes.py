@@ -151,8 +151,10 @@ class FaultyBroker:
     async def quotes(self, symbols: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
         return await self.paper.quotes(symbols)
 
-    async def symbol_info(self, symbol: str, exchange: str) -> SymbolInfo:
-        return await self.paper.symbol_info(symbol, exchange)
+    async def symbol_info(
+        self, symbol: str, exchange: str, *, reference_price: int | None = None
+    ) -> SymbolInfo:
+        return await self.paper.symbol_info(symbol, exchange, reference_price=reference_price)
 
     async def ping(self) -> None:
         if self.ping_failures:

@@ -65,7 +65,12 @@ class BrokerGateway(Protocol):
         """Last prices (units) by (symbol, exchange); symbols without a quote are absent."""
         ...
 
-    async def symbol_info(self, symbol: str, exchange: str) -> SymbolInfo: ...
+    async def symbol_info(
+        self, symbol: str, exchange: str, *, reference_price: int | None = None
+    ) -> SymbolInfo:
+        """Tick and lot size. `reference_price` (units), when known, is a price the symbol
+        trades near, against which an implausible tick size is refused."""
+        ...
 
     async def ping(self) -> None: ...
 

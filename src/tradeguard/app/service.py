@@ -218,7 +218,7 @@ class TradeService(ServiceOps):
             )
         else:
             symbol, exchange, side, quantity, price, product = explicit_entry(request)
-        instrument = await self._instrument(symbol, exchange)
+        instrument = await self._instrument(symbol, exchange, price)
         if quantity == 0:
             sized = size_position(book, instrument, price)
             if isinstance(sized, Refusal):
@@ -278,13 +278,16 @@ class TradeService(ServiceOps):
             product_of(report.product),
         )
 
-    async def _instrument(self, symbol: str, exchange: str) -> Instrument:
+    async def _instrument(self, symbol: str, exchange: str, price: int) -> Instrument:
+        """Tick and lot size from the broker (cached), its tick sanity-checked against the
+        entry price (the fill price for a trade from an order): some brokers report tick sizes
+        100x off, and the check must not depend on a quote being available."""
         key = (symbol, exchange)
         cached = self._instruments.get(key)
         if cached is not None:
             return cached
         try:
-            info = await self.broker.symbol_info(symbol, exchange)
+            info = await self.broker.symbol_info(symbol, exchange, reference_price=price)
         except BrokerError as error:
             if error.status in (400, 404):  # OpenAlgo: 400; some versions and the sim: 404
                 raise NotFound(f"unknown symbol {exchange}:{symbol}") from None

@@ -188,8 +188,13 @@ class SessionGateway:
     async def quotes(self, symbols: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
         return await self._watch("quotes", self.inner.quotes(symbols))
 
-    async def symbol_info(self, symbol: str, exchange: str) -> SymbolInfo:
-        return await self._watch("symbol", self.inner.symbol_info(symbol, exchange))
+    async def symbol_info(
+        self, symbol: str, exchange: str, *, reference_price: int | None = None
+    ) -> SymbolInfo:
+        return await self._watch(
+            "symbol",
+            self.inner.symbol_info(symbol, exchange, reference_price=reference_price),
+        )
 
     async def ping(self) -> None:
         await self._live("ping", self.inner.ping())

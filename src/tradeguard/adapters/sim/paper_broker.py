@@ -200,7 +200,10 @@ class PaperBroker:
                 prices[(symbol, exchange)] = price
         return prices
 
-    async def symbol_info(self, symbol: str, exchange: str) -> SymbolInfo:
+    async def symbol_info(
+        self, symbol: str, exchange: str, *, reference_price: int | None = None
+    ) -> SymbolInfo:
+        """The market's own instrument data (the exchange: nothing to sanity-check)."""
         if not self._market.knows(symbol, exchange):
             raise RejectedError(f"Symbol '{symbol}' not found for exchange '{exchange}'")
         tick = from_units(self._market.tick_size(symbol, exchange))
