@@ -5,7 +5,6 @@ a broker session down (403) alerts, keeps monitoring and exits once the session 
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import time
 from dataclasses import dataclass, field
@@ -13,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from tests.e2e.world import (
     ACCOUNT,
@@ -53,26 +52,6 @@ def record_calls(stack: Stack) -> list[tuple[float, str]]:
     return calls
 
 
-def lose_first_exit_reply(stack: Stack, how: str) -> None:
-    """The first exit order IS placed, but its reply is a 500 or comes after the client's
-    2 s timeout (the order exists; tradeguard cannot know)."""
-    api = stack.sim.api
-    endpoint, handler = api.endpoints["placeorder"]
-    lost: list[str] = []
-
-    async def wrapped(data: dict[str, Any]) -> Response:
-        response = await handler(data)
-        if lost or not str(data["strategy"]).startswith("tg:"):
-            return response
-        lost.append(data["strategy"])
-        if how == "500":
-            return JSONResponse({"status": "error", "message": "upstream"}, status_code=500)
-        await asyncio.sleep(2.5)  # the server is slow: the client gives up at 2 s
-        return response
-
-    api.endpoints["placeorder"] = (endpoint, wrapped)
-
-
 @dataclass(slots=True)
 class CountingLimiter(MovingWindowLimiter):
     """The simulator's per-IP limiter, remembering every request it refused (a 429)."""
@@ -102,8 +81,9 @@ async def test_unknown_outcome_never_doubles_the_exit(
         await strategy(stack, "main", **SL)
         ours = await guard(stack, "main", "SBIN", "BUY", 10)
         manual(stack, "SBIN", "BUY", 5)
-        if placed:
-            lose_first_exit_reply(stack, fault)
+        if placed:  # the exit IS placed; its reply is a 500, or late (the client gives up)
+            mode = "500" if fault == "500" else "late"
+            faults(stack, order_reply=mode, order_reply_count=1, order_reply_delay_ms=10_000)
         else:
             faults(stack, fail=fault, fail_count=1, endpoints=["placeorder"], hang_ms=10_000)
         stack.price("SBIN", "794")
