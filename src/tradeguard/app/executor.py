@@ -15,8 +15,9 @@ a capped `placeorder` instead (a fill landing between our read and OpenAlgo's wo
 make it exit too much or nothing). "Positions Already Matched" -> the position is read again:
 ours gone -> closed externally; else EXIT_FAILED, alerted (never re-sent blindly).
 
-Placing the order and its retry policy (429, 403, rejections, semi-auto) are in placement.py,
-what follows a final order report in outcomes.py. An unknown outcome -> adopt the matching
+The position read, the cap, the request and placing it under the retry policy (429, 403,
+rejections, semi-auto) are in placement.py, what follows a final order report in
+outcomes.py. An unknown outcome -> adopt the matching
 order, or place again only after the order book showed twice that no such order exists
 (attempt + 1, audited, at most `max_attempts`).
 Concurrency: every decision runs in its own task; per symbol/exchange/product a lock covers
@@ -40,16 +41,13 @@ from typing import Any
 from tradeguard.app.failpoints import Failpoints
 from tradeguard.app.metrics import ExitMetrics
 from tradeguard.app.outcomes import exit_tag, trade_last_price
-from tradeguard.app.placement import AGAIN, MATCHED, STRATEGY, UNRESOLVED, ExitPlacement, Waits
+from tradeguard.app.placement import AGAIN, MATCHED, UNRESOLVED, ExitPlacement, Key, Waits
 from tradeguard.app.ports import AlertSink, BrokerGateway, Clock, Store
 from tradeguard.app.resolve import ExecutorPolicy, OrderTracker
 from tradeguard.app.session import BrokerSession, SessionGateway
 from tradeguard.app.snapshots import ExitInfo, Snapshots, audit
 from tradeguard.core.broker import (
-    BrokerError,
     OrderReport,
-    OrderRequest,
-    SmartOrderRequest,
 )
 from tradeguard.core.decisions import Decisions, ExitDecision
 from tradeguard.core.engine import EngineError, RiskEngine
@@ -59,7 +57,6 @@ from tradeguard.core.trade import Trade
 
 log = logging.getLogger(__name__)
 
-Key = tuple[str, str, str]
 Prefetch = tuple[int, "asyncio.Task[int | None]"]  # (key generation at start, the net read)
 
 
@@ -340,73 +337,6 @@ class ExitExecutor(ExitPlacement):
             self._touch(key)
             if held:
                 lock.release()
-
-    def _request(
-        self, trade: Trade, net: int, quantity: int, tag: str, smart: bool
-    ) -> OrderRequest | SmartOrderRequest:
-        """The exit order for `quantity` (already capped against `net`). A smart order's
-        target is the live net minus our part: OpenAlgo computes its delta from the live net
-        (so nothing reserved may be counted), and quantity 0 keeps its 0/0 case a no-op."""
-        symbol, exchange = trade.instrument.symbol, trade.instrument.exchange
-        action, product = trade.side.exit_action, trade.product.value
-        if smart:
-            target = net - trade.sign * quantity
-            return SmartOrderRequest(symbol, exchange, action, 0, target, product, tag)
-        return OrderRequest(symbol, exchange, action, quantity, product, tag)
-
-    async def _matched(self, trade: Trade, info: ExitInfo, key: Key, waits: Waits) -> None:
-        """A smart exit placed nothing: read the position again. Ours gone -> closed
-        externally (by `_cap`); still there -> EXIT_FAILED, alerted (not re-sent blindly)."""
-        net = await self._read_position(trade, info, key, waits)
-        if net is None or await self._cap(trade, net, key) == 0:
-            return
-        await self._not_placed(
-            trade,
-            info,
-            f"smart order placed nothing (Positions Already Matched) though the net {net} "
-            f"still holds {trade.trade_id}'s {trade.quantity}",
-        )
-
-    async def _net(self, key: Key) -> int | None:
-        """One read of the account's net on symbol/exchange/product (openposition: one row,
-        not the whole position book, so an exit's cap costs the same with 1 or 1,000
-        positions open). None when it failed: `_read_position` then reads with waits."""
-        symbol, exchange, product = key
-        try:
-            return await self.broker.open_position(symbol, exchange, product, STRATEGY)
-        except BrokerError as error:
-            log.warning("open position unavailable (%s)", error)
-            return None
-
-    async def _cap(self, trade: Trade, net: int, key: Key) -> int:
-        """Our quantity, capped so the net never crosses zero; 0 when nothing of ours is left.
-        Exits of ours already sent on this key (not yet filled) count as gone."""
-        now = self.clock.now()
-        available = max(0, trade.sign * (net + self._reserved.get(key, 0)))
-        quantity = min(trade.quantity, available)
-        if quantity == trade.quantity:
-            return quantity
-        message = (
-            f"broker net {net} on {trade.instrument.key} {trade.product} holds only {quantity} "
-            f"of {trade.trade_id}'s {trade.side} {trade.quantity}; exiting what is there"
-        )
-        self.alerts.alert("warning", message, trade_id=trade.trade_id, review=True)
-        if quantity == 0:
-            price = trade_last_price(self.engine, trade)
-            decisions = self.engine.close_trade(trade.trade_id, price, now, external=True)
-            self.snapshots.exits[trade.trade_id].message = message
-            await self.commit_closed(trade, "closed_externally", message=message, review=True)
-            self._dispatch(decisions)
-            return 0
-        self._dispatch(self.engine.reduce_quantity(trade.trade_id, quantity, None, now))
-        self.snapshots.exits[trade.trade_id].message = message
-        await self._commit(
-            [
-                self.snapshots.trade_record(trade, now),
-                audit(now, "position_mismatch", trade.trade_id, message=message, review=True),
-            ]
-        )
-        return quantity
 
 
 def _key(trade: Trade) -> Key:

@@ -1,4 +1,7 @@
-"""App layer: placing one exit order (the executor's base, after ExitOutcomes).
+"""App layer: what one exit sends and how (the executor's base, after ExitOutcomes): the fresh
+position read, the cap that keeps the account's net from crossing zero (`_cap`: nothing of
+ours left -> closed externally; less -> exit what is there, flagged for review), the request
+(`placeorder`, or a smart order whose target is the live net minus ours), and placing it.
 
 `_send` places the order once and classifies the answer under the retry policy
 (ExecutorPolicy): 429 and connection errors placed nothing -> exponential back-off, bounded;
@@ -23,7 +26,7 @@ import logging
 from dataclasses import dataclass
 
 from tradeguard.app.failpoints import Failpoints
-from tradeguard.app.outcomes import ExitOutcomes
+from tradeguard.app.outcomes import ExitOutcomes, trade_last_price
 from tradeguard.app.session import BrokerSession
 from tradeguard.app.snapshots import ExitInfo, audit
 from tradeguard.core.broker import (
@@ -54,11 +57,16 @@ class Waits:
     alerted: bool = False  # this exit's session-down alert went out
 
 
+Key = tuple[str, str, str]  # symbol, exchange, product: one net position at the broker
+
+
 class ExitPlacement(ExitOutcomes):
-    """Order placement shared by every exit attempt."""
+    """Order placement shared by every exit attempt: the position read, the cap, the request,
+    sending it under the retry policy."""
 
     failpoints: Failpoints
     session: BrokerSession
+    _reserved: dict[Key, int]  # signed quantity of our exits still working, per key
 
     @property
     def session_down(self) -> bool:
@@ -167,3 +175,70 @@ class ExitPlacement(ExitOutcomes):
                 return True
         await self._fail(trade, info, f"broker session down: {error}")
         return False
+
+    def _request(
+        self, trade: Trade, net: int, quantity: int, tag: str, smart: bool
+    ) -> OrderRequest | SmartOrderRequest:
+        """The exit order for `quantity` (already capped against `net`). A smart order's
+        target is the live net minus our part: OpenAlgo computes its delta from the live net
+        (so nothing reserved may be counted), and quantity 0 keeps its 0/0 case a no-op."""
+        symbol, exchange = trade.instrument.symbol, trade.instrument.exchange
+        action, product = trade.side.exit_action, trade.product.value
+        if smart:
+            target = net - trade.sign * quantity
+            return SmartOrderRequest(symbol, exchange, action, 0, target, product, tag)
+        return OrderRequest(symbol, exchange, action, quantity, product, tag)
+
+    async def _matched(self, trade: Trade, info: ExitInfo, key: Key, waits: Waits) -> None:
+        """A smart exit placed nothing: read the position again. Ours gone -> closed
+        externally (by `_cap`); still there -> EXIT_FAILED, alerted (not re-sent blindly)."""
+        net = await self._read_position(trade, info, key, waits)
+        if net is None or await self._cap(trade, net, key) == 0:
+            return
+        await self._not_placed(
+            trade,
+            info,
+            f"smart order placed nothing (Positions Already Matched) though the net {net} "
+            f"still holds {trade.trade_id}'s {trade.quantity}",
+        )
+
+    async def _net(self, key: Key) -> int | None:
+        """One read of the account's net on symbol/exchange/product (openposition: one row,
+        not the whole position book, so an exit's cap costs the same with 1 or 1,000
+        positions open). None when it failed: `_read_position` then reads with waits."""
+        symbol, exchange, product = key
+        try:
+            return await self.broker.open_position(symbol, exchange, product, STRATEGY)
+        except BrokerError as error:
+            log.warning("open position unavailable (%s)", error)
+            return None
+
+    async def _cap(self, trade: Trade, net: int, key: Key) -> int:
+        """Our quantity, capped so the net never crosses zero; 0 when nothing of ours is left.
+        Exits of ours already sent on this key (not yet filled) count as gone."""
+        now = self.clock.now()
+        available = max(0, trade.sign * (net + self._reserved.get(key, 0)))
+        quantity = min(trade.quantity, available)
+        if quantity == trade.quantity:
+            return quantity
+        message = (
+            f"broker net {net} on {trade.instrument.key} {trade.product} holds only {quantity} "
+            f"of {trade.trade_id}'s {trade.side} {trade.quantity}; exiting what is there"
+        )
+        self.alerts.alert("warning", message, trade_id=trade.trade_id, review=True)
+        if quantity == 0:
+            price = trade_last_price(self.engine, trade)
+            decisions = self.engine.close_trade(trade.trade_id, price, now, external=True)
+            self.snapshots.exits[trade.trade_id].message = message
+            await self.commit_closed(trade, "closed_externally", message=message, review=True)
+            self._dispatch(decisions)
+            return 0
+        self._dispatch(self.engine.reduce_quantity(trade.trade_id, quantity, None, now))
+        self.snapshots.exits[trade.trade_id].message = message
+        await self._commit(
+            [
+                self.snapshots.trade_record(trade, now),
+                audit(now, "position_mismatch", trade.trade_id, message=message, review=True),
+            ]
+        )
+        return quantity
