@@ -70,21 +70,34 @@ net-never-crosses-zero cap; it goes on the wire first) alongside the exit intent
 SQLite (database thread) -> `placeorder`, which waits for both. The tick-rate rows are paced
 inside the simulator process (`POST /sim/admin/stream`).
 
-Where the time goes (a diagnostic run stamping each phase, 1,000 exits, p50): tick written ->
+Where the time goes (a diagnostic run on the earlier AMD EPYC VM stamping each phase, 1,000
+exits, p50): tick written ->
 read by the service 0.4 ms; feed parse, engine, exit task, request built 0.3 ms; `openposition`
 round trip 1.1-1.4 ms; `placeorder` on the wire -> endpoint 0.3 ms. The intent commit (about
 0.1 ms of work on the database thread) runs during the position read. Most of the round trip is
-this VM waking idle CPUs: a ping costs ~0.45 ms back to back and ~1.5 ms after 20 ms of idle,
+that VM waking idle CPUs: a ping cost ~0.45 ms back to back and ~1.5 ms after 20 ms of idle,
 the state every latency tick finds both processes in (the ping rows above).
 
-Run to run: the table is one run. Repeated at different times of 2026-11-25 with this code,
-the same benchmark gave p50 between 2.6 and 3.2 ms and p99 of 4.41, 4.48, 4.58, 4.67, 4.72,
-5.05, 5.12 and 5.70 ms in eight runs: the goal is met while the VM runs at its faster speed
-and missed by up to 0.7 ms in its slower periods. Before this session's changes it was
-p50 3.3-4.7 ms and p99 5.7-7.6 ms on the same machine.
+Run to run: the table is one run. Six runs of the final code on this machine (Intel Xeon VM,
+2026-11-25, late morning) gave p50 1.57-1.65 ms and p99 2.37, 2.40, 2.44, 2.59, 2.71 and
+2.73 ms; the max (13-30 ms) is the exit whose tick arrived during a periodic reconciliation
+(below). The same code before this session's exit and reconciliation changes gave p50
+1.36-1.61 ms, p99 2.06-2.44 ms and a max of 2.6-3.6 ms here. On the earlier machine (AMD
+EPYC VM, slow to wake idle CPUs: a ping after 20 ms idle cost ~1.4 ms there, ~0.55 ms here)
+that earlier code gave p50 2.6-3.2 ms and p99 4.41-5.70 ms over eight runs, so on such a
+machine the goal is met only in its faster periods.
 
-What moved the figures, all on this machine (it runs Python about 2.5x slower than the one the
-earliest figures came from, and drifts 10-20 % from minute to minute):
+The service runs with its default options: a live reconciliation every 30 s reads both books
+(here 1,000 positions and 1,000 orders: ~25 ms, ~17 ms of it on the loop), and the broker
+session is pinged every 30 s. A latency tick that lands in a reconciliation waits for it: that
+is the max row. Both rate limiters (the simulator's per-IP limits and the gateway's local
+one) are off: at OpenAlgo's default 10 orders/s the 1,000 entries alone would take 100 s, and
+the latency ticks (one every ~25 ms) would wait for the order bucket, measuring the limit
+rather than the service. With the limits on, a lone exit does not wait; exits in a burst
+take their turn in the order bucket (docs/openalgo.md, rate limits).
+
+What moved the figures, on the earlier machine (it runs Python about 2.5x slower than the one
+the earliest figures came from, and drifts 10-20 % from minute to minute):
 - httpx -> aiohttp in the OpenAlgo gateway: one REST call ~2.3 ms -> ~0.7 ms; uvloop for the
   service; WAL checkpoints off the commit path; the latency tick sent 20 ms after the admin
   reply. p50 10.7 -> 3.3-4.7 ms, p99 21.7 -> 5.7-7.6 ms.
