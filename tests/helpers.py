@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -53,3 +53,26 @@ def sqlite_write_lock(path: Path) -> Iterator[None]:
         other.execute("COMMIT")
     finally:
         other.close()
+
+
+@asynccontextmanager
+async def saturated_loop(busy_s: float = 0.0002) -> AsyncIterator[None]:
+    """Keep the event loop saturated meanwhile: a task that computes for `busy_s`, then yields
+    (the loop polls its sockets, briefly releasing the interpreter lock), over and over, as a
+    service does when ticks arrive faster than it handles them."""
+    stop = asyncio.Event()
+
+    async def spin() -> None:
+        while not stop.is_set():
+            until = time.perf_counter() + busy_s
+            while time.perf_counter() < until:
+                pass
+            await asyncio.sleep(0)
+
+    spinner = asyncio.create_task(spin())
+    try:
+        await asyncio.sleep(0)
+        yield
+    finally:
+        stop.set()
+        await spinner

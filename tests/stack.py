@@ -71,7 +71,13 @@ class Stack:
 
 @asynccontextmanager
 async def running_stack(
-    tmp_path: Path, *, start: bool = True, polling: PollingConfig | None = None
+    tmp_path: Path,
+    *,
+    start: bool = True,
+    polling: PollingConfig | None = None,
+    reconcile_interval: float | None = 30.0,
+    clock_interval: float = 0.2,
+    policy: ExecutorPolicy = FAST_POLICY,
 ) -> AsyncIterator[Stack]:
     options = SimulatorOptions(walk=False, symbols=SYMBOLS, rate_limits=RateLimits(enabled=False))
     async with EmbeddedSimulator(options) as sim:
@@ -95,7 +101,11 @@ async def running_stack(
             store,
             SystemClock(),
             RuntimeOptions(
-                flush_interval=0.2, clock_interval=0.2, stop_grace=0.5, policy=FAST_POLICY
+                flush_interval=0.2,
+                clock_interval=clock_interval,
+                stop_grace=0.5,
+                reconcile_interval=reconcile_interval,
+                policy=policy,
             ),
         )
         stack = Stack(sim, runtime, gateway, feed, store)

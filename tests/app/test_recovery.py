@@ -4,9 +4,10 @@ broker and the same SQLite file: every reconciliation case, and no second exit o
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from decimal import Decimal
+from typing import TypeVar
 
 import pytest
 import pytest_asyncio
@@ -17,6 +18,8 @@ from tradeguard.app.records import TradeRecord
 from tradeguard.core.model import Side, TradeState
 from tradeguard.core.money import to_units
 from tradeguard.core.rules import Level, LevelKind, Offset, TradeRules, TrailingRule
+
+T = TypeVar("T")
 
 SL = TradeRules(stop_loss=Level(LevelKind.POINTS, Decimal("2")))
 
@@ -209,6 +212,22 @@ async def test_a_daily_loss_breached_while_down_exits_every_restored_trade(
 # -- reconciliation while running ------------------------------------------------------------
 
 
+def held_until_released(
+    read: Callable[[], Awaitable[T]],
+) -> tuple[Callable[[], Awaitable[T]], asyncio.Event, asyncio.Event]:
+    """A book read that answers only once `release` is set (`books_read` is set when the
+    broker has answered): what a slow reply looks like to the reconciliation."""
+    books_read, release = asyncio.Event(), asyncio.Event()
+
+    async def held() -> T:
+        book = await read()
+        books_read.set()
+        await release.wait()
+        return book
+
+    return held, books_read, release
+
+
 @pytest.mark.asyncio
 async def test_a_trade_opened_while_the_books_are_read_is_not_closed_externally(
     first: Harness,
@@ -217,15 +236,8 @@ async def test_a_trade_opened_while_the_books_are_read_is_not_closed_externally(
     their silence about it means nothing (it must not become CLOSED_EXTERNALLY)."""
     await first.enter("a", "RELIANCE", Side.LONG, 5, SL)
     read = first.broker.position_book
-    books_read, release = asyncio.Event(), asyncio.Event()
-
-    async def held_position_book():  # type: ignore[no-untyped-def]
-        positions = await read()
-        books_read.set()
-        await release.wait()
-        return positions
-
-    first.broker.position_book = held_position_book  # type: ignore[method-assign]
+    held, books_read, release = held_until_released(read)
+    first.broker.position_book = held  # type: ignore[method-assign]
     running = asyncio.create_task(first.recovery.reconcile_now())
     await books_read.wait()
     await first.enter("b", "TCS", Side.LONG, 5, SL)  # filled after the position book was read
@@ -250,15 +262,8 @@ async def test_an_exit_started_while_the_books_are_read_is_left_to_the_executor(
     await first.enter("a", "RELIANCE", Side.LONG, 5, SL)
     world.external("RELIANCE", "SELL", 5)
     read = first.broker.order_book
-    books_read, release = asyncio.Event(), asyncio.Event()
-
-    async def held_order_book():  # type: ignore[no-untyped-def]
-        orders = await read()
-        books_read.set()
-        await release.wait()
-        return orders
-
-    first.broker.order_book = held_order_book  # type: ignore[method-assign]
+    held, books_read, release = held_until_released(read)
+    first.broker.order_book = held  # type: ignore[method-assign]
     running = asyncio.create_task(first.recovery.reconcile_now())
     await books_read.wait()
     first.tick("RELIANCE", "97")  # the stop fires: the trade is EXITING, its exit task queued

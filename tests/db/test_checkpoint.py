@@ -4,10 +4,8 @@ file within a checkpoint interval, also while the event loop is saturated."""
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +13,7 @@ from sqlalchemy import text
 
 from tests.db import factories as f
 from tests.db.conftest import Database, open_store
-from tests.helpers import eventually
+from tests.helpers import eventually, saturated_loop
 
 
 def _trades_in_main_file(db: Path, tmp: Path) -> int:
@@ -70,24 +68,12 @@ async def test_checkpoints_run_while_the_event_loop_is_saturated(sqlite_db: Data
     store = await open_store(sqlite_db.url, checkpoint_interval=0.01)
     assert store._checkpoints is not None
     checkpoints = store._checkpoints
-    stop = asyncio.Event()
-
-    async def saturate() -> None:
-        while not stop.is_set():
-            until = time.perf_counter() + 0.0002
-            while time.perf_counter() < until:
-                pass
-            await asyncio.sleep(0)
-
-    spinner = asyncio.create_task(saturate())
     try:
-        await asyncio.sleep(0)
-        before = checkpoints.runs
-        await eventually(lambda: checkpoints.runs >= before + 5, message="five checkpoints")
-        assert checkpoints.failures == 0
+        async with saturated_loop():
+            before = checkpoints.runs
+            await eventually(lambda: checkpoints.runs >= before + 5, message="five checkpoints")
+            assert checkpoints.failures == 0
     finally:
-        stop.set()
-        await spinner
         await store.close()
 
 

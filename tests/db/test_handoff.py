@@ -4,14 +4,11 @@ nothing once the worker is idle."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 import pytest
 
 from tests.db import factories as f
 from tests.db.conftest import Database, open_store
-from tests.helpers import eventually
+from tests.helpers import eventually, saturated_loop
 from tradeguard.adapters.db.handoff import Heartbeat, LockHandoff
 
 
@@ -61,26 +58,14 @@ async def test_commits_land_while_the_event_loop_is_saturated(sqlite_db: Databas
     worker thread of the interpreter lock: a 2,000-row write took seconds and the store went
     "degraded" on a healthy database. Each commit here must land, without degrading."""
     store = await open_store(sqlite_db.url, commit_timeout=1.0, slow_limit=2.0)
-    stop = asyncio.Event()
-
-    async def saturate() -> None:
-        while not stop.is_set():
-            until = time.perf_counter() + 0.0002
-            while time.perf_counter() < until:
-                pass
-            await asyncio.sleep(0)
-
-    spinner = asyncio.create_task(saturate())
     try:
-        await asyncio.sleep(0)
-        trades = [f.trade(f"t-{i:04d}") for i in range(2_000)]
-        for start in range(0, len(trades), 500):
-            assert await store.commit(trades[start : start + 500])
-        for n in range(1, 4):
-            assert await store.commit([f.progress(t.trade_id, n) for t in trades])
-            assert await store.commit([f.trade("t-0000", state="EXITING"), f.audit(n)])
-        assert not store.degraded
+        async with saturated_loop():
+            trades = [f.trade(f"t-{i:04d}") for i in range(2_000)]
+            for start in range(0, len(trades), 500):
+                assert await store.commit(trades[start : start + 500])
+            for n in range(1, 4):
+                assert await store.commit([f.progress(t.trade_id, n) for t in trades])
+                assert await store.commit([f.trade("t-0000", state="EXITING"), f.audit(n)])
+            assert not store.degraded
     finally:
-        stop.set()
-        await spinner
         await store.close()

@@ -15,8 +15,6 @@ Faults are injected through the simulator's admin endpoints (`/sim/admin/faults`
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -37,69 +35,10 @@ from tests.e2e.world import (
     trade,
 )
 from tests.helpers import eventually
-from tests.stack import FAST_POLICY, SYMBOLS, Stack
-from tradeguard.adapters.clock import SystemClock
-from tradeguard.adapters.db.store import SqlStore
-from tradeguard.adapters.openalgo.feed import OpenAlgoFeed
-from tradeguard.adapters.openalgo.polling import PollingConfig
-from tradeguard.adapters.openalgo.rest_gateway import OpenAlgoGateway
-from tradeguard.adapters.sim.embedded import EmbeddedSimulator, SimulatorOptions
-from tradeguard.adapters.sim.faults import RateLimits
-from tradeguard.app.resolve import ExecutorPolicy
-from tradeguard.app.runtime import AppRuntime, RuntimeOptions
+from tests.stack import FAST_POLICY, Stack, running_stack
 
 SL = {"enable_sl": True, "sl_type": "POINTS", "sl_value": "5"}
 NEVER = 3600.0  # a clock step that never comes during a test
-
-
-@asynccontextmanager
-async def live_stack(
-    tmp_path: Path,
-    *,
-    reconcile_interval: float | None,
-    clock_interval: float = 0.2,
-    policy: ExecutorPolicy = FAST_POLICY,
-) -> AsyncIterator[Stack]:
-    """tests.stack.running_stack, wired as `tradeguard run` wires it: the feed's reconnect
-    callback goes to the runtime."""
-    options = SimulatorOptions(walk=False, symbols=SYMBOLS, rate_limits=RateLimits(enabled=False))
-    async with EmbeddedSimulator(options) as sim:
-        store = await SqlStore.open(f"sqlite:///{tmp_path / 'tg.db'}")
-        gateway = OpenAlgoGateway(sim.rest_url, sim.apikey, timeout=2.0)
-
-        def feed_reconnected() -> None:
-            runtime.feed_reconnected()
-
-        feed = OpenAlgoFeed(
-            sim.ws_url,
-            sim.apikey,
-            on_reconnect=feed_reconnected,
-            quotes=gateway.quotes,
-            polling=PollingConfig(interval_s=0.1, stale_after_s=5.0),
-            backoff_s=(0.05, 0.1, 0.2),
-        )
-        runtime = AppRuntime(
-            gateway,
-            feed,
-            store,
-            SystemClock(),
-            RuntimeOptions(
-                flush_interval=0.2,
-                clock_interval=clock_interval,
-                stop_grace=0.5,
-                reconcile_interval=reconcile_interval,
-                policy=policy,
-            ),
-        )
-        stack = Stack(sim, runtime, gateway, feed, store)
-        try:
-            await runtime.start()
-            await eventually(lambda: feed.connected, message="feed connected")
-            yield stack
-        finally:
-            await runtime.stop()
-            await gateway.aclose()
-            await store.close()
 
 
 async def admin(stack: Stack, what: str, **spec: Any) -> dict[str, Any]:
@@ -121,7 +60,7 @@ async def test_an_exit_fill_lost_while_the_feed_was_down_closes_the_trade_on_rec
     (there is none: clock_interval is an hour) and there is no periodic reconcile: the
     reconnect alone reconciles, and the trade is CLOSED at the real fill price."""
     policy = replace(FAST_POLICY, resolve_timeout=0.3)
-    async with live_stack(
+    async with running_stack(
         tmp_path, reconcile_interval=None, clock_interval=NEVER, policy=policy
     ) as stack:
         await strategy(stack, "main", **SL)
@@ -165,7 +104,7 @@ async def test_an_exit_fill_lost_while_the_feed_was_down_closes_the_trade_on_rec
 async def test_a_position_closed_by_hand_becomes_closed_externally_by_itself(
     tmp_path: Path,
 ) -> None:
-    async with live_stack(tmp_path, reconcile_interval=0.3) as stack:
+    async with running_stack(tmp_path, reconcile_interval=0.3) as stack:
         await strategy(stack, "main", **SL)
         ours = await guard(stack, "main", "SBIN", "BUY", 10)
         stays = await guard(stack, "main", "INFY", "BUY", 3)
@@ -195,7 +134,7 @@ async def test_a_reconcile_never_takes_a_running_exit_for_a_closed_position(
     outcome (next status poll in 3 s): the position is gone, and periodic rounds run meanwhile.
     They leave the trade to its exit, which closes it at the real fill price."""
     policy = replace(FAST_POLICY, poll_interval=3.0, poll_max_interval=3.0, resolve_timeout=30.0)
-    async with live_stack(tmp_path, reconcile_interval=0.2, policy=policy) as stack:
+    async with running_stack(tmp_path, reconcile_interval=0.2, policy=policy) as stack:
         await strategy(stack, "main", **SL)
         ours = await guard(stack, "main", "SBIN", "BUY", 10)
         tid = ours["trade_id"]

@@ -14,38 +14,21 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.helpers import eventually
+from tests.sim.admin import SBIN, subscribed_client
 from tests.sim.ws_fakes import ask, next_is_pong, recv
-from tradeguard.adapters.sim.embedded import EmbeddedSimulator, SimulatorOptions
-from tradeguard.adapters.sim.faults import RateLimits
+from tradeguard.adapters.sim.embedded import EmbeddedSimulator
 
-SBIN = {"symbol": "SBIN", "exchange": "NSE"}
 QUIET = {"stale": False, "duplicate_ticks": False, "duplicate_orders": False, "refuse": False}
-
-
-@pytest_asyncio.fixture
-async def sim() -> AsyncIterator[EmbeddedSimulator]:
-    options = SimulatorOptions(
-        walk=False, symbols=(("SBIN", "NSE", "800"),), rate_limits=RateLimits(enabled=False)
-    )
-    async with EmbeddedSimulator(options) as simulator:
-        yield simulator
-
-
-@pytest_asyncio.fixture
-async def http(sim: EmbeddedSimulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=sim.rest_url, timeout=5.0, trust_env=False) as client:
-        yield client
 
 
 @pytest_asyncio.fixture
 async def ws(sim: EmbeddedSimulator) -> AsyncIterator[ClientConnection]:
     """A client authenticated with the simulator's key and subscribed to SBIN (LTP mode)."""
-    async with connect(sim.ws_url, proxy=None) as client:
-        auth = await ask(client, {"action": "authenticate", "api_key": sim.apikey})
-        assert auth["status"] == "success", auth
-        reply = await ask(client, {"action": "subscribe", "symbols": [SBIN], "mode": 1})
-        assert reply["status"] == "success", reply
+    client = await subscribed_client(sim.ws_url, sim.apikey)
+    try:
         yield client
+    finally:
+        await client.close()
 
 
 async def feed(http: httpx.AsyncClient, body: Any) -> httpx.Response:

@@ -4,36 +4,19 @@ or with a 500. The order is in the order book all the same: the client must reco
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 
-from tradeguard.adapters.sim.embedded import EmbeddedSimulator, SimulatorOptions
-from tradeguard.adapters.sim.faults import RateLimits, StartFaults
+from tests.sim.admin import faults, set_faults
+from tradeguard.adapters.sim.embedded import EmbeddedSimulator
+from tradeguard.adapters.sim.faults import StartFaults
 from tradeguard.bootstrap import sim_command, sim_options
 from tradeguard.interfaces import cli
 
 SERVER_ERROR = {"status": "error", "message": "An unexpected error occurred"}
-
-
-@pytest_asyncio.fixture
-async def sim() -> AsyncIterator[EmbeddedSimulator]:
-    options = SimulatorOptions(
-        walk=False, symbols=(("SBIN", "NSE", "800"),), rate_limits=RateLimits(enabled=False)
-    )
-    async with EmbeddedSimulator(options) as simulator:
-        yield simulator
-
-
-@pytest_asyncio.fixture
-async def http(sim: EmbeddedSimulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=sim.rest_url, timeout=5.0, trust_env=False) as client:
-        yield client
 
 
 def order(sim: EmbeddedSimulator, quantity: int = 1) -> dict[str, str]:
@@ -47,17 +30,6 @@ def order(sim: EmbeddedSimulator, quantity: int = 1) -> dict[str, str]:
         "pricetype": "MARKET",
         "product": "MIS",
     }
-
-
-async def faults(http: httpx.AsyncClient, body: Any) -> httpx.Response:
-    return await http.post("/sim/admin/faults", content=json.dumps(body))
-
-
-async def set_faults(http: httpx.AsyncClient, **spec: Any) -> dict[str, Any]:
-    response = await faults(http, spec)
-    assert response.status_code == 200, response.text
-    data: dict[str, Any] = response.json()["data"]
-    return data
 
 
 async def orders(http: httpx.AsyncClient, sim: EmbeddedSimulator) -> list[dict[str, Any]]:

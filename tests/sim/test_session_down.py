@@ -8,22 +8,18 @@ restores all of it.
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 from websockets.asyncio.client import ClientConnection, connect
 
+from tests.sim.admin import SBIN, faults, set_faults, subscribed_client
 from tests.sim.ws_fakes import ask, next_is_pong, recv
-from tradeguard.adapters.sim.embedded import EmbeddedSimulator, SimulatorOptions
-from tradeguard.adapters.sim.faults import RateLimits
+from tradeguard.adapters.sim.embedded import EmbeddedSimulator
 from tradeguard.bootstrap import sim_command, sim_options
 from tradeguard.interfaces import cli
 
-SBIN = {"symbol": "SBIN", "exchange": "NSE"}
 INVALID_KEY = {"status": "error", "message": "Invalid openalgo apikey"}
 BROKER_ERROR = {
     "status": "error",
@@ -32,39 +28,8 @@ BROKER_ERROR = {
 }
 
 
-@pytest_asyncio.fixture
-async def sim() -> AsyncIterator[EmbeddedSimulator]:
-    options = SimulatorOptions(
-        walk=False, symbols=(("SBIN", "NSE", "800"),), rate_limits=RateLimits(enabled=False)
-    )
-    async with EmbeddedSimulator(options) as simulator:
-        yield simulator
-
-
-@pytest_asyncio.fixture
-async def http(sim: EmbeddedSimulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=sim.rest_url, timeout=5.0, trust_env=False) as client:
-        yield client
-
-
 async def authenticated(sim: EmbeddedSimulator) -> ClientConnection:
-    ws = await connect(sim.ws_url, proxy=None)
-    auth = await ask(ws, {"action": "authenticate", "api_key": sim.apikey})
-    assert auth["status"] == "success", auth
-    reply = await ask(ws, {"action": "subscribe", "symbols": [SBIN], "mode": 1})
-    assert reply["status"] == "success", reply
-    return ws
-
-
-async def faults(http: httpx.AsyncClient, body: Any) -> httpx.Response:
-    return await http.post("/sim/admin/faults", content=json.dumps(body))
-
-
-async def set_faults(http: httpx.AsyncClient, **spec: Any) -> dict[str, Any]:
-    response = await faults(http, spec)
-    assert response.status_code == 200, response.text
-    data: dict[str, Any] = response.json()["data"]
-    return data
+    return await subscribed_client(sim.ws_url, sim.apikey)
 
 
 async def move(http: httpx.AsyncClient, ltp: str) -> None:
