@@ -91,6 +91,15 @@ async def test_smart_orders(gateway: OpenAlgoGateway) -> None:
     assert pos.quantity == -4
 
 
+def test_smart_order_no_ops_in_both_phrasings() -> None:
+    """The live service and the sandbox say "nothing placed" differently; both are a no-op
+    (the executor then reads the position again), anything else without an order id is not."""
+    assert parse.smart_noop("Positions Already Matched. No Action needed.")
+    assert parse.smart_noop("No OpenPosition Found. Not placing Exit order.")
+    assert not parse.smart_noop("Order queued for approval")
+    assert not parse.smart_noop("")
+
+
 # -- the server's wire behaviour (raw HTTP) --------------------------------------------------
 
 

@@ -178,6 +178,17 @@ def ltp_of(data: Any, name: str) -> int | None:
     return ltp if ltp > 0 else None
 
 
+SMART_NOOPS = ("positions already matched", "no openposition found")
+"""How OpenAlgo says a smart order placed nothing: the live service, and its sandbox when the
+position is flat and the request's quantity 0 (openalgo-interface.md, placesmartorder)."""
+
+
+def smart_noop(message: str) -> bool:
+    """A placesmartorder success message that means "nothing to do, nothing placed"."""
+    lowered = message.lower()
+    return any(marker in lowered for marker in SMART_NOOPS)
+
+
 def error_message(body: str) -> str:
     """The human message of an error reply: a JSON `message` (a string, a Python-str-of-dict
     or an object), or the text of an HTML page, shortened."""

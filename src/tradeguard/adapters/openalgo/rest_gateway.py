@@ -10,8 +10,9 @@ core.broker's errors so the caller knows whether an order may exist:
 - timeout / disconnect / 5xx on placeorder or placesmartorder -> UnknownOutcome
 - connection refused (nothing sent) -> RetryableError; 5xx or transport errors on reads too
 - other 4xx -> RejectedError with OpenAlgo's message (str-of-dict, JSON object or HTML)
-- 200 without `orderid` -> NotPlaced (semi-auto queue), except a smart order's
-  "Positions Already Matched", which is PlaceResult(order_id=None)
+- 200 without `orderid` -> NotPlaced (semi-auto queue), except a smart order's no-op
+  ("Positions Already Matched", or the sandbox's "No OpenPosition Found"), which is
+  PlaceResult(order_id=None)
 - anything unparseable -> MalformedReply, logged with the reply. On a write, a MalformedReply
   means the order may exist: resolve it like UnknownOutcome.
 
@@ -59,7 +60,6 @@ from tradeguard.core.money import from_units
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-MATCHED_MARKER = "positions already matched"
 # Nothing was sent: no connection (refused, unreachable), or none within the connect timeout
 # (which covers waiting for a free pooled connection), or a URL aiohttp cannot use.
 _NOT_SENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError, aiohttp.InvalidURL)
@@ -161,7 +161,7 @@ class OpenAlgoGateway:
             return PlaceResult(order_id.strip(), message)
         if order_id not in (None, ""):
             raise self._malformed(endpoint, 200, reply, "orderid is not a string")
-        if matched_ok and MATCHED_MARKER in message.lower():
+        if matched_ok and parse.smart_noop(message):
             return PlaceResult(None, message)
         detail = {k: reply[k] for k in ("mode", "pending_order_id") if k in reply}
         log.error("OpenAlgo %s: success without an order id, NOT placed: %s %s",
