@@ -476,3 +476,34 @@ async def test_a_403_from_any_broker_call_marks_the_session_down(app: Harness) -
     assert [lvl for lvl, m, _ in app.alerts.items if "session down" in m] == ["critical"]
     assert await app.executor.session.probe() is True  # ping answers: back
     assert app.executor.session_down is False
+
+
+@pytest.mark.asyncio
+async def test_an_exit_left_working_after_its_resolver_gave_up_still_counts_as_gone(
+    app: Harness,
+) -> None:
+    """a's SELL 10 is accepted but does not fill within the resolver's wait (its update is
+    lost), so it may still fill. Then 5 are sold by hand and b's stop fires: the net of 10 is
+    all a's working order, so b has nothing left (closed externally, no order). Counting a's
+    order as done would send b's SELL 5 too, and the net would cross zero when both fill."""
+    await app.enter("a", "RELIANCE", Side.LONG, 10)
+    await app.enter("b", "RELIANCE", Side.LONG, 5)
+    paper = app.world.paper
+    paper.set_fill_late(True)
+    paper.remove_order_listener(app.monitor.on_order_update)  # a's updates are lost
+    app.executor.submit([app.engine.request_exit("a", app.clock.now())])
+    await app.settle()  # the resolver gives up after resolve_timeout; a stays EXITING
+    assert (await record(app, "a")).state == "EXITING"
+    paper.set_fill_late(False)  # a's order stays held; new orders fill at once
+    app.world.external("RELIANCE", "SELL", 5)  # by hand, before a's order fills
+    app.executor.submit([app.engine.request_exit("b", app.clock.now())])
+    await app.settle()
+    assert [(o.action, o.quantity) for o in app.exits()] == [("SELL", 10)]
+    assert (await record(app, "b")).state == "CLOSED_EXTERNALLY"
+    paper.add_order_listener(app.monitor.on_order_update)
+    paper.release_late_fills()  # a's order fills at last, and its update arrives
+    await app.settle_until(lambda: "a" not in {t.trade_id for t in app.engine.trades()})
+    assert paper.net_quantity(app.exits()[0]) == 0  # never crossed zero
+    assert (await record(app, "a")).state == "CLOSED"
+    assert app.executor._reserved == {("RELIANCE", EX, "MIS"): 0}  # released once final
+    assert app.executor._held == {}

@@ -94,6 +94,8 @@ class ExitExecutor(ExitPlacement):
         self._working: dict[Key, int] = {}  # how many of them (reservations can cancel out)
         self._generation: dict[Key, int] = {}  # bumped whenever an exit on the key changes
         self._waiting: dict[str, str] = {}  # order id -> trade id, left for late updates
+        # order id -> (trade id, key, reserved, working) of those still counted as working
+        self._held: dict[str, tuple[str, Key, int, int]] = {}
         self.failpoints = Failpoints()
         self._early = Decisions()
         self._dispatch: Callable[[Decisions], None] = self._early.extend
@@ -127,6 +129,8 @@ class ExitExecutor(ExitPlacement):
         """An order update pushed by the feed. Finishes exits whose resolver timed out."""
         self.tracker.push(report)
         trade_id = self._waiting.get(report.order_id)
+        if report.status.is_final:
+            self._release_order(report.order_id)
         if trade_id is not None and report.status.is_final and trade_id not in self._inflight:
             del self._waiting[report.order_id]
             self._spawn(self._guarded(trade_id, 0, self._finish_late(trade_id, report)))
@@ -329,14 +333,47 @@ class ExitExecutor(ExitPlacement):
             try:
                 await self._await_outcome(trade, info, order_id, tag, acked)
             finally:
-                self._reserved[key] -= reserved
-                self._working[key] -= working
-                self._touch(key)
+                self._outcome_done(trade.trade_id, order_id, key, reserved, working)
             return "done"
         finally:
             self._touch(key)
             if held:
                 lock.release()
+
+    def _outcome_done(
+        self, trade_id: str, order_id: str, key: Key, reserved: int, working: int
+    ) -> None:
+        """The exit's wait for its order is over. If the resolver gave up, the order may still
+        fill: it stays reserved (counted as gone from the position) until its final report,
+        or until the trade is closed or failed by another path."""
+        if reserved and self._waiting.get(order_id) == trade_id:
+            self._held[order_id] = (trade_id, key, reserved, working)
+        else:
+            self._unreserve(key, reserved, working)
+
+    def _unreserve(self, key: Key, reserved: int, working: int) -> None:
+        self._reserved[key] -= reserved
+        self._working[key] -= working
+        self._touch(key)
+
+    def _release_order(self, order_id: str) -> None:
+        """An exit order left working is final: it no longer counts against the position."""
+        held = self._held.pop(order_id, None)
+        if held is not None:
+            _trade_id, key, reserved, working = held
+            self._unreserve(key, reserved, working)
+
+    def _release_trade(self, trade_id: str) -> None:
+        for order_id in [o for o, held in self._held.items() if held[0] == trade_id]:
+            self._release_order(order_id)
+
+    async def commit_closed(self, trade: Trade, action: str, **detail: object) -> None:
+        self._release_trade(trade.trade_id)  # however it closed (late fill, reconciliation)
+        await super().commit_closed(trade, action, **detail)
+
+    async def _fail(self, trade: Trade, info: ExitInfo, message: str) -> None:
+        self._release_trade(trade.trade_id)
+        await super()._fail(trade, info, message)
 
 
 def _key(trade: Trade) -> Key:
