@@ -42,7 +42,6 @@ class ExecutorPolicy:
     book_checks: int = 5  # order-book reads tried for an unknown outcome
     absent_confirmations: int = 2  # "no such order" readings needed before placing again
     max_attempts: int = 3  # placements per exit (each re-placement is audited)
-    position_reads: int = 2
 
 
 class OrderTracker:
