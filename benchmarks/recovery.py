@@ -63,6 +63,7 @@ class NullFeed:
     """A MarketFeed that is always connected and never ticks by itself."""
 
     connected = True
+    reconnects = 0
 
     def set_handlers(self, on_tick: TickHandler, on_order: OrderUpdateHandler) -> None:
         self.on_tick = on_tick

@@ -170,7 +170,8 @@ class FakeFeed:
     def __init__(self) -> None:
         self.subscribed: dict[tuple[str, str], int] = {}
         self.calls: list[tuple[str, list[tuple[str, str]]]] = []
-        self.connected_flag = True
+        self._connected = True
+        self.reconnects = 0
         self.started = self.stopped = False
 
     def set_handlers(self, on_tick: Any, on_order: Any) -> None:
@@ -194,7 +195,18 @@ class FakeFeed:
 
     @property
     def connected(self) -> bool:
-        return self.connected_flag
+        return self._connected
+
+    @property
+    def connected_flag(self) -> bool:
+        return self._connected
+
+    @connected_flag.setter
+    def connected_flag(self, value: bool) -> None:
+        """Drop or restore the connection; coming back counts as a reconnect."""
+        if value and not self._connected:
+            self.reconnects += 1
+        self._connected = value
 
     def last_tick_at(self, symbol: str, exchange: str) -> int | None:
         return None

@@ -175,7 +175,6 @@ async def test_a_reconnect_between_two_clock_steps_is_still_reconciled(app: Harn
     """The feed dropped and came back between two clock steps (`connected` never looked
     false): its reconnect counter moved, so the clock step reconciles; the feed's callback,
     arriving after, does not reconcile that reconnect a second time."""
-    app.feed.reconnects = 0  # type: ignore[attr-defined]  # a feed that counts (OpenAlgoFeed)
     await app.enter("a", "RELIANCE", Side.LONG, 5)
     app.world.paper.set_fill_late(True)
     app.world.paper.remove_order_listener(app.monitor.on_order_update)  # updates are lost
@@ -185,7 +184,7 @@ async def test_a_reconnect_between_two_clock_steps_is_still_reconciled(app: Harn
     assert app.world.paper.release_late_fills()
     app.monitor.on_clock()
     assert app.monitor.reconciles == 0  # no reconnect yet: nothing to reconcile
-    app.feed.reconnects = 1  # type: ignore[attr-defined]
+    app.feed.reconnects = 1
     app.monitor.on_clock()
 
     async def closed() -> bool:
@@ -201,7 +200,8 @@ async def test_a_reconnect_between_two_clock_steps_is_still_reconciled(app: Harn
 
 @pytest.mark.asyncio
 async def test_the_feed_callback_reconciles_at_once(app: Harness) -> None:
-    """A feed without a counter: its on_reconnect callback alone triggers the reconcile."""
+    """The feed's on_reconnect callback (made after it counted the reconnect) reconciles at
+    once, with no clock step."""
     await app.enter("a", "RELIANCE", Side.LONG, 5)
     app.world.paper.set_fill_late(True)
     app.world.paper.remove_order_listener(app.monitor.on_order_update)
@@ -209,6 +209,8 @@ async def test_the_feed_callback_reconciles_at_once(app: Harness) -> None:
     await app.settle()
     app.world.paper.set_fill_late(False)
     app.world.paper.release_late_fills()
+    app.feed.connected_flag = False  # dropped, and back: the feed counts, then calls back
+    app.feed.connected_flag = True
     app.monitor.feed_reconnected()
 
     async def closed() -> bool:

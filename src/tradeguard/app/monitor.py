@@ -11,9 +11,8 @@ Reconciliation with the broker's books (orders and positions) runs while monitor
 - after EVERY feed reconnect (order updates sent while the feed was down are not replayed: an
   exit that filled meanwhile is found in the order book). The feed's `on_reconnect` callback
   calls `feed_reconnected()` at once; as a safety net each clock step also compares the feed's
-  reconnect counter (when it has one, as OpenAlgoFeed does), so a drop and a reconnect that
-  both fall between two clock steps are still seen; a feed without a counter is watched for a
-  disconnected -> connected transition;
+  reconnect counter, so a drop and a reconnect that both fall between two clock steps are
+  still seen;
 - every `reconcile_interval` seconds (a position closed by hand at the broker becomes
   CLOSED_EXTERNALLY). Exits come first: a round that falls due while exits are running waits
   (at most one more interval) until they are done; it costs two reads (position book, order
@@ -28,7 +27,7 @@ import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from tradeguard.app.executor import ExitExecutor, cancel_all
 from tradeguard.app.ports import Clock, EventSink, MarketFeed, Store
@@ -54,14 +53,6 @@ class MonitorCounters:
 
 
 Reconcile = Callable[[], Awaitable[object]]
-
-
-@runtime_checkable
-class CountsReconnects(Protocol):
-    """A feed that counts how often it came back after a drop (OpenAlgoFeed.reconnects)."""
-
-    @property
-    def reconnects(self) -> int: ...
 
 
 class Monitor:
@@ -102,9 +93,7 @@ class Monitor:
         self._refs: dict[SymbolKey, int] = {}
         self._loops: list[asyncio.Task[None]] = []
         self._side_tasks: set[asyncio.Task[Any]] = set()
-        self._was_connected = True
-        self._ever_connected = False  # the first connection is not a reconnect
-        self._reconnects = self._reconnect_count() or 0
+        self._reconnects = feed.reconnects  # the last count reconciled
         executor.bind(self.dispatch, self._trade_closed)
         feed.set_handlers(self.on_tick, self.on_order_update)
 
@@ -122,9 +111,7 @@ class Monitor:
         await self.feed.start()
         if symbols:
             await self.feed.subscribe(symbols)
-        self._was_connected = self.feed.connected
-        self._ever_connected = self.feed.connected
-        self._reconnects = self._reconnect_count() or 0
+        self._reconnects = self.feed.reconnects
         self.running = True
         self._loops = [
             asyncio.create_task(self._flush_loop(), name="tradeguard-flush"),
@@ -278,7 +265,7 @@ class Monitor:
         if decisions:
             self.dispatch(decisions)
         self.executor.session.on_clock()
-        if self._came_back(notified=False):
+        if self._came_back():
             self._reconcile_soon("feed reconnected")
 
     # -- reconciliation -------------------------------------------------------------------
@@ -287,24 +274,13 @@ class Monitor:
         """The feed's on_reconnect callback: it re-authenticated and resubscribed; order
         updates sent meanwhile are lost, so reconcile now (once per reconnect, however it
         was noticed first)."""
-        if self.running and self._came_back(notified=True):
+        if self.running and self._came_back():
             self._reconcile_soon("feed reconnected")
 
-    def _reconnect_count(self) -> int | None:
-        feed = self.feed
-        return feed.reconnects if isinstance(feed, CountsReconnects) else None
-
-    def _came_back(self, *, notified: bool) -> bool:
+    def _came_back(self) -> bool:
         """True once per feed reconnect not yet reconciled."""
-        connected = self.feed.connected
-        count = self._reconnect_count()
-        if count is not None:
-            back = count != self._reconnects
-            self._reconnects = count
-        else:
-            back = notified or (connected and not self._was_connected and self._ever_connected)
-        self._ever_connected = self._ever_connected or connected
-        self._was_connected = connected
+        count = self.feed.reconnects
+        back, self._reconnects = count != self._reconnects, count
         return back
 
     def _reconcile_soon(self, why: str) -> None:

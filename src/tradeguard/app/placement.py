@@ -157,8 +157,7 @@ class ExitPlacement(ExitOutcomes):
     ) -> bool:
         """Ping until the broker session is back (bounded over the exit). True when it is;
         False: the exit failed (alerted)."""
-        self.session.seen_down(error, "exit")
-        if not waits.alerted:
+        if not waits.alerted:  # the session itself was marked down by the gateway's 403
             waits.alerted = True
             self.alerts.alert(
                 "critical",

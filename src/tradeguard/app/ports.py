@@ -96,6 +96,12 @@ class MarketFeed(Protocol):
     @property
     def connected(self) -> bool: ...
 
+    @property
+    def reconnects(self) -> int:
+        """How often the feed came back after a drop (re-authenticated and resubscribed):
+        order updates sent meanwhile are lost, so each one calls for a reconciliation."""
+        ...
+
     def last_tick_at(self, symbol: str, exchange: str) -> int | None:
         """Epoch ns of the last tick received for a symbol (staleness tracking)."""
         ...
