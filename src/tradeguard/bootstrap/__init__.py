@@ -8,9 +8,8 @@ It builds the CLI's commands: `run` (bootstrap.service), `sim` (bootstrap.simula
 from __future__ import annotations
 
 import argparse
-import math
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import TextIO
@@ -19,9 +18,9 @@ from tradeguard.adapters.db import migrate
 from tradeguard.adapters.replay.config_toml import ConfigFileError, load_replay_config
 from tradeguard.adapters.replay.ticks_csv import TickFileError, read_ticks
 from tradeguard.adapters.sim.embedded import (
-    MAX_STEP_BPS,
     SimulatorOptions,
     SimulatorSetupError,
+    walk_settings,
 )
 from tradeguard.adapters.sim.faults import (
     FAIL_MODES,
@@ -88,14 +87,14 @@ def sim_command() -> cli.Command:
         parser.add_argument("--no-walk", action="store_true", help="prices move only by admin")
         parser.add_argument(
             "--tick-rate",
-            type=_positive,
+            type=float,
             default=4.0,
             metavar="N",
             help="random-walk steps per second per symbol (default 4)",
         )
         parser.add_argument(
             "--drift-bps",
-            type=_basis_points(-MAX_STEP_BPS),
+            type=_decimal,
             default=Decimal(0),
             metavar="BP",
             help="mean return of each walk step in basis points of the price, e.g. 0.5 "
@@ -103,7 +102,7 @@ def sim_command() -> cli.Command:
         )
         parser.add_argument(
             "--volatility-bps",
-            type=_basis_points(Decimal(0)),
+            type=_decimal,
             default=Decimal(8),
             metavar="BP",
             help="standard deviation of each walk step in basis points of the price (default 8)",
@@ -265,6 +264,10 @@ def sim_options(args: argparse.Namespace) -> SimulatorOptions:
     )
     if args.apikey:
         options.apikey = args.apikey
+    try:
+        walk_settings(options)  # drift, volatility and tick rate in range: a usage error now
+    except SimulatorSetupError as error:
+        raise cli.CommandError(str(error)) from None
     return options
 
 
@@ -279,32 +282,12 @@ def _count(text: str) -> int:
     return value
 
 
-def _positive(text: str) -> float:
-    """argparse type: a finite number > 0."""
+def _decimal(text: str) -> Decimal:
+    """argparse type: a decimal number (its range is the simulator's to check)."""
     try:
-        value = float(text)
-    except ValueError:
+        return Decimal(text.strip())
+    except ArithmeticError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 < value < math.inf:
-        raise argparse.ArgumentTypeError(f"must be a positive number, was {text}")
-    return value
-
-
-def _basis_points(low: Decimal) -> Callable[[str], Decimal]:
-    """argparse type: basis points within low..MAX_STEP_BPS."""
-
-    def parse(text: str) -> Decimal:
-        try:
-            value = Decimal(text.strip())
-        except ArithmeticError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if not value.is_finite() or not low <= value <= MAX_STEP_BPS:
-            raise argparse.ArgumentTypeError(
-                f"must be within {low}..{MAX_STEP_BPS} basis points, was {text}"
-            )
-        return value
-
-    return parse
 
 
 def db_command() -> cli.Command:

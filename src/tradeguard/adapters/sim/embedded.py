@@ -101,7 +101,7 @@ def _bps(value: object, name: str, *, low: Decimal) -> Decimal:
         amount = Decimal("NaN")
     if not amount.is_finite() or not low <= amount <= MAX_STEP_BPS:
         raise SimulatorSetupError(
-            f"{name} must be a number of basis points within {low}..{MAX_STEP_BPS}, was {value!r}"
+            f"{name} must be a number of basis points within {low}..{MAX_STEP_BPS}, was {value}"
         )
     return amount
 
