@@ -66,19 +66,13 @@ class RestFaults:
         if self.fail is None or (self.endpoints and endpoint not in self.endpoints):
             return None
         mode = self.fail
-        if self.fail_count is not None:
-            self.fail_count -= 1
-            if self.fail_count <= 0:
-                self.fail, self.fail_count = None, None
+        self.fail, self.fail_count = _spend(self.fail, self.fail_count)
         return mode
 
     def take_order_reply(self) -> str | None:
         """What to do with the reply of an order just placed (consumes one of the count)."""
         mode = self.order_reply
-        if mode is not None and self.order_reply_count is not None:
-            self.order_reply_count -= 1
-            if self.order_reply_count <= 0:
-                self.order_reply, self.order_reply_count = None, None
+        self.order_reply, self.order_reply_count = _spend(self.order_reply, self.order_reply_count)
         return mode
 
     def next_pending_id(self) -> int:
@@ -254,6 +248,13 @@ class StartFaults:
         return {name: True for name, on in spec.items() if on}
 
 
+def _spend(mode: str | None, count: int | None) -> tuple[str | None, int | None]:
+    """A counted fault after one use: `count` None lasts until cleared; the last use clears."""
+    if mode is None or count is None:
+        return mode, count
+    return (None, None) if count <= 1 else (mode, count - 1)
+
+
 def _flag(value: Any, name: str) -> bool:
     if not isinstance(value, bool):
         raise FaultSpecError(f"{name} must be true or false")
@@ -314,7 +315,7 @@ def check_broker_faults(spec: dict[str, Any]) -> None:
         if not isinstance(limits, dict):
             raise FaultSpecError("rate_limits must be an object")
         for name, value in limits.items():
-            if name not in ("order", "smart_order", "api", "window_s", "enabled"):
+            if name not in {f.name for f in fields(RateLimits)}:
                 raise FaultSpecError(f"unknown rate limit {name!r}")
             if name == "enabled" and not isinstance(value, bool):
                 raise FaultSpecError("rate_limits.enabled must be true or false")
