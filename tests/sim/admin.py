@@ -1,5 +1,5 @@
-"""Test helpers (simulator): its admin fault endpoint, and a raw WebSocket client that has
-authenticated and subscribed SBIN in LTP mode."""
+"""Test helpers (simulator): `tradeguard sim` flags as options, its admin fault endpoint, and a
+raw WebSocket client that has authenticated and subscribed SBIN in LTP mode."""
 
 from __future__ import annotations
 
@@ -10,8 +10,20 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
 from tests.sim.ws_fakes import ask
+from tradeguard.adapters.sim.embedded import SimulatorOptions
+from tradeguard.bootstrap import sim_command, sim_options
+from tradeguard.interfaces import cli
 
 SBIN = {"symbol": "SBIN", "exchange": "NSE"}
+PORTS_AND_KEY = ["--rest-port", "0", "--ws-port", "0", "--apikey", "k" * 64]
+
+
+def sim_flags(*flags: str, walk: bool = False) -> SimulatorOptions:
+    """What `tradeguard sim <flags>` would run (any ports, a fixed key; no walk unless asked);
+    a bad flag raises cli.CommandError."""
+    base = PORTS_AND_KEY if walk else [*PORTS_AND_KEY, "--no-walk"]
+    args = cli.build_parser([sim_command()]).parse_args(["sim", *base, *flags])
+    return sim_options(args)
 
 
 async def faults(http: httpx.AsyncClient, body: Any) -> httpx.Response:
@@ -34,3 +46,12 @@ async def subscribed_client(ws_url: str, apikey: str) -> ClientConnection:
     reply = await ask(ws, {"action": "subscribe", "symbols": [SBIN], "mode": 1})
     assert reply["status"] == "success", reply
     return ws
+
+
+async def refused_whole(http: httpx.AsyncClient, body: Any, message: str) -> None:
+    """A bad /sim/admin/faults body: 400 naming the problem, and the fault state unchanged."""
+    before = await set_faults(http)
+    response = await faults(http, body)
+    assert response.status_code == 400
+    assert message in response.json()["message"]
+    assert await set_faults(http) == before

@@ -10,10 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.sim.admin import faults, set_faults
+from tests.sim.admin import refused_whole, set_faults, sim_flags
 from tradeguard.adapters.sim.embedded import EmbeddedSimulator
 from tradeguard.adapters.sim.faults import StartFaults
-from tradeguard.bootstrap import sim_command, sim_options
 from tradeguard.interfaces import cli
 
 SERVER_ERROR = {"status": "error", "message": "An unexpected error occurred"}
@@ -126,19 +125,13 @@ async def test_only_placed_orders_use_up_the_count(
 async def test_a_bad_order_reply_is_400_and_changes_nothing(
     sim: EmbeddedSimulator, http: httpx.AsyncClient, body: dict[str, Any], message: str
 ) -> None:
-    before = await set_faults(http)
-    response = await faults(http, body)
-    assert response.status_code == 400
-    assert message in response.json()["message"]
-    assert await set_faults(http) == before
+    await refused_whole(http, body, message)
     placed = await http.post("/api/v1/placeorder", json=order(sim))
     assert placed.status_code == 200
 
 
 def parse(*flags: str) -> StartFaults:
-    base = ["--rest-port", "0", "--ws-port", "0", "--no-walk", "--apikey", "k" * 64]
-    args = cli.build_parser([sim_command()]).parse_args(["sim", *base, *flags])
-    return sim_options(args).faults
+    return sim_flags(*flags).faults
 
 
 def test_order_reply_flags_map_onto_the_admin_body() -> None:
@@ -172,12 +165,8 @@ def test_bad_order_reply_flags_are_usage_errors(flags: list[str], error: str) ->
 
 @pytest.mark.asyncio
 async def test_the_order_reply_flag_starts_the_simulator_with_the_fault() -> None:
-    base = ["--rest-port", "0", "--ws-port", "0", "--no-walk", "--apikey", "k" * 64]
-    args = cli.build_parser([sim_command()]).parse_args(
-        ["sim", *base, "--order-reply", "500", "--order-reply-count", "1"]
-    )
     async with (
-        EmbeddedSimulator(sim_options(args)) as sim,
+        EmbeddedSimulator(sim_flags("--order-reply", "500", "--order-reply-count", "1")) as sim,
         httpx.AsyncClient(base_url=sim.rest_url, timeout=5.0, trust_env=False) as http,
     ):
         lost = await http.post("/api/v1/placeorder", json=order(sim))

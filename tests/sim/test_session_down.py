@@ -14,11 +14,9 @@ import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.sim.admin import SBIN, faults, set_faults, subscribed_client
+from tests.sim.admin import SBIN, refused_whole, set_faults, sim_flags, subscribed_client
 from tests.sim.ws_fakes import ask, next_is_pong, recv
 from tradeguard.adapters.sim.embedded import EmbeddedSimulator
-from tradeguard.bootstrap import sim_command, sim_options
-from tradeguard.interfaces import cli
 
 INVALID_KEY = {"status": "error", "message": "Invalid openalgo apikey"}
 BROKER_ERROR = {
@@ -159,19 +157,13 @@ async def test_reset_brings_the_session_back(
 async def test_a_bad_switch_is_400_and_changes_nothing(
     sim: EmbeddedSimulator, http: httpx.AsyncClient, body: dict[str, Any], message: str
 ) -> None:
-    before = await set_faults(http)
-    response = await faults(http, body)
-    assert response.status_code == 400
-    assert message in response.json()["message"]
-    assert await set_faults(http) == before
+    await refused_whole(http, body, message)
     assert sim.ws.faults()["session_down"] is False
 
 
 @pytest.mark.asyncio
 async def test_the_session_down_flag_starts_the_simulator_with_the_session_down() -> None:
-    flags = ["--rest-port", "0", "--ws-port", "0", "--no-walk", "--apikey", "k" * 64]
-    args = cli.build_parser([sim_command()]).parse_args(["sim", *flags, "--session-down"])
-    options = sim_options(args)
+    options = sim_flags("--session-down")
     assert options.faults.session_down is True
     assert options.faults.rest_spec() == {"session_down": True}
     async with (

@@ -17,6 +17,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from tests.helpers import eventually
+from tests.sim.admin import sim_flags
 from tests.sim.ws_fakes import ask, next_is_pong, recv
 from tradeguard.adapters.sim.embedded import (
     EmbeddedSimulator,
@@ -25,15 +26,11 @@ from tradeguard.adapters.sim.embedded import (
     apply_start_faults,
 )
 from tradeguard.adapters.sim.faults import EVERY_ORDER, StartFaults
-from tradeguard.bootstrap import sim_command, sim_options
 from tradeguard.interfaces import cli
-
-BASE = ["--rest-port", "0", "--ws-port", "0", "--no-walk", "--apikey", "k" * 64]
 
 
 def options(*flags: str) -> SimulatorOptions:
-    args = cli.build_parser([sim_command()]).parse_args(["sim", *BASE, *flags])
-    return sim_options(args)
+    return sim_flags(*flags)
 
 
 @asynccontextmanager

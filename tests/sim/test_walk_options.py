@@ -10,18 +10,17 @@ from decimal import Decimal
 import pytest
 
 from tests.helpers import eventually
+from tests.sim.admin import sim_flags
 from tradeguard.adapters.sim.embedded import (
     EmbeddedSimulator,
     SimulatorOptions,
     SimulatorSetupError,
 )
 from tradeguard.adapters.sim.market import SimMarket, WalkConfig
-from tradeguard.bootstrap import sim_command, sim_options
 from tradeguard.core.money import to_units
 from tradeguard.interfaces import cli
 
 STEPS = 4000
-BASE = ["--rest-port", "0", "--ws-port", "0", "--apikey", "k" * 64]
 
 
 def step_returns_bps(*, drift: float, volatility: float, seed: int) -> list[float]:
@@ -76,8 +75,7 @@ def test_walk_config_refuses_values_out_of_range(config: dict[str, float], messa
 
 
 def parse(*flags: str) -> SimulatorOptions:
-    args = cli.build_parser([sim_command()]).parse_args(["sim", *BASE, *flags])
-    return sim_options(args)
+    return sim_flags(*flags, walk=True)
 
 
 def test_walk_flags_reach_every_symbols_walk() -> None:
