@@ -37,6 +37,11 @@ class Settings:
     openalgo_order_rate: int = 10
     openalgo_smart_order_rate: int = 10
     openalgo_api_rate: int = 50
+    # Seconds to wait for OpenAlgo: every REST call, and placeorder/placesmartorder (above the
+    # ~10 s OpenAlgo's first order after its daily re-login was seen to take).
+    openalgo_timeout: float = 10.0
+    openalgo_order_timeout: float = 15.0
+    exit_ack_alert: float = 5.0  # alert when an exit order is not acknowledged within (s)
     flush_interval: float = 1.0
     stale_after: float = 30.0
     reconcile_interval: float = 30.0  # live position/order reconciliation; 0: reconnects only
@@ -86,6 +91,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     for name in ("openalgo_order_rate", "openalgo_smart_order_rate", "openalgo_api_rate"):
         if not 1 <= getattr(settings, name) <= 10_000:
             raise SettingsError(f"TRADEGUARD_{name.upper()} must be 1 to 10000 requests/s")
+    _check_timeouts(settings)
     if settings.flush_interval <= 0 or settings.flush_interval > 1:
         raise SettingsError("TRADEGUARD_FLUSH_INTERVAL must be in (0, 1] seconds")
     if settings.reconcile_interval != 0 and not 5 <= settings.reconcile_interval <= 3600:
@@ -96,6 +102,21 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if settings.openalgo_url and not settings.openalgo_api_key:
         raise SettingsError("TRADEGUARD_OPENALGO_API_KEY is required with TRADEGUARD_OPENALGO_URL")
     return settings
+
+
+def _check_timeouts(settings: Settings) -> None:
+    if not 1 <= settings.openalgo_timeout <= 60:
+        raise SettingsError("TRADEGUARD_OPENALGO_TIMEOUT must be in [1, 60] seconds")
+    if not 1 <= settings.openalgo_order_timeout <= 120:
+        raise SettingsError(
+            "TRADEGUARD_OPENALGO_ORDER_TIMEOUT must be in [1, 120] seconds (keep it above the "
+            "~10 s OpenAlgo's first order after a re-login can take; default 15)"
+        )
+    if not 0 < settings.exit_ack_alert < settings.openalgo_order_timeout:
+        raise SettingsError(
+            "TRADEGUARD_EXIT_ACK_ALERT must be > 0 and below TRADEGUARD_OPENALGO_ORDER_TIMEOUT "
+            f"({settings.openalgo_order_timeout:g} s)"
+        )
 
 
 def _convert(key: str, raw: str, default: object) -> object:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import AsyncIterator
 
@@ -73,7 +74,58 @@ async def test_place_fill_and_read_everything(sim: SimHandle, gateway: OpenAlgoG
     assert (info.tick_size, info.lot_size) == ("0.05", 1)
     await gateway.ping()
     funds = await gateway.funds()
-    assert funds["utiliseddebits"] == to_units("8000")
+    assert funds.utilised_debits == to_units("8000")
+
+
+@pytest.mark.asyncio
+async def test_funds_in_live_and_analyzer_modes(sim: SimHandle, gateway: OpenAlgoGateway) -> None:
+    """Live funds are 2-dp strings; analyzer (sandbox) funds are floats with `last_reset`
+    ("YYYY-MM-DD HH:MM:SS"), an integer `reset_count`, more amounts and "mode": "analyze" at
+    the top level, as real OpenAlgo answers. Both parse; switching back gives the live shape."""
+    await gateway.place_order(BUY)
+    await sim.price("SBIN", "NSE", "801.35")
+    live = await gateway.funds()
+    assert (live.mode, live.last_reset, live.reset_count, dict(live.extra)) == (
+        "live",
+        None,
+        None,
+        {},
+    )
+    assert (live.utilised_debits, live.m2m_unrealized) == (to_units("8000"), to_units("13.5"))
+    toggled = await sim.call("analyzer/toggle", {"apikey": APIKEY, "mode": True})
+    assert toggled.json()["data"]["message"] == "Analyzer mode switched to analyze"
+    raw = (await sim.call("funds", {"apikey": APIKEY})).json()
+    assert raw["mode"] == "analyze"
+    assert isinstance(raw["data"]["reset_count"], int)
+    assert isinstance(raw["data"]["availablecash"], float)
+    sandbox = await gateway.funds()
+    assert sandbox.mode == "analyze"
+    assert sandbox.reset_count == 0
+    assert sandbox.last_reset == raw["data"]["last_reset"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", sandbox.last_reset or "")
+    assert (sandbox.utilised_debits, sandbox.m2m_unrealized) == (
+        live.utilised_debits,
+        live.m2m_unrealized,
+    )
+    assert sandbox.extra["grossexposure"] == to_units("8000")
+    assert sandbox.extra["totalpnl"] == to_units("13.5")
+    await sim.call("analyzer/toggle", {"apikey": APIKEY, "mode": False})
+    assert (await gateway.funds()).mode == "live"
+
+
+def test_funds_parse_refuses_what_is_not_funds() -> None:
+    good = {"availablecash": "1.00", "collateral": "0", "m2mrealized": "0", "m2munrealized": 0,
+            "utiliseddebits": 0.5}  # fmt: skip
+    assert parse.funds(good).available_cash == to_units("1")
+    for bad in (
+        {**good, "last_reset": "07-12-2026 10:00"},
+        {**good, "reset_count": 1.5},
+        {**good, "reset_count": True},
+        {**good, "grossexposure": "lots"},
+        {k: v for k, v in good.items() if k != "availablecash"},
+    ):
+        with pytest.raises(parse.ParseError):
+            parse.funds(bad)
 
 
 @pytest.mark.asyncio
@@ -219,6 +271,27 @@ async def test_timeout_on_a_write_is_unknown_outcome(sim: SimHandle) -> None:
             await gw.position_book()
         assert not isinstance(read.value, UnknownOutcome)
         assert await gw.position_book() == []
+
+
+@pytest.mark.asyncio
+async def test_order_placement_has_its_own_longer_timeout(sim: SimHandle) -> None:
+    """A placeorder reply that comes after the REST timeout but within the order timeout (as
+    OpenAlgo's first order after a re-login, ~10 s) is an accepted order, not an unknown
+    outcome; reads still give up at the REST timeout. Without an order timeout the same late
+    reply is an unknown outcome."""
+    late = {"order_reply": "late", "order_reply_delay_ms": 600, "order_reply_count": 1}
+    async with OpenAlgoGateway(sim.url, APIKEY, timeout=0.3, order_timeout=5.0) as gw:
+        await sim.faults(**late)
+        placed = await gw.place_order(BUY)
+        assert placed.order_id is not None
+        await sim.faults(fail="timeout", fail_count=1, endpoints=["positionbook"])
+        with pytest.raises(RetryableError, match="timed out") as read:
+            await gw.position_book()
+        assert not isinstance(read.value, UnknownOutcome)
+    async with OpenAlgoGateway(sim.url, APIKEY, timeout=0.3) as gw:
+        await sim.faults(reset=True, **late)
+        with pytest.raises(UnknownOutcome, match="timed out"):
+            await gw.place_order(BUY)
 
 
 @pytest.mark.asyncio

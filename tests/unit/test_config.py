@@ -21,6 +21,9 @@ def test_defaults_with_no_variables() -> None:
         settings.openalgo_smart_order_rate,
         settings.openalgo_api_rate,
     ) == (10, 10, 50)
+    # placements wait longer than OpenAlgo's ~10 s stall after a re-login; other calls 10 s
+    assert (settings.openalgo_timeout, settings.openalgo_order_timeout) == (10.0, 15.0)
+    assert settings.openalgo_order_timeout > 10.0
 
 
 def test_variables_are_converted_to_their_setting_type() -> None:
@@ -57,6 +60,11 @@ def test_variables_are_converted_to_their_setting_type() -> None:
         ("TRADEGUARD_OPENALGO_API_RATE", "-5", "OPENALGO_API_RATE"),
         ("TRADEGUARD_OPENALGO_SMART_ORDER_RATE", "1.5", "whole number"),
         ("TRADEGUARD_STALE_POLICY", "panic", "STALE_POLICY"),
+        ("TRADEGUARD_OPENALGO_TIMEOUT", "0.5", "OPENALGO_TIMEOUT must be in"),
+        ("TRADEGUARD_OPENALGO_ORDER_TIMEOUT", "600", "OPENALGO_ORDER_TIMEOUT must be in"),
+        ("TRADEGUARD_OPENALGO_ORDER_TIMEOUT", "nan", "OPENALGO_ORDER_TIMEOUT must be in"),
+        ("TRADEGUARD_EXIT_ACK_ALERT", "15", "below TRADEGUARD_OPENALGO_ORDER_TIMEOUT"),
+        ("TRADEGUARD_EXIT_ACK_ALERT", "0", "EXIT_ACK_ALERT must be > 0"),
         ("TRADEGUARD_OPENALGO_URL", "http://127.0.0.1:5000", "API_KEY"),
     ],
 )

@@ -139,7 +139,13 @@ async def serve(
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         store = await SqlStore.open(settings.effective_database_url)
         stack.push_async_callback(store.close)
-        gateway = OpenAlgoGateway(rest_url, apikey, rate_limits=gateway_limits(settings))
+        gateway = OpenAlgoGateway(
+            rest_url,
+            apikey,
+            timeout=settings.openalgo_timeout,
+            order_timeout=settings.openalgo_order_timeout,
+            rate_limits=gateway_limits(settings),
+        )
         stack.push_async_callback(gateway.aclose)
 
         def feed_reconnected() -> None:  # order updates are not replayed: reconcile at once

@@ -8,7 +8,8 @@ be resolved from the order book before anything is resent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
@@ -114,6 +115,24 @@ class PositionReport:
     quantity: int
     average_price: int | None = None
     ltp: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Funds:
+    """The account's funds (OpenAlgo `funds`), amounts in money units. In analyzer (sandbox)
+    mode `mode` is "analyze" and the reply also says when the sandbox's funds were last reset
+    (`last_reset`, OpenAlgo's naive IST "YYYY-MM-DD HH:MM:SS") and how often (`reset_count`);
+    `extra` holds every other amount it carries (total_realized_pnl, grossexposure, ...)."""
+
+    available_cash: int
+    collateral: int
+    m2m_realized: int
+    m2m_unrealized: int
+    utilised_debits: int
+    mode: str = "live"
+    last_reset: str | None = None
+    reset_count: int | None = None
+    extra: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

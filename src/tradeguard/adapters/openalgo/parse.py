@@ -13,10 +13,18 @@ import ast
 import html
 import json
 import re
+import time
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
-from tradeguard.core.broker import FillReport, OrderReport, OrderStatus, PositionReport, SymbolInfo
+from tradeguard.core.broker import (
+    FillReport,
+    Funds,
+    OrderReport,
+    OrderStatus,
+    PositionReport,
+    SymbolInfo,
+)
 from tradeguard.core.money import SCALE, MoneyError, to_units
 
 _UNIT = Decimal(1) / SCALE
@@ -167,6 +175,46 @@ def symbol_info(data: Any, symbol: str, exchange: str) -> SymbolInfo:
         raise ParseError(f"lotsize must be positive, was {lot}")
     units(tick, "tick_size")  # representable in units, or refuse
     return SymbolInfo(symbol, exchange, format(tick.normalize(), "f"), lot)
+
+
+_FUNDS = {
+    "availablecash": "available_cash",
+    "collateral": "collateral",
+    "m2mrealized": "m2m_realized",
+    "m2munrealized": "m2m_unrealized",
+    "utiliseddebits": "utilised_debits",
+}
+_RESET_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def funds(data: Any, mode: Any = None) -> Funds:
+    """`funds` data in either mode: live (2-dp strings) or analyzer (floats, plus
+    `last_reset` "YYYY-MM-DD HH:MM:SS" and an integer `reset_count`; the reply's top level says
+    `"mode": "analyze"`). Every other field must be an amount (units, rounded half-even past
+    4 decimals)."""
+    data = as_dict(data, "data")
+    amounts = {k: units(field(data, k), k, average=True) for k in _FUNDS}
+    mode = data.get("mode", "live") if mode is None else mode
+    if not isinstance(mode, str):
+        raise ParseError(f"mode: expected a string, got {mode!r}")
+    last_reset = data.get("last_reset")
+    if last_reset is not None:
+        try:
+            time.strptime(str(last_reset), _RESET_FORMAT)  # naive IST: checked, kept as text
+        except ValueError:
+            raise ParseError(f"last_reset: not YYYY-MM-DD HH:MM:SS: {last_reset!r}") from None
+        last_reset = str(last_reset)
+    count = data.get("reset_count")
+    reset_count = None if count is None else integer(count, "reset_count")
+    special = {*_FUNDS, "mode", "last_reset", "reset_count"}
+    extra = {k: units(v, k, average=True) for k, v in data.items() if k not in special}
+    return Funds(
+        **{name: amounts[key] for key, name in _FUNDS.items()},
+        mode=mode,
+        last_reset=last_reset,
+        reset_count=reset_count,
+        extra=extra,
+    )
 
 
 def ltp_of(data: Any, name: str) -> int | None:

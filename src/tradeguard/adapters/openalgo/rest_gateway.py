@@ -40,6 +40,7 @@ from tradeguard.adapters.openalgo.ratelimit import (
 )
 from tradeguard.core.broker import (
     FillReport,
+    Funds,
     MalformedReply,
     NotPlaced,
     OrderNotFound,
@@ -70,7 +71,10 @@ def _num(units: int) -> str:
 
 
 class OpenAlgoGateway:
-    """BrokerGateway over OpenAlgo's REST API v1 at `base_url` (e.g. http://127.0.0.1:5000)."""
+    """BrokerGateway over OpenAlgo's REST API v1 at `base_url` (e.g. http://127.0.0.1:5000).
+
+    `timeout` bounds every call; `order_timeout` (None: the same) bounds placeorder and
+    placesmartorder, whose replies can take ~10 s right after OpenAlgo's daily re-login."""
 
     def __init__(
         self,
@@ -78,6 +82,7 @@ class OpenAlgoGateway:
         apikey: str,
         *,
         timeout: float = 10.0,
+        order_timeout: float | None = None,
         rate_limits: RateLimitConfig | None = None,
         max_connections: int = 20,
         keepalive_expiry: float = 4.0,
@@ -89,6 +94,10 @@ class OpenAlgoGateway:
         self._last_prices: dict[tuple[str, str], int] = {}
         self._base_url = base_url.rstrip("/") + "/api/v1/"
         self._timeout = aiohttp.ClientTimeout(total=timeout, connect=timeout)
+        # placeorder/placesmartorder wait longer (OpenAlgo's first order after a re-login took
+        # ~10 s); the connect part (nothing sent yet) stays the REST timeout.
+        orders = timeout if order_timeout is None else order_timeout
+        self._order_timeout = aiohttp.ClientTimeout(total=orders, connect=min(timeout, orders))
         self._max_connections = max_connections
         self._keepalive_expiry = keepalive_expiry
         self._session: aiohttp.ClientSession | None = None
@@ -267,14 +276,10 @@ class OpenAlgoGateway:
             )
         return info
 
-    async def funds(self) -> dict[str, int]:
+    async def funds(self) -> Funds:
+        """The account's funds, live or analyzer mode (parse.funds)."""
         reply = await self._post("funds", {}, API, Priority.LOW)
-
-        def amounts(reply: dict[str, Any]) -> dict[str, int]:
-            data = parse.as_dict(reply.get("data"), "data")
-            return {k: parse.units(v, k, average=True) for k, v in data.items() if k != "mode"}
-
-        return self._parsed("funds", reply, amounts)
+        return self._parsed("funds", reply, lambda r: parse.funds(r.get("data"), r.get("mode")))
 
     async def ping(self) -> None:
         await self._post("ping", {}, API, Priority.LOW)
@@ -292,7 +297,9 @@ class OpenAlgoGateway:
         write = endpoint in ("placeorder", "placesmartorder")
         try:
             async with self._client().post(
-                endpoint, json={"apikey": self._apikey, **payload}
+                endpoint,
+                json={"apikey": self._apikey, **payload},
+                timeout=self._order_timeout if write else self._timeout,
             ) as response:
                 status, raw = response.status, await response.read()
         except _NOT_SENT as exc:

@@ -94,6 +94,12 @@ def non_negative(value: Any) -> Decimal:
     return amount
 
 
+def boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise FieldError("Not a valid boolean.")
+    return value
+
+
 def symbol_list(value: Any) -> list[tuple[str, str]]:
     if not isinstance(value, list) or not value:
         raise FieldError("Shorter than minimum length 1.")
@@ -168,6 +174,12 @@ SYMBOL = QUOTES
 MULTI_QUOTES: Schema = {
     "apikey": Field(text, required=True),
     "symbols": Field(symbol_list, required=True),
+}
+
+
+ANALYZER_TOGGLE: Schema = {
+    "apikey": Field(text, required=True),
+    "mode": Field(boolean, required=True),
 }
 
 

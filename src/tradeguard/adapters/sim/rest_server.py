@@ -134,7 +134,16 @@ class SimApi:
             "funds": (Endpoint(schemas.APIKEY_ONLY, "api", False), self.funds),
             "symbol": (Endpoint(schemas.SYMBOL, "api", False), self.symbol),
             "ping": (Endpoint(schemas.APIKEY_ONLY, "api", False), self.ping),
+            "analyzer": (Endpoint(schemas.APIKEY_ONLY, "api", False), self.analyzer_status),
+            "analyzer/toggle": (
+                Endpoint(schemas.ANALYZER_TOGGLE, "api", False),
+                self.analyzer_toggle,
+            ),
         }
+        # Analyzer (sandbox) mode: here it changes only the shape of `funds` (OpenAlgo's
+        # sandbox answers floats, `last_reset` and `reset_count`, and "mode": "analyze").
+        self.analyzer = False
+        self.analyzer_reset_at = "1970-01-01 05:30:00"  # naive IST, as the sandbox shows it
 
     # -- the pipeline every /api/v1 call goes through -----------------------------------------
 
@@ -340,7 +349,31 @@ class SimApi:
         return JSONResponse({"status": "success", "results": results})
 
     async def funds(self, data: Data) -> Response:
-        return _success({k: views.money(v) for k, v in self.broker.funds().items()})
+        funds = self.broker.funds()
+        if self.analyzer:
+            body = views.sandbox_funds(funds, self.analyzer_reset_at, 0)
+            return JSONResponse({"status": "success", "data": body, "mode": "analyze"})
+        return _success({k: views.money(v) for k, v in funds.items()})
+
+    async def analyzer_status(self, data: Data) -> Response:
+        mode = "analyze" if self.analyzer else "live"
+        return _success({"mode": mode, "analyze_mode": self.analyzer, "total_logs": 0})
+
+    async def analyzer_toggle(self, data: Data) -> Response:
+        on = bool(data["mode"])
+        if on and not self.analyzer:  # the sandbox's funds start (or were reset) now
+            ist = time.gmtime(time.time() + 19_800)
+            self.analyzer_reset_at = time.strftime("%Y-%m-%d %H:%M:%S", ist)
+        self.analyzer = on
+        mode = "analyze" if on else "live"
+        return _success(
+            {
+                "mode": mode,
+                "analyze_mode": on,
+                "total_logs": 0,
+                "message": f"Analyzer mode switched to {mode}",
+            }
+        )
 
     async def symbol(self, data: Data) -> Response:
         symbol, exchange = data["symbol"], data["exchange"]

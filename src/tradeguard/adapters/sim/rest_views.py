@@ -37,6 +37,25 @@ def money(units: Fraction | int) -> str:
     return str((Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal("0.01")))
 
 
+def sandbox_funds(funds: dict[str, int], last_reset: str, reset_count: int) -> Data:
+    """The paper broker's funds as OpenAlgo's analyzer (sandbox) mode answers them: floats,
+    the sandbox's extra amounts, when its funds were last reset (naive IST) and how often."""
+    realized = price(funds["m2mrealized"])
+    return {
+        "availablecash": price(funds["availablecash"]),
+        "collateral": 0.0,
+        "m2munrealized": price(funds["m2munrealized"]),
+        "m2mrealized": realized,
+        "total_realized_pnl": realized,
+        "today_realized_pnl": realized,
+        "utiliseddebits": price(funds["utiliseddebits"]),
+        "grossexposure": price(funds["utiliseddebits"]),
+        "totalpnl": price(funds["m2mrealized"] + funds["m2munrealized"]),
+        "last_reset": last_reset,
+        "reset_count": reset_count,
+    }
+
+
 def success(data: Any) -> JSONResponse:
     return JSONResponse({"status": "success", "data": data})
 
