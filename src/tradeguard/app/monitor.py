@@ -4,7 +4,9 @@ Ticks from the feed go straight into `engine.on_tick` (no I/O on that path); exi
 executor tasks, level and strategy changes go to the event sink. A flush loop writes the
 fast-moving fields of every dirty trade and strategy in ONE batch at least every
 `flush_interval`; lifecycle changes are written through by the executor and `add_trade`.
-A clock loop fires time exits without ticks. Subscriptions are reference-counted per symbol:
+A clock loop fires time exits without ticks. The loops run under the app's Supervisor
+(app.supervisor): one that dies is restarted, and one that keeps dying shows on /health.
+Subscriptions are reference-counted per symbol:
 the first open trade subscribes it, the last one to close unsubscribes it.
 
 Reconciliation with the broker's books (orders and positions) runs while monitoring:
@@ -30,9 +32,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tradeguard.app.executor import ExitExecutor, cancel_all
+from tradeguard.app.failpoints import Failpoints
 from tradeguard.app.ports import Clock, EventSink, MarketFeed, Store
 from tradeguard.app.records import Record
 from tradeguard.app.snapshots import Snapshots, audit, commit_logged
+from tradeguard.app.supervisor import Supervisor
 from tradeguard.core.broker import OrderReport
 from tradeguard.core.decisions import Decisions
 from tradeguard.core.engine import EngineError, RiskEngine
@@ -73,6 +77,8 @@ class Monitor:
         reconcile: Reconcile | None = None,
         reconcile_interval: float | None = None,
         flush_chunk: int = 500,
+        supervisor: Supervisor | None = None,
+        failpoints: Failpoints | None = None,
     ) -> None:
         self.engine = engine
         self.executor = executor
@@ -85,6 +91,8 @@ class Monitor:
         self.clock_interval = clock_interval
         self.flush_chunk = flush_chunk
         self.reconcile = reconcile
+        self.supervisor = supervisor or Supervisor(clock, executor.alerts, store)
+        self.failpoints = failpoints or Failpoints()
         self.reconcile_interval = reconcile_interval  # None or <= 0: only after reconnects
         self.reconciles = 0  # reconciliations completed while running
         self.running = False
@@ -113,15 +121,11 @@ class Monitor:
             await self.feed.subscribe(symbols)
         self._reconnects = self.feed.reconnects
         self.running = True
-        self._loops = [
-            asyncio.create_task(self._flush_loop(), name="tradeguard-flush"),
-            asyncio.create_task(self._clock_loop(), name="tradeguard-clock"),
-        ]
+        supervise = self.supervisor.start
+        self._loops = [supervise("flush", self._flush_loop), supervise("clock", self._clock_loop)]
         interval = self.reconcile_interval
         if self.reconcile is not None and interval is not None and interval > 0:
-            self._loops.append(
-                asyncio.create_task(self._reconcile_loop(interval), name="tradeguard-reconcile")
-            )
+            self._loops.append(supervise("reconcile", lambda: self._reconcile_loop(interval)))
         if pending:
             self.dispatch(pending)
 
@@ -218,19 +222,26 @@ class Monitor:
         keys = [(True, i) for i in sorted(trade_ids)] + [(False, i) for i in sorted(strategy_ids)]
         written = 0
         for start in range(0, len(keys), self.flush_chunk):
-            chunk = self._flush_records(keys[start : start + self.flush_chunk])
+            try:
+                chunk = self._flush_records(keys[start : start + self.flush_chunk])
+            except Exception:  # a bug: keep them dirty; the supervisor restarts the loop
+                self._dirty_again(keys[start:])
+                raise
             try:
                 await self.store.commit(chunk)
             except Exception:
                 log.exception("flush failed; will retry")
-                engine = self.engine
-                for is_trade, key in keys[start:]:
-                    (engine.dirty_trades if is_trade else engine.dirty_strategies).add(key)
+                self._dirty_again(keys[start:])
                 break
             written += len(chunk)
         if written:
             self.flushes += 1
         return written
+
+    def _dirty_again(self, keys: list[tuple[bool, str]]) -> None:
+        engine = self.engine
+        for is_trade, key in keys:
+            (engine.dirty_trades if is_trade else engine.dirty_strategies).add(key)
 
     def _flush_records(self, keys: list[tuple[bool, str]]) -> list[Record]:
         now = self.clock.now()
@@ -251,11 +262,13 @@ class Monitor:
     async def _flush_loop(self) -> None:
         while True:
             await self.clock.sleep(self.flush_interval)
+            self.failpoints.fail("flush_loop")
             await self.flush()
 
     async def _clock_loop(self) -> None:
         while True:
             await self.clock.sleep(self.clock_interval)
+            self.failpoints.fail("clock_loop")
             self.on_clock()
 
     def on_clock(self) -> None:
@@ -308,6 +321,7 @@ class Monitor:
             while self.executor.in_flight() and waited < interval:
                 await self.clock.sleep(step)
                 waited += step
+            self.failpoints.fail("reconcile_loop")
             await self._reconcile_once(_PERIODIC)
 
     def _side(self, work: Coroutine[Any, Any, Any] | Awaitable[Any]) -> None:

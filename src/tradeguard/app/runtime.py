@@ -12,6 +12,10 @@ While running, the broker's books are reconciled after every feed reconnect (wir
 reconnect callback to `feed_reconnected`) and every `RuntimeOptions.reconcile_interval`
 seconds (None or 0: only after reconnects), so a position closed by hand at the broker becomes
 CLOSED_EXTERNALLY without a restart.
+
+Every long-running task (the monitor's flush, clock and reconciliation loops, and what the
+composition root adds: the dashboard publisher, the console, the demo trader) runs under one
+`Supervisor` (`self.supervisor`): restarted when it dies, shown on /health when it keeps dying.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from tradeguard.app.recovery import Recovery, RecoveryResult
 from tradeguard.app.resolve import ExecutorPolicy
 from tradeguard.app.service import TradeService
 from tradeguard.app.snapshots import Snapshots
+from tradeguard.app.supervisor import SupervisionPolicy, Supervisor
 from tradeguard.core.broker import BrokerError
 from tradeguard.core.engine import RiskEngine
 from tradeguard.core.model import Tick
@@ -44,6 +49,7 @@ class RuntimeOptions:
     stale_after: float = 30.0
     reconcile_interval: float | None = 30.0  # seconds between live reconciliations
     policy: ExecutorPolicy | None = None
+    supervision: SupervisionPolicy | None = None
 
 
 class AppRuntime:
@@ -67,6 +73,7 @@ class AppRuntime:
         self.engine = RiskEngine()
         self.snapshots = Snapshots(self.engine)
         self.alerts = BusAlerts(self.bus, clock, self.engine)
+        self.supervisor = Supervisor(clock, self.alerts, store, self.options.supervision)
         self.executor = ExitExecutor(
             self.engine,
             broker,
@@ -94,6 +101,8 @@ class AppRuntime:
             clock_interval=self.options.clock_interval,
             reconcile=self.recovery.reconcile_now,
             reconcile_interval=self.options.reconcile_interval,
+            supervisor=self.supervisor,
+            failpoints=failpoints,
         )
         self.service = TradeService(
             self.monitor,
@@ -139,3 +148,4 @@ class AppRuntime:
 
     async def stop(self) -> None:
         await self.monitor.stop(grace=self.options.stop_grace)
+        await self.supervisor.close()

@@ -127,7 +127,8 @@ class ServiceOps:
     # -- operations -----------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
-        """Database, broker session, feed and staleness; `status` is ok or degraded."""
+        """Database, broker session, feed, staleness and background tasks; `status` is ok or
+        degraded."""
         now = self.clock.now()
         stale: list[str] = []
         feed_connected = None
@@ -144,12 +145,17 @@ class ServiceOps:
             degraded.append("broker_session")
         if stale:
             degraded.append("stale_symbols")
+        supervisor = self.monitor.supervisor
+        failing = supervisor.degraded()
+        if failing:
+            degraded.append("background_tasks")
         return {
             "status": "degraded" if degraded else "ok",
             "degraded": degraded,
             "database": {"degraded": self.store.degraded, "pending_writes": self.store.pending},
             "broker": {"session_down": session_down},
             "feed": {"connected": feed_connected, "stale_symbols": stale},
+            "background": {"degraded": failing, "tasks": supervisor.status()},
             "monitor": {
                 "running": self.monitor.running,
                 "trades": sum(1 for _ in self.engine.trades()),

@@ -189,11 +189,12 @@ async def serve(
         running.extras["accounts"] = accounts
         print(f"dashboard: {server.url}/", flush=True)
         print(f"REST API: {server.url}/api/v1/ (docs: {server.url}/docs)", flush=True)
+        supervise = runtime.supervisor.start  # restarted if they die; /health shows it
         tasks: list[asyncio.Task[None]] = [
-            asyncio.create_task(ViewPublisher(runtime.service).run(), name="view-publisher")
+            supervise("view-publisher", ViewPublisher(runtime.service).run)
         ]
         if console:
-            tasks.append(asyncio.create_task(print_events(runtime.service)))
+            tasks.append(supervise("console", lambda: print_events(runtime.service)))
         if simulator is not None and settings.demo:
             trader = DemoTrader(
                 runtime.service,
@@ -201,7 +202,7 @@ async def serve(
                 [(s, e) for s, e, _ in DEMO_SYMBOLS],
                 account=DEFAULT_ACCOUNT,
             )
-            tasks.append(asyncio.create_task(trader.run(), name="demo-trader"))
+            tasks.append(supervise("demo-trader", trader.run))
         for extra in extras or []:
             tasks.append(asyncio.create_task(extra(running)))
         if started is not None:
