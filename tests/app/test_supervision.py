@@ -16,7 +16,7 @@ from tests.app.fakes import Alerts
 from tests.app.harness import Harness, World
 from tests.helpers import eventually
 from tradeguard.adapters.db.store import SqlStore
-from tradeguard.app.failpoints import Failpoints, FailpointError
+from tradeguard.app.failpoints import FailpointError, Failpoints
 from tradeguard.app.supervisor import SupervisionPolicy, Supervisor, TaskState
 from tradeguard.core.model import Side
 from tradeguard.core.money import to_units
