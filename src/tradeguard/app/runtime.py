@@ -16,6 +16,8 @@ CLOSED_EXTERNALLY without a restart.
 Every long-running task (the monitor's flush, clock and reconciliation loops, and what the
 composition root adds: the dashboard publisher, the console, the demo trader) runs under one
 `Supervisor` (`self.supervisor`): restarted when it dies, shown on /health when it keeps dying.
+The executor places through an `AckWatchGateway`: an exit order that OpenAlgo has not answered
+after `RuntimeOptions.exit_ack_alert` seconds raises a critical alert (None or 0: no watch).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from tradeguard.app.ackwatch import AckWatchGateway
 from tradeguard.app.events import EventBus
 from tradeguard.app.executor import ExitExecutor
 from tradeguard.app.failpoints import Failpoints
@@ -50,6 +53,7 @@ class RuntimeOptions:
     reconcile_interval: float | None = 30.0  # seconds between live reconciliations
     policy: ExecutorPolicy | None = None
     supervision: SupervisionPolicy | None = None
+    exit_ack_alert: float | None = 5.0  # alert on an exit order unanswered this long (s)
 
 
 class AppRuntime:
@@ -74,9 +78,11 @@ class AppRuntime:
         self.snapshots = Snapshots(self.engine)
         self.alerts = BusAlerts(self.bus, clock, self.engine)
         self.supervisor = Supervisor(clock, self.alerts, store, self.options.supervision)
+        after = self.options.exit_ack_alert
+        self.ack_watch = AckWatchGateway(broker, clock, self.alerts, after) if after else None
         self.executor = ExitExecutor(
             self.engine,
-            broker,
+            self.ack_watch or broker,
             store,
             clock,
             self.alerts,

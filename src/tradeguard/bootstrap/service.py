@@ -167,6 +167,7 @@ async def serve(
                 flush_interval=settings.flush_interval,
                 stale_after=settings.stale_after,
                 reconcile_interval=settings.reconcile_interval or None,
+                exit_ack_alert=settings.exit_ack_alert,
             ),
             Failpoints(settings.failpoint),
         )
