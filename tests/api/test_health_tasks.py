@@ -5,13 +5,19 @@ the task, since when and its error, a critical alert on the event bus and an aud
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.api.conftest import Api
 from tests.helpers import eventually
 from tradeguard.app.failpoints import Failpoints
+from tradeguard.bootstrap.service import Running, serve
+from tradeguard.config import Settings
 
 
 @pytest.mark.asyncio
@@ -88,3 +94,33 @@ async def test_health_shows_restarted_and_dying_background_tasks(api: Api) -> No
 async def _has(actions: Any, action: str) -> list[str] | None:
     found: list[str] = await actions
     return found if action in found else None
+
+
+@pytest.mark.asyncio
+async def test_serve_supervises_its_tasks_and_a_failpoint_degrades_health(
+    tmp_path: Path,
+) -> None:
+    """`tradeguard run` as a whole (serve): the publisher and console run supervised next to
+    the monitor's loops; TRADEGUARD_FAILPOINT=raise:clock_loop makes /health degraded."""
+    started: asyncio.Future[Running] = asyncio.get_running_loop().create_future()
+    settings = Settings(data_dir=tmp_path, demo=False, port=0, failpoint="raise:clock_loop")
+    task = asyncio.create_task(serve(settings, console=True, started=started.set_result))
+    try:
+        running = await asyncio.wait_for(started, timeout=30)
+        async with httpx.AsyncClient(base_url=running.extras["api"].url) as client:
+
+            async def degraded() -> dict[str, Any] | None:
+                reply = await client.get("/health")
+                return reply.json() if reply.status_code == 503 else None
+
+            body = await eventually(degraded, timeout=15, message="/health degraded")
+        assert body["background"]["degraded"] == ["clock"]
+        tasks = body["background"]["tasks"]
+        assert set(tasks) == {"clock", "flush", "reconcile", "view-publisher", "console"}
+        assert tasks["view-publisher"]["state"] == "running"
+        assert tasks["flush"]["failures"] == 0
+    finally:
+        if started.done():
+            started.result().stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            assert await asyncio.wait_for(task, timeout=10) == 0
