@@ -6,7 +6,7 @@ Every such task runs under one `Supervisor`, as a `SupervisedTask` entity with i
 although nothing asked it to (a loop that returns is as dead as one that raised), has failed:
 
 - the failure is counted, logged with its traceback, alerted (warning) and audited
-  (`task_failed`, subject `task:<name>`);
+  (`task_failed`, subject `task:<name>`; while the task is degraded, only counted and logged);
 - a restartable task is started again after a back-off (`SupervisionPolicy.backoff`, growing
   with consecutive failures, the last value repeating): restarting never stops;
 - a task that fails `degraded_after` times within `window` seconds keeps being restarted but
@@ -197,7 +197,8 @@ class Supervisor:
             task.recent.popleft()
         then = "restarting it" if task.restart else "it is not restarted"
         log.error("background task %s failed (%s); %s", task.name, error, then)
-        self._audit("task_failed", task, error=error, failures=task.failures)
+        if not task.degraded:  # while degraded, /health counts the failures: no audit flood
+            self._audit("task_failed", task, error=error, failures=task.failures)
         if not task.degraded and (
             not task.restart or len(task.recent) >= self.policy.degraded_after
         ):
