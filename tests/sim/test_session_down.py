@@ -54,6 +54,8 @@ def valid_bodies(key: str) -> dict[str, dict[str, Any]]:
         "funds": {"apikey": key},
         "symbol": SBIN | {"apikey": key},
         "ping": {"apikey": key},
+        "analyzer": {"apikey": key},
+        "analyzer/toggle": {"apikey": key, "mode": False},
     }
 
 
