@@ -55,6 +55,9 @@ async def test_health_shows_restarted_and_dying_background_tasks(api: Api) -> No
     assert health.status_code == 200, health.text
     assert health.json()["status"] == "ok"
     assert (await clock_task())["last_error"] == "FailpointError: failpoint raise:clock_loop"
+    metrics = (await api.client.get("/metrics")).text
+    assert 'tradeguard_background_task_failures_total{task="clock"} 1\n' in metrics
+    assert 'tradeguard_background_task_failures_total{task="flush"} 0\n' in metrics
 
     runtime.monitor.failpoints = Failpoints("raise:clock_loop")  # now it keeps dying
 

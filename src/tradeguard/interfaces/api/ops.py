@@ -82,6 +82,13 @@ def render_metrics(
            [("", monitor.get("exits_in_flight", 0))])  # fmt: skip
     metric("degraded", "gauge", "1 when /health is degraded.",
            [("", int(health.get("status") != "ok"))])  # fmt: skip
+    tasks = sorted(health.get("background", {}).get("tasks", {}).items())
+    metric(
+        "background_task_failures_total",
+        "counter",
+        "Failures of supervised background tasks (each one restarted unless degraded).",
+        [(f'{{task="{_label(name)}"}}', task["failures"]) for name, task in tasks],
+    )
     metric(
         "api_responses_total",
         "counter",
