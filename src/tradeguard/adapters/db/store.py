@@ -3,12 +3,15 @@
 All database work runs on one dedicated worker thread with plain sync sessions; the event loop
 only hands work over and waits on futures, never on the database. Writes go through one FIFO
 (pending.PendingQueue): `commit` queues its records and waits a short `commit_timeout` for the
-worker to commit them in one transaction. If the database is down, locked or slow, `commit`
-returns False and the records stay queued; the store turns `degraded`, retries with backoff,
-replays the queue in order (before any newer write, since it is the same queue), and turns
-healthy again once the queue is empty. Reads see queued snapshots on top of the database.
-A saturated event loop steps aside briefly when the worker waits too long for the interpreter
-lock (handoff.LockHandoff).
+worker to commit them in one transaction. If the database is down, locked or slow, the records
+stay queued and go to the write-ahead journal (journal.py, fsync'd: `commit` returns True,
+durable); without a journal, or when it cannot take them either, `commit` returns False. The
+store turns `degraded`, retries with backoff, replays the queue in order (before any newer
+write, since it is the same queue), and turns healthy again once the queue is empty; the
+journal is emptied once the database has everything in it. On start-up the journal is replayed
+first. A record the database refuses is isolated (writer.py) and kept in `refused`.
+Reads see queued snapshots on top of the database. A saturated event loop steps aside briefly
+when the worker waits too long for the interpreter lock (handoff.LockHandoff).
 """
 
 from __future__ import annotations
@@ -19,20 +22,23 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError, IntegrityError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
 from tradeguard.adapters.db import rows
 from tradeguard.adapters.db.checkpoint import WalCheckpointer
 from tradeguard.adapters.db.connect import create_engine, database_url, sqlite_file
+from tradeguard.adapters.db.errors import is_outage
 from tradeguard.adapters.db.handoff import Heartbeat, LockHandoff
+from tradeguard.adapters.db.journal import Journal, encode
 from tradeguard.adapters.db.migrate import upgrade_connection
 from tradeguard.adapters.db.pending import Batch, PendingQueue, Waiter
-from tradeguard.adapters.db.writer import RowWriter
+from tradeguard.adapters.db.writer import Refused, RowWriter
 from tradeguard.app.records import (
     AccountRecord,
     AuditRecord,
@@ -46,6 +52,34 @@ from tradeguard.app.records import (
 
 log = logging.getLogger("tradeguard.db")
 T = TypeVar("T")
+__all__ = ["RefusedRecord", "SqlStore", "StoreClosed", "StoreUnavailable", "is_outage"]
+REFUSED_KEPT = 100  # the newest refused records kept for /health
+
+
+@dataclass(frozen=True, slots=True)
+class RefusedRecord:
+    """A record the database refused as data (kept out of the batch it came with)."""
+
+    kind: str
+    key: str
+    error: str
+    record: str  # its journal encoding: type name and every field
+
+
+def refused_record(record: Record, error: Exception) -> RefusedRecord:
+    key = rows.snapshot_key(record)
+    if key is None and isinstance(record, AuditRecord):
+        key = ("audit", record.subject)
+    try:
+        text = encode(0, record).decode("ascii").split(" ", 2)[2].strip()
+    except (TypeError, ValueError):
+        text = repr(record)
+    return RefusedRecord(
+        kind=type(record).__name__,
+        key=":".join(key) if key else "",
+        error=_first_line(error),
+        record=text,
+    )
 
 
 class StoreUnavailable(RuntimeError):
@@ -54,14 +88,6 @@ class StoreUnavailable(RuntimeError):
 
 class StoreClosed(RuntimeError):
     """The store was closed."""
-
-
-def is_outage(error: BaseException) -> bool:
-    """True when `error` means "database unavailable, try again later" (queue and retry);
-    False when the data itself is refused (constraint or value errors: retrying cannot help)."""
-    if isinstance(error, IntegrityError | DataError):
-        return False
-    return isinstance(error, DBAPIError | DisconnectionError | PoolTimeout | OSError)
 
 
 class SqlStore:
@@ -81,8 +107,14 @@ class SqlStore:
         chunk_records: int = 1_000,
         close_timeout: float = 5.0,
         checkpoint_interval: float = 1.0,
+        journal: Path | None = None,
     ) -> None:
         self.url = url if url is not None else database_url()
+        self._journal = Journal(journal) if journal is not None else None
+        self._journal_thread = ThreadPoolExecutor(1, "tradeguard-journal") if journal else None
+        self._seq = 0  # the last commit's sequence number (journal order)
+        self.refused: deque[RefusedRecord] = deque(maxlen=REFUSED_KEPT)
+        self.refused_count = 0
         self._engine = create_engine(
             self.url, busy_timeout_ms=busy_timeout_ms, wal_autocheckpoint=False
         )
@@ -128,11 +160,63 @@ class SqlStore:
         return store
 
     async def start(self, migrate: bool = True) -> None:
-        """Create or upgrade the schema (first start creates the database)."""
+        """Create or upgrade the schema (first start creates the database), then replay the
+        journal into it (before anything is loaded)."""
         if migrate:
             await self._call(self._migrate, wait_limit=max(self._read_timeout, 60.0))
         if self._checkpoints is not None:
             self._checkpoints.start()
+        if self._journal is not None:
+            await self._replay_journal(self._journal)
+
+    async def _replay_journal(self, journal: Journal) -> None:
+        """Queue every journal entry the database does not have yet (seq after its mark), in
+        order, ahead of any new write, and wait (bounded) for them to land."""
+        loop = asyncio.get_running_loop()
+        try:
+            entries = await loop.run_in_executor(self._journal_thread, journal.open)
+        except OSError as error:
+            log.critical(
+                "journal %s cannot be opened (%s): writes during a database outage "
+                "will not be durable",
+                journal.path,
+                error,
+            )
+            return
+        mark = await self._call(rows.journal_mark)
+        batches: list[Batch] = []
+        for entry in entries:
+            if entry.seq <= mark:
+                continue
+            if batches and batches[-1].seq == entry.seq:
+                batches[-1].records.append(entry.record)
+            else:
+                waiter = Waiter(loop, loop.create_future())
+                batches.append(Batch([entry.record], waiter, seq=entry.seq))
+        with self._cond:
+            self._seq = max(self._seq, mark, journal.last_seq)
+            for batch in batches:
+                self._queue.push(batch)
+            self._heartbeat.beat()
+            self._cond.notify()
+        if not batches:
+            if entries:
+                await loop.run_in_executor(self._journal_thread, journal.clear_upto, mark)
+            return
+        count = sum(len(b.records) for b in batches)
+        log.warning(
+            "journal %s: replaying %d records of %d commits", journal.path, count, len(batches)
+        )
+        self.handoff.kick()
+        futures = [b.waiter.future for b in batches if b.waiter is not None]
+        done, _ = await asyncio.wait(futures, timeout=max(self._read_timeout, 10.0))
+        landed = sum(1 for f in done if not f.cancelled() and f.exception() is None and f.result())
+        if landed < len(batches):
+            log.error(
+                "journal: %d of %d commits not in the database yet (kept queued and journaled)",
+                len(batches) - landed,
+                len(batches),
+            )
 
     @staticmethod
     def _migrate(session: Session) -> None:
@@ -144,6 +228,25 @@ class SqlStore:
     @property
     def degraded(self) -> bool:
         return self._degraded
+
+    @property
+    def journal_path(self) -> Path | None:
+        return None if self._journal is None else self._journal.path
+
+    @property
+    def journaled(self) -> bool:
+        """True while the journal holds records the database may not have yet."""
+        return self._journal is not None and not self._journal.empty
+
+    def refused_view(self) -> dict[str, Any]:
+        """Records the database refused (count since start, the newest with detail)."""
+        return {
+            "count": self.refused_count,
+            "records": [
+                {"kind": r.kind, "key": r.key, "error": r.error, "record": r.record}
+                for r in self.refused
+            ],
+        }
 
     @property
     def pending(self) -> int:
@@ -161,12 +264,14 @@ class SqlStore:
         waiter = Waiter(loop, loop.create_future())
         with self._cond:
             degraded = self._degraded
-            self._queue.push(Batch(batch_records, None if degraded else waiter))
+            self._seq += 1
+            batch = Batch(batch_records, None if degraded else waiter, seq=self._seq)
+            self._queue.push(batch)
             self._heartbeat.beat()
             self._cond.notify()
         self.handoff.kick()
         if degraded:
-            return False
+            return await self._journal_batch(batch, batch_records)
         # Wait in steps of commit_timeout. While the worker keeps committing (a busy database,
         # or this batch queued behind a flush) the store is slow, not down: keep waiting, up
         # to `slow_limit`, so an exit intent still lands before its order. No progress for a
@@ -175,9 +280,7 @@ class SqlStore:
         seen = self._written
         while True:
             try:
-                return bool(
-                    await asyncio.wait_for(asyncio.shield(waiter.future), self._commit_timeout)
-                )
+                done = await asyncio.wait_for(asyncio.shield(waiter.future), self._commit_timeout)
             except TimeoutError:
                 waited += self._commit_timeout
                 progressed = self._written != seen
@@ -187,7 +290,36 @@ class SqlStore:
                 waiter.future.cancel()  # the worker's late answer is then ignored
                 with self._cond:
                     self._enter_degraded(f"a write took longer than {waited:.1f}s")
-                return False
+                return await self._journal_batch(batch, batch_records)
+            if done:
+                return True
+            return await self._journal_batch(batch, batch_records)  # an outage: still queued
+
+    async def _journal_batch(self, batch: Batch, records: list[Record]) -> bool:
+        """The database could not take `batch` now: make it durable in the journal. False:
+        the journal could not take it either, and the batch is withdrawn from the queue (the
+        caller acts on "not stored"; one already being written may still land)."""
+        if self._journal is None:
+            return False
+        with self._cond:
+            if batch.done:
+                return True
+        loop = asyncio.get_running_loop()
+        if await loop.run_in_executor(
+            self._journal_thread, self._journal.append, batch.seq, records
+        ):
+            return True
+        with self._cond:
+            if batch.done:
+                return True
+            withdrawn = self._queue.remove(batch)
+        if not withdrawn:
+            log.critical(
+                "commit %d: neither the database nor the journal took it; it was being written "
+                "and may still land",
+                batch.seq,
+            )
+        return False
 
     async def load(self) -> LoadedState:
         state, queued = await self._call(lambda s: (rows.load(s), self._queued()))
@@ -372,13 +504,18 @@ class SqlStore:
 
     def _write(self, chunk: list[Batch]) -> None:
         records = [r for b in chunk for r in b.records]
+        mark = max(b.seq for b in chunk) if self._journal is not None else None
         try:
-            self._writer.write(records)
+            refused = self._writer.write(records, mark)
             self._heartbeat.beat()
         except Exception as error:
             self._write_failed(chunk, records, error)
             return
+        if refused:
+            self._refused(chunk, refused)
         with self._cond:
+            for batch in chunk:
+                batch.done = True
             self._inflight = []
             self._written += 1
             self._backoff = self._retry_initial
@@ -390,7 +527,46 @@ class SqlStore:
                     log.warning("database recovered: %d queued records replayed", self._replayed)
         for batch in chunk:
             if batch.waiter is not None:
-                batch.waiter.resolve(True)
+                failed = next((e for r, e in refused if any(r is x for x in batch.records)), None)
+                if failed is None:
+                    batch.waiter.resolve(True)
+                else:
+                    batch.waiter.resolve(error=failed)
+        if self._journal is not None and mark is not None:
+            self._journal.clear_upto(mark)
+
+    def _refused(self, chunk: list[Batch], refused: Refused) -> None:
+        """Keep each refused record visible, log it at CRITICAL and audit it (the rest of its
+        batch was written)."""
+        now = time.time_ns()
+        audits: list[Record] = []
+        for record, error in refused:
+            entry = refused_record(record, error)
+            log.critical(
+                "the database refused a record (the others were written): %s %s: %s; record: %s",
+                entry.kind,
+                entry.key,
+                entry.error,
+                entry.record,
+            )
+            if isinstance(record, AuditRecord) and record.action == "record_refused":
+                continue  # never a loop of audits about audits
+            audits.append(
+                AuditRecord(
+                    at=now,
+                    actor="system",
+                    action="record_refused",
+                    subject=entry.key or entry.kind,
+                    detail={"kind": entry.kind, "error": entry.error, "record": entry.record},
+                )
+            )
+        with self._cond:
+            for record, error in refused:
+                self.refused.append(refused_record(record, error))
+                self.refused_count += 1
+            if audits:
+                self._seq += 1
+                self._queue.push(Batch(audits, None, seq=self._seq))
 
     def _write_failed(self, chunk: list[Batch], records: list[Record], error: Exception) -> None:
         if is_outage(error):
@@ -427,11 +603,22 @@ class SqlStore:
             if self._checkpoints is not None:
                 self._checkpoints.stop()
             lost = self.pending
-            if lost:
+            if lost and self.journaled:
+                log.critical(
+                    "database closed with %d records not written; the journal %s keeps what "
+                    "was acknowledged, replayed at the next start",
+                    lost,
+                    self.journal_path,
+                )
+            elif lost:
                 log.critical("database closed with %d records not written", lost)
             self._writer.close()
             self._engine.dispose()
         finally:
+            if self._journal_thread is not None:
+                self._journal_thread.shutdown(wait=True)
+            if self._journal is not None:
+                self._journal.close()
             with self._cond:
                 self._heartbeat.beat(busy=False)
                 waiters, self._exit_waiters = self._exit_waiters, []
