@@ -265,17 +265,30 @@ class SqlStore:
         with self._cond:
             degraded = self._degraded
             self._seq += 1
-            batch = Batch(batch_records, None if degraded else waiter, seq=self._seq)
+            batch = Batch(batch_records, waiter, seq=self._seq)
             self._queue.push(batch)
             self._heartbeat.beat()
             self._cond.notify()
         self.handoff.kick()
         if degraded:
-            return await self._journal_batch(batch, batch_records)
-        # Wait in steps of commit_timeout. While the worker keeps committing (a busy database,
-        # or this batch queued behind a flush) the store is slow, not down: keep waiting, up
-        # to `slow_limit`, so an exit intent still lands before its order. No progress for a
-        # whole step means locked or down: degraded, and the caller goes on without waiting.
+            if self._journal is None:
+                return False  # queued, not durable
+            if await self._journal_batch(batch, batch_records):
+                return True
+            # the journal cannot take it: the database is the one chance left (it may be back)
+            if await self._wait_written(waiter):
+                return True
+        elif await self._wait_written(waiter) or await self._journal_batch(batch, batch_records):
+            return True
+        return self._withdraw(batch)
+
+    async def _wait_written(self, waiter: Waiter) -> bool:
+        """Wait for the worker to commit the batch of `waiter`: False on an outage.
+
+        Wait in steps of commit_timeout. While the worker keeps committing (a busy database,
+        or this batch queued behind a flush) the store is slow, not down: keep waiting, up
+        to `slow_limit`, so an exit intent still lands before its order. No progress for a
+        whole step means locked or down: degraded, and the caller goes on without waiting."""
         waited = 0.0
         seen = self._written
         while True:
@@ -290,25 +303,15 @@ class SqlStore:
                 waiter.future.cancel()  # the worker's late answer is then ignored
                 with self._cond:
                     self._enter_degraded(f"a write took longer than {waited:.1f}s")
-                return await self._journal_batch(batch, batch_records)
-            if done:
-                return True
-            return await self._journal_batch(batch, batch_records)  # an outage: still queued
+                return False
+            return bool(done)
 
-    async def _journal_batch(self, batch: Batch, records: list[Record]) -> bool:
-        """The database could not take `batch` now: make it durable in the journal. False:
-        the journal could not take it either, and the batch is withdrawn from the queue (the
-        caller acts on "not stored"; one already being written may still land)."""
+    def _withdraw(self, batch: Batch) -> bool:
+        """Neither the database nor the journal took `batch`: take it out of the queue, so
+        the caller's "not stored" stays true (one being written may still land). Without a
+        journal it stays queued for later, as it always did."""
         if self._journal is None:
             return False
-        with self._cond:
-            if batch.done:
-                return True
-        loop = asyncio.get_running_loop()
-        if await loop.run_in_executor(
-            self._journal_thread, self._journal.append, batch.seq, records
-        ):
-            return True
         with self._cond:
             if batch.done:
                 return True
@@ -320,6 +323,19 @@ class SqlStore:
                 batch.seq,
             )
         return False
+
+    async def _journal_batch(self, batch: Batch, records: list[Record]) -> bool:
+        """The database could not take `batch` now: make it durable in the journal (True)."""
+        if self._journal is None:
+            return False
+        with self._cond:
+            if batch.done:
+                return True
+        loop = asyncio.get_running_loop()
+        journal = self._journal
+        return bool(
+            await loop.run_in_executor(self._journal_thread, journal.append, batch.seq, records)
+        )
 
     async def load(self) -> LoadedState:
         state, queued = await self._call(lambda s: (rows.load(s), self._queued()))
