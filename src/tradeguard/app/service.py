@@ -8,13 +8,22 @@ automatic exits.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from tradeguard.app.errors import BrokerUnavailable, Conflict, InvalidRequest, NotFound
+from tradeguard.app.errors import (
+    BrokerUnavailable,
+    Conflict,
+    DuplicateEntry,
+    InvalidRequest,
+    NotFound,
+    NotStored,
+)
 from tradeguard.app.events import EventBus
 from tradeguard.app.monitor import Monitor
 from tradeguard.app.ports import BrokerGateway, Clock, MarketFeed, Store
@@ -75,6 +84,9 @@ class TradeService(ServiceOps):
         self.bus = bus or EventBus()
         self.stale_after = stale_after
         self._instruments: dict[tuple[str, str], Instrument] = {}
+        # createtrade calls in progress per (account, entry order id) -> the trade id they make
+        self._entering: dict[tuple[str, str], str] = {}
+        self._creating = asyncio.Lock()  # limits checked and trade added as one step
 
     @property
     def engine(self) -> RiskEngine:
@@ -210,8 +222,47 @@ class TradeService(ServiceOps):
 
     async def create_trade(self, account: str, request: CreateTrade, actor: str) -> dict[str, Any]:
         """Start guarding a position: from a completed order (fill price and quantity from the
-        broker) or explicitly. The strategy's defaults, sizing and max positions apply."""
+        broker) or explicitly. The strategy's defaults, sizing and max positions apply.
+
+        Idempotent per (account, entry order id): a second call for an entry that a trade
+        guards (in any state, even closed) or that a call in progress is creating answers 409
+        with that trade's id. Nothing is created (503) unless the new trade is durable."""
         book = self._book(account, request.strategy)
+        trade_id = f"T{uuid.uuid4().hex[:12]}"
+        if not request.order_id:
+            return await self._create(account, request, actor, book, trade_id)
+        entry = (account, request.order_id)
+        running = self._entering.get(entry)
+        if running is not None:
+            raise DuplicateEntry(
+                f"order {request.order_id} is being guarded already (trade {running})", running
+            )
+        self._entering[entry] = trade_id
+        try:
+            await self._refuse_known_entry(account, request.order_id)
+            return await self._create(account, request, actor, book, trade_id)
+        finally:
+            del self._entering[entry]
+
+    async def _refuse_known_entry(self, account: str, order_id: str) -> None:
+        for trade in self.engine.trades():
+            if trade.account == account and trade.entry_order_id == order_id:
+                raise DuplicateEntry(
+                    f"order {order_id} is already guarded by trade {trade.trade_id}",
+                    trade.trade_id,
+                )
+        try:
+            existing = await self.store.entry_trade(account, order_id)
+        except Exception as error:  # the database cannot answer: do not guess
+            raise NotStored(f"cannot check whether order {order_id} is guarded: {error}") from None
+        if existing is not None:
+            raise DuplicateEntry(
+                f"order {order_id} was guarded already by trade {existing}", existing
+            )
+
+    async def _create(
+        self, account: str, request: CreateTrade, actor: str, book: StrategyBook, trade_id: str
+    ) -> dict[str, Any]:
         if request.order_id:
             symbol, exchange, side, quantity, price, product = await self._from_order(
                 request.order_id, book
@@ -219,39 +270,38 @@ class TradeService(ServiceOps):
         else:
             symbol, exchange, side, quantity, price, product = explicit_entry(request)
         instrument = await self._instrument(symbol, exchange, price)
-        if quantity == 0:
-            sized = size_position(book, instrument, price)
-            if isinstance(sized, Refusal):
-                raise Conflict(sized.reason)
-            quantity = sized
-        refusal = check_new_trade(book, instrument, quantity, price)
-        if refusal is not None:
-            raise Conflict(refusal.reason)
-        rules = merge_rules(book.config.trade_rules(), request.rules)
-        try:
-            trade = Trade(
-                trade_id=f"T{uuid.uuid4().hex[:12]}",
-                strategy_id=book.strategy_id,
-                account=account,
-                instrument=instrument,
-                side=side,
-                quantity=quantity,
-                entry_price=price,
-                entered_at=self.clock.now(),
-                rules=rules,
-                product=product,
-                entry_order_id=request.order_id,
-            )
-        except (RuleError, ValueError) as error:
-            raise InvalidRequest(str(error)) from None
-        await self.monitor.add_trade(trade, actor=actor)
+        async with self._creating:
+            if quantity == 0:
+                sized = size_position(book, instrument, price)
+                if isinstance(sized, Refusal):
+                    raise Conflict(sized.reason)
+                quantity = sized
+            refusal = check_new_trade(book, instrument, quantity, price)
+            if refusal is not None:
+                raise Conflict(refusal.reason)
+            rules = merge_rules(book.config.trade_rules(), request.rules)
+            try:
+                trade = Trade(
+                    trade_id=trade_id,
+                    strategy_id=book.strategy_id,
+                    account=account,
+                    instrument=instrument,
+                    side=side,
+                    quantity=quantity,
+                    entry_price=price,
+                    entered_at=self.clock.now(),
+                    rules=rules,
+                    product=product,
+                    entry_order_id=request.order_id,
+                )
+            except (RuleError, ValueError) as error:
+                raise InvalidRequest(str(error)) from None
+            await self.monitor.add_trade(trade, actor=actor)
         return self._trade_view(trade)
 
     async def _from_order(
         self, order_id: str, book: StrategyBook
     ) -> tuple[str, str, Side, int, int, Product]:
-        if any(t.entry_order_id == order_id for t in self.engine.trades()):
-            raise Conflict(f"order {order_id} is already guarded by another trade")
         try:
             report = await self.broker.order_status(order_id, name_of(book.strategy_id))
         except OrderNotFound:
@@ -326,20 +376,25 @@ class TradeService(ServiceOps):
                 )
         now = self.clock.now()
         before = rules_to_dict(trade.rules)
-        decisions = self.engine.update_rules(trade_id, rules, now)
-        await self._commit(
-            [
-                self.monitor.snapshots.trade_record(trade, now),
-                audit(
-                    now,
-                    "trade_updated",
-                    trade_id,
-                    actor=actor,
-                    before=before,
-                    after=rules_to_dict(rules),
-                ),
-            ]
+        # Durable first (the new rules and the levels they give), then applied: when neither
+        # the database nor the journal can take it, nothing changes (503).
+        record = replace(
+            self.monitor.snapshots.trade_record(trade, now),
+            rules=rules_to_dict(rules),
+            stop_loss=trial.stop,
+            stop_reason=trial.stop_reason.value if trial.stop_reason else None,
+            target=trial.target,
+            trailing_level=trial.trailing,
+            breakeven_level=trial.breakeven,
         )
+        changed = audit(
+            now, "trade_updated", trade_id, actor=actor, before=before, after=rules_to_dict(rules)
+        )
+        await self._commit_durable([record, changed], f"trade {trade_id} was not changed")
+        try:
+            decisions = self.engine.update_rules(trade_id, rules, now)
+        except EngineError as error:
+            raise Conflict(str(error)) from None
         self._dispatch(decisions)
         return self._trade_view(trade)
 
@@ -363,3 +418,16 @@ class TradeService(ServiceOps):
 
     async def _commit(self, records: list[Record | AuditRecord]) -> None:
         await self.monitor.store.commit(records)
+
+    async def _commit_durable(self, records: list[Record], what: str) -> None:
+        """Commit, or raise NotStored (503) when neither the database nor the journal took
+        the records (or the database refused them)."""
+        try:
+            stored = await self.monitor.store.commit(records)
+        except Exception as error:
+            raise NotStored(f"{what}: the database refused it ({error})") from None
+        if not stored:
+            raise NotStored(
+                f"{what}: the database is unavailable and the local journal cannot be written "
+                "either (see /health); nothing changed, retry later"
+            )

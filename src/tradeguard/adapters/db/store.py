@@ -352,6 +352,16 @@ class SqlStore:
                 trades[record.trade_id] = record.apply(trades[record.trade_id])
         return LoadedState(strategies=list(strategies.values()), trades=list(trades.values()))
 
+    async def entry_trade(self, account: str, order_id: str) -> str | None:
+        for queued in reversed(self._queued()):
+            if (
+                isinstance(queued, TradeRecord)
+                and queued.account == account
+                and queued.entry_order_id == order_id
+            ):
+                return queued.trade_id
+        return await self._call(lambda s: rows.entry_trade(s, account, order_id))
+
     async def trade(self, trade_id: str) -> TradeRecord | None:
         newest: TradeRecord | None = None  # the last queued full snapshot, if any
         later: list[TradeProgress] = []  # the progress queued after it
