@@ -1,0 +1,99 @@
+"""Tests (failure 3): what tradeguard acknowledged while its database was unavailable survives
+kill -9. A real `tradeguard run` subprocess; the SQLite file's write lock held by the test (as
+another process would). createtrade answers 200, an exit fires and goes out meanwhile; the
+process is SIGKILLed, the database comes back, tradeguard restarts: the trade created during
+the outage is there and guarded, the exit made during the outage is CLOSED on its one order,
+and no trade got a second exit order.
+
+On the code before the journal, the trade created during the outage was unknown after the
+restart (its position open and unguarded).
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.helpers import sqlite_write_lock
+from tests.recovery.procs import Cluster, poll
+from tradeguard.core.money import to_units
+
+REST = re.compile(r"REST API: (\S+)/api/v1/")
+SETTINGS = {"enable_sl": True, "sl_type": "POINTS", "sl_value": "2", "max_open_positions": 10}
+
+
+class Client:
+    def __init__(self, cluster: Cluster) -> None:
+        guard = cluster.guard
+        self.base = guard.proc.wait_for(REST).group(1)
+        self.apikey = (guard.data_dir / "api_key.txt").read_text().strip()
+
+    def post(self, path: str, **body: Any) -> httpx.Response:
+        return httpx.post(
+            f"{self.base}/api/v1/{path}", json={"apikey": self.apikey, **body}, timeout=15.0
+        )
+
+    def data(self, path: str, **body: Any) -> Any:
+        reply = self.post(path, **body)
+        assert reply.status_code == 200, reply.text
+        return reply.json()["data"]
+
+
+@pytest.mark.slow
+def test_acknowledged_during_a_database_outage_survives_kill_9(cluster: Cluster) -> None:
+    sim, guard = cluster.sim, cluster.guard
+    guard.start_ready()
+    api = Client(cluster)
+    api.data("strategy/configure", strategy="s1", **SETTINGS)
+    before = sim.place("SBIN", "BUY", 10)  # guarded before the outage, exits during it
+    early = api.data("createtrade", strategy="s1", orderid=before)["trade_id"]
+    entry = sim.place("INFY", "BUY", 5)
+
+    with sqlite_write_lock(guard.db_path):
+        during = api.data("createtrade", strategy="s1", orderid=entry)["trade_id"]
+        assert (guard.data_dir / "tradeguard.journal").stat().st_size > 0
+        sim.price("SBIN", "797")  # through the SBIN stop (798): exits while the db is locked
+
+        def exited() -> list[dict[str, Any]]:
+            sim.price("SBIN", "797")
+            return [o for o in sim.orders("SBIN", "SELL") if o["orderid"] != before]
+
+        [exit_order] = poll(exited, timeout=15, message="SBIN exit sent")
+        poll(
+            lambda: "exit_filled" in (guard.data_dir / "tradeguard.journal").read_text(),
+            timeout=15,
+            message="the fill journaled",
+        )
+        guard.kill()
+        assert guard.proc.popen.returncode == -signal.SIGKILL
+        assert during not in guard.trades()  # the database never got it: only the journal
+
+    guard.start_ready()
+    trades = guard.trades()
+    assert trades[during]["state"] == "ACTIVE"
+    assert trades[during]["entry_order_id"] == entry
+    assert trades[early]["state"] == "CLOSED"
+    assert trades[early]["exit_order_id"] == exit_order["orderid"]
+    assert trades[early]["exit_price"] == to_units(sim.average_price(exit_order["orderid"]))
+    actions = [a["action"] for a in guard.audit(during)]
+    assert actions.count("trade_created") == 1  # replayed exactly once
+    assert (guard.data_dir / "tradeguard.journal").stat().st_size == 0
+
+    # the trade created during the outage is guarded again: its stop exits it, once
+    assert trades[during]["stop_loss"] is not None
+    below = sim.average_price(entry) - 3
+
+    def infy_exit() -> list[dict[str, Any]]:
+        sim.price("INFY", str(below))
+        return [o for o in sim.orders("INFY", "SELL") if o["orderid"] != entry]
+
+    poll(infy_exit, timeout=15, message="INFY exit sent")
+    poll(lambda: guard.trades()[during]["state"] == "CLOSED", timeout=15, message="closed")
+    assert len(infy_exit()) == 1
+    assert len([o for o in sim.orders("SBIN", "SELL") if o["orderid"] != before]) == 1
+    assert sim.net("SBIN") == 0
+    assert sim.net("INFY") == 0
