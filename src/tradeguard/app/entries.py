@@ -4,14 +4,18 @@ apply.
 
 Idempotent per (account, entry order id): a second call for an entry that a trade guards (in
 any state, even closed: the database answers for closed ones) or that a call in progress is
-creating is refused with DuplicateEntry (409) naming that trade. The limits are checked and the
-trade added as one step (no other createtrade in between), and the trade is durable (database
-or journal) before it is monitored: NotStored (503) and nothing created otherwise.
+creating is refused with DuplicateEntry (409) naming that trade. While the database cannot
+answer, only open trades and calls in progress are checked; its unique index refuses a
+duplicate of a closed trade's entry when the record lands (a visible refused record). The
+limits are checked and the trade added as one step (no other createtrade in between), and the
+trade is durable (database or journal) before it is monitored (Monitor.add_trade: NotStored,
+503, and nothing created otherwise).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from decimal import Decimal
 
@@ -21,7 +25,6 @@ from tradeguard.app.errors import (
     DuplicateEntry,
     InvalidRequest,
     NotFound,
-    NotStored,
 )
 from tradeguard.app.monitor import Monitor
 from tradeguard.app.ports import BrokerGateway, Clock, Store
@@ -34,6 +37,8 @@ from tradeguard.core.portfolio import StrategyBook
 from tradeguard.core.rules import RuleError
 from tradeguard.core.sizing import Refusal, check_new_trade, size_position
 from tradeguard.core.trade import Trade
+
+log = logging.getLogger("tradeguard.service")
 
 
 class TradeEntries:
@@ -82,8 +87,14 @@ class TradeEntries:
                 )
         try:
             existing = await self.store.entry_trade(account, order_id)
-        except Exception as error:  # the database cannot answer: do not guess
-            raise NotStored(f"cannot check whether order {order_id} is guarded: {error}") from None
+        except Exception as error:  # database unavailable: open trades were checked above
+            log.warning(
+                "createtrade: could not ask the database whether order %s was guarded before "
+                "(%s); going on (its unique index refuses a duplicate when the trade lands)",
+                order_id,
+                error,
+            )
+            return
         if existing is not None:
             raise DuplicateEntry(
                 f"order {order_id} was guarded already by trade {existing}", existing
