@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.api.conftest import Api
-from tests.helpers import eventually, sqlite_write_lock
+from tests.helpers import break_journal, eventually, sqlite_write_lock
 
 
 async def _error(api: Api, path: str, body: dict[str, object], status: int) -> dict[str, object]:
@@ -33,9 +33,7 @@ def _db_file(api: Api) -> Path:
 
 def _break_journal(api: Api) -> None:
     """The journal stops taking writes (as a full or failed disk would)."""
-    journal = api.stack.store._journal
-    assert journal is not None
-    journal.close()
+    break_journal(api.stack.store)
 
 
 @pytest.mark.asyncio

@@ -21,7 +21,7 @@ from sqlalchemy.exc import DataError
 from tests.db import factories as f
 from tests.db.conftest import Database, open_store
 from tests.db.proxy import TcpProxy
-from tests.helpers import eventually, sqlite_write_lock
+from tests.helpers import break_journal, eventually, sqlite_write_lock
 from tradeguard.adapters.db import journal as journal_module
 from tradeguard.adapters.db.journal import Journal, JournalError, decode, encode, journal_path
 from tradeguard.adapters.db.store import SqlStore
@@ -206,22 +206,19 @@ async def test_replay_happens_before_load_and_newer_writes_win(
 
 @pytest.mark.asyncio
 async def test_neither_database_nor_journal_returns_false_and_withdraws(
-    sqlite_db: Database, tmp_path: Path
+    sqlite_db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     assert sqlite_db.path is not None
     store = await journaled_store(sqlite_db, tmp_path)
     journal = tmp_path / "tradeguard.journal"
     try:
         assert await store.commit([f.trade("t-1"), f.audit(1)])
-        with sqlite_write_lock(sqlite_db.path):
-            journal.chmod(0o400)
-            os.chmod(tmp_path, 0o500)
-            store._journal._fd = None  # type: ignore[union-attr]  # an unwritable journal
-            try:
-                assert not await store.commit([f.trade("t-2"), f.audit(2)])
-            finally:
-                os.chmod(tmp_path, 0o700)
+        with sqlite_write_lock(sqlite_db.path), caplog.at_level(logging.CRITICAL):
+            break_journal(store)
+            assert not await store.commit([f.trade("t-2"), f.audit(2)])
             assert store.pending == 0  # withdrawn: it will not land later
+            assert journal.read_bytes() == b""
+        assert any("write failed" in r.getMessage() for r in caplog.records)
         assert await store.commit([f.audit(3)])
         assert await store.trade("t-2") is None
         assert [e.action for e in await store.audit_entries()] == ["action-1", "action-3"]

@@ -22,20 +22,24 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
-from tradeguard.adapters.db import rows
+from tradeguard.adapters.db import queued, rows
 from tradeguard.adapters.db.checkpoint import WalCheckpointer
 from tradeguard.adapters.db.connect import create_engine, database_url, sqlite_file
+from tradeguard.adapters.db.durable import (
+    JournalKeeper,
+    Refusals,
+    RefusedRecord,
+    first_line,
+    replay_batches,
+)
 from tradeguard.adapters.db.errors import is_outage
 from tradeguard.adapters.db.handoff import Heartbeat, LockHandoff
-from tradeguard.adapters.db.journal import Journal, encode
 from tradeguard.adapters.db.migrate import upgrade_connection
 from tradeguard.adapters.db.pending import Batch, PendingQueue, Waiter
 from tradeguard.adapters.db.writer import Refused, RowWriter
@@ -44,8 +48,6 @@ from tradeguard.app.records import (
     AuditRecord,
     LoadedState,
     Record,
-    StrategyRecord,
-    TradeProgress,
     TradeRecord,
     UserRecord,
 )
@@ -53,33 +55,6 @@ from tradeguard.app.records import (
 log = logging.getLogger("tradeguard.db")
 T = TypeVar("T")
 __all__ = ["RefusedRecord", "SqlStore", "StoreClosed", "StoreUnavailable", "is_outage"]
-REFUSED_KEPT = 100  # the newest refused records kept for /health
-
-
-@dataclass(frozen=True, slots=True)
-class RefusedRecord:
-    """A record the database refused as data (kept out of the batch it came with)."""
-
-    kind: str
-    key: str
-    error: str
-    record: str  # its journal encoding: type name and every field
-
-
-def refused_record(record: Record, error: Exception) -> RefusedRecord:
-    key = rows.snapshot_key(record)
-    if key is None and isinstance(record, AuditRecord):
-        key = ("audit", record.subject)
-    try:
-        text = encode(0, record).decode("ascii").split(" ", 2)[2].strip()
-    except (TypeError, ValueError):
-        text = repr(record)
-    return RefusedRecord(
-        kind=type(record).__name__,
-        key=":".join(key) if key else "",
-        error=_first_line(error),
-        record=text,
-    )
 
 
 class StoreUnavailable(RuntimeError):
@@ -110,11 +85,9 @@ class SqlStore:
         journal: Path | None = None,
     ) -> None:
         self.url = url if url is not None else database_url()
-        self._journal = Journal(journal) if journal is not None else None
-        self._journal_thread = ThreadPoolExecutor(1, "tradeguard-journal") if journal else None
+        self._journal = JournalKeeper(journal) if journal is not None else None
         self._seq = 0  # the last commit's sequence number (journal order)
-        self.refused: deque[RefusedRecord] = deque(maxlen=REFUSED_KEPT)
-        self.refused_count = 0
+        self.refusals = Refusals()
         self._engine = create_engine(
             self.url, busy_timeout_ms=busy_timeout_ms, wal_autocheckpoint=False
         )
@@ -169,30 +142,14 @@ class SqlStore:
         if self._journal is not None:
             await self._replay_journal(self._journal)
 
-    async def _replay_journal(self, journal: Journal) -> None:
+    async def _replay_journal(self, journal: JournalKeeper) -> None:
         """Queue every journal entry the database does not have yet (seq after its mark), in
         order, ahead of any new write, and wait (bounded) for them to land."""
-        loop = asyncio.get_running_loop()
-        try:
-            entries = await loop.run_in_executor(self._journal_thread, journal.open)
-        except OSError as error:
-            log.critical(
-                "journal %s cannot be opened (%s): writes during a database outage "
-                "will not be durable",
-                journal.path,
-                error,
-            )
+        entries = await journal.open()
+        if entries is None:
             return
         mark = await self._call(rows.journal_mark)
-        batches: list[Batch] = []
-        for entry in entries:
-            if entry.seq <= mark:
-                continue
-            if batches and batches[-1].seq == entry.seq:
-                batches[-1].records.append(entry.record)
-            else:
-                waiter = Waiter(loop, loop.create_future())
-                batches.append(Batch([entry.record], waiter, seq=entry.seq))
+        batches = replay_batches(entries, mark, asyncio.get_running_loop())
         with self._cond:
             self._seq = max(self._seq, mark, journal.last_seq)
             for batch in batches:
@@ -200,8 +157,7 @@ class SqlStore:
             self._heartbeat.beat()
             self._cond.notify()
         if not batches:
-            if entries:
-                await loop.run_in_executor(self._journal_thread, journal.clear_upto, mark)
+            journal.clear_upto(mark)
             return
         count = sum(len(b.records) for b in batches)
         log.warning(
@@ -240,13 +196,8 @@ class SqlStore:
 
     def refused_view(self) -> dict[str, Any]:
         """Records the database refused (count since start, the newest with detail)."""
-        return {
-            "count": self.refused_count,
-            "records": [
-                {"kind": r.kind, "key": r.key, "error": r.error, "record": r.record}
-                for r in self.refused
-            ],
-        }
+        with self._cond:
+            return self.refusals.view()
 
     @property
     def pending(self) -> int:
@@ -331,45 +282,20 @@ class SqlStore:
         with self._cond:
             if batch.done:
                 return True
-        loop = asyncio.get_running_loop()
-        journal = self._journal
-        return bool(
-            await loop.run_in_executor(self._journal_thread, journal.append, batch.seq, records)
-        )
+        return await self._journal.append(batch.seq, records)
 
     async def load(self) -> LoadedState:
-        state, queued = await self._call(lambda s: (rows.load(s), self._queued()))
-        strategies = {r.strategy_id: r for r in state.strategies}
-        trades = {r.trade_id: r for r in state.trades}
-        for record in queued:
-            if isinstance(record, StrategyRecord):
-                strategies[record.strategy_id] = record
-            elif isinstance(record, TradeRecord):
-                trades.pop(record.trade_id, None)
-                if record.state in rows.OPEN_STATES:
-                    trades[record.trade_id] = record
-            elif isinstance(record, TradeProgress) and record.trade_id in trades:
-                trades[record.trade_id] = record.apply(trades[record.trade_id])
-        return LoadedState(strategies=list(strategies.values()), trades=list(trades.values()))
+        state, waiting = await self._call(lambda s: (rows.load(s), self._queued()))
+        return queued.load(state, waiting)
 
     async def entry_trade(self, account: str, order_id: str) -> str | None:
-        for queued in reversed(self._queued()):
-            if (
-                isinstance(queued, TradeRecord)
-                and queued.account == account
-                and queued.entry_order_id == order_id
-            ):
-                return queued.trade_id
+        found = queued.entry_trade(self._queued(), account, order_id)
+        if found is not None:
+            return found
         return await self._call(lambda s: rows.entry_trade(s, account, order_id))
 
     async def trade(self, trade_id: str) -> TradeRecord | None:
-        newest: TradeRecord | None = None  # the last queued full snapshot, if any
-        later: list[TradeProgress] = []  # the progress queued after it
-        for queued in self._queued():
-            if isinstance(queued, TradeRecord) and queued.trade_id == trade_id:
-                newest, later = queued, []
-            elif isinstance(queued, TradeProgress) and queued.trade_id == trade_id:
-                later.append(queued)
+        newest, later = queued.trade(self._queued(), trade_id)
         record = newest or await self._call(lambda s: rows.trade(s, trade_id))
         for progress in later:
             if record is not None:
@@ -377,40 +303,28 @@ class SqlStore:
         return record
 
     async def history(self, account: str | None, limit: int) -> list[TradeRecord]:
-        stored, queued = await self._call(
+        stored, waiting = await self._call(
             lambda s: (rows.history(s, account, limit), self._queued())
         )
-        merged = {r.trade_id: r for r in stored}
-        for record in queued:
-            if isinstance(record, TradeRecord) and account in (None, record.account):
-                merged.pop(record.trade_id, None)
-                if record.state in rows.CLOSED_STATES:
-                    merged[record.trade_id] = record
-        ordered = sorted(merged.values(), key=lambda r: (r.closed_at or 0, r.trade_id))
-        return list(reversed(ordered))[:limit]
+        return queued.history(stored, waiting, account, limit)
 
     async def accounts(self) -> list[AccountRecord]:
-        stored, queued = await self._call(lambda s: (rows.accounts(s), self._queued()))
-        merged = {r.account: r for r in stored}
-        merged.update({r.account: r for r in queued if isinstance(r, AccountRecord)})
-        return sorted(merged.values(), key=lambda r: r.account)
+        stored, waiting = await self._call(lambda s: (rows.accounts(s), self._queued()))
+        return queued.accounts(stored, waiting)
 
     async def users(self) -> list[UserRecord]:
-        stored, queued = await self._call(lambda s: (rows.users(s), self._queued()))
-        merged = {r.username: r for r in stored}
-        merged.update({r.username: r for r in queued if isinstance(r, UserRecord)})
-        return sorted(merged.values(), key=lambda r: r.username)
+        stored, waiting = await self._call(lambda s: (rows.users(s), self._queued()))
+        return queued.users(stored, waiting)
 
     async def audit_entries(
         self, subject: str | None = None, limit: int = 1000
     ) -> list[AuditRecord]:
         """The newest `limit` audit entries (of one subject, or all), oldest first; entries
         still queued come last."""
-        stored, queued = await self._call(
+        stored, waiting = await self._call(
             lambda s: (rows.audit_entries(s, subject, limit), self._queued())
         )
-        waiting = [r for r in queued if isinstance(r, AuditRecord) and subject in (None, r.subject)]
-        return (stored + waiting)[-limit:] if limit > 0 else []
+        return queued.audit_entries(stored, waiting, subject, limit)
 
     async def close(self) -> None:
         """Flush what can be flushed (one attempt, ignoring the backoff), then stop the
@@ -538,7 +452,7 @@ class SqlStore:
             self._write_failed(chunk, records, error)
             return
         if refused:
-            self._refused(chunk, refused)
+            self._refused(refused)
         with self._cond:
             for batch in chunk:
                 batch.done = True
@@ -561,35 +475,12 @@ class SqlStore:
         if self._journal is not None and mark is not None:
             self._journal.clear_upto(mark)
 
-    def _refused(self, chunk: list[Batch], refused: Refused) -> None:
+    def _refused(self, refused: Refused) -> None:
         """Keep each refused record visible, log it at CRITICAL and audit it (the rest of its
         batch was written)."""
-        now = time.time_ns()
-        audits: list[Record] = []
-        for record, error in refused:
-            entry = refused_record(record, error)
-            log.critical(
-                "the database refused a record (the others were written): %s %s: %s; record: %s",
-                entry.kind,
-                entry.key,
-                entry.error,
-                entry.record,
-            )
-            if isinstance(record, AuditRecord) and record.action == "record_refused":
-                continue  # never a loop of audits about audits
-            audits.append(
-                AuditRecord(
-                    at=now,
-                    actor="system",
-                    action="record_refused",
-                    subject=entry.key or entry.kind,
-                    detail={"kind": entry.kind, "error": entry.error, "record": entry.record},
-                )
-            )
+        audits = self.refusals.note(refused, time.time_ns())
         with self._cond:
-            for record, error in refused:
-                self.refused.append(refused_record(record, error))
-                self.refused_count += 1
+            self.refusals.keep(refused)
             if audits:
                 self._seq += 1
                 self._queue.push(Batch(audits, None, seq=self._seq))
@@ -599,7 +490,7 @@ class SqlStore:
             with self._cond:
                 self._inflight = []
                 self._queue.put_back(chunk)
-                self._enter_degraded(f"{type(error).__name__}: {_first_line(error)}")
+                self._enter_degraded(f"{type(error).__name__}: {first_line(error)}")
                 self._next_attempt = time.monotonic() + self._backoff
                 self._backoff = min(self._backoff * 2, self._retry_max)
                 if self._stopping:
@@ -641,8 +532,6 @@ class SqlStore:
             self._writer.close()
             self._engine.dispose()
         finally:
-            if self._journal_thread is not None:
-                self._journal_thread.shutdown(wait=True)
             if self._journal is not None:
                 self._journal.close()
             with self._cond:
@@ -654,8 +543,3 @@ class SqlStore:
                 waiter.resolve(error=StoreClosed("the store is closed"))
             for waiter in waiters:
                 waiter.resolve(None)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
