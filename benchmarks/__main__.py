@@ -2,8 +2,8 @@
 
 `--update-docs` also rewrites the "## Engine" and "## End to end (OpenAlgo over loopback)"
 sections of docs/performance.md (other sections are kept). `--ticks` / `--naive-ticks` /
-`--e2e-trades` shrink the runs for a quick look; `--only engine|e2e|api` runs one of them
-(api: benchmarks/api.py, section "## API").
+`--e2e-trades` shrink the runs for a quick look; `--only engine|e2e|api|recovery|journal` runs
+one of them (api: benchmarks/api.py, section "## API"; journal: benchmarks/journal.py).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks import api, e2e, engine, recovery
+from benchmarks import api, e2e, engine, journal, recovery
 
 GOALS = {"ticks_per_s": 250_000, "p99_us": 20.0, "memory_mb": 200.0}
 DOC = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--naive-ticks", type=int, default=engine.NAIVE_TICKS)
     parser.add_argument("--update-docs", action="store_true", help=f"rewrite {DOC.name}")
     parser.add_argument("--e2e-trades", type=int, default=e2e.N_TRADES)
-    parser.add_argument("--only", choices=["engine", "e2e", "api", "recovery"])
+    parser.add_argument("--only", choices=["engine", "e2e", "api", "recovery", "journal"])
     args = parser.parse_args(argv)
     command = "make bench" if not argv else f"python -m benchmarks {' '.join(argv)}"
     print(f"Machine: {machine()}")
@@ -212,7 +212,22 @@ def main(argv: list[str] | None = None) -> int:
         if args.update_docs:
             update_doc(recovery_section(result_recovery, command), RECOVERY_TITLE)
             print(f"wrote the persistence and recovery section of {DOC}")
+    if args.only in (None, "journal"):
+        print(f"journal benchmark: {journal.N} exit intents each ...", flush=True)
+        result_journal = journal.run()
+        _print(journal.rows(result_journal))
+        if args.update_docs:
+            update_doc(journal_section(result_journal, command), JOURNAL_TITLE)
+            print(f"wrote the journal section of {DOC}")
     return 0
+
+
+JOURNAL_TITLE = "## Write-ahead journal (an exit during a database outage)"
+
+
+def journal_section(result: journal.JournalResult, command: str) -> str:
+    method = "benchmarks/journal.py; method in its docstring"
+    return table_section(JOURNAL_TITLE, journal.rows(result), command, method, journal.NOTES)
 
 
 RECOVERY_TITLE = "## Persistence and recovery"

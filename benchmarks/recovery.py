@@ -34,6 +34,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from benchmarks.workload import Workload, build
 from tradeguard.adapters.clock import SystemClock
@@ -107,6 +108,12 @@ class MemoryStore:
 
     async def history(self, account: str | None, limit: int) -> list[TradeRecord]:
         return []
+
+    async def entry_trade(self, account: str, order_id: str) -> str | None:
+        return None
+
+    def refused_view(self) -> dict[str, Any]:
+        return {"count": 0, "records": []}
 
     async def close(self) -> None:
         return None

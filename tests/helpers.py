@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -76,3 +77,14 @@ async def saturated_loop(busy_s: float = 0.0002) -> AsyncIterator[None]:
     finally:
         stop.set()
         await spinner
+
+
+def break_journal(store: Any) -> None:
+    """Make a SqlStore's write-ahead journal fail every write from now on, as a failed disk
+    would: its file descriptor is swapped for a read-only one (writes fail with EBADF)."""
+    journal = store._journal.journal
+    readonly = os.open(journal.path, os.O_RDONLY)
+    try:
+        os.dup2(readonly, journal._fd)
+    finally:
+        os.close(readonly)

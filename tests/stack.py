@@ -81,7 +81,9 @@ async def running_stack(
 ) -> AsyncIterator[Stack]:
     options = SimulatorOptions(walk=False, symbols=SYMBOLS, rate_limits=RateLimits(enabled=False))
     async with EmbeddedSimulator(options) as sim:
-        store = await SqlStore.open(f"sqlite:///{tmp_path / 'tg.db'}")
+        store = await SqlStore.open(
+            f"sqlite:///{tmp_path / 'tg.db'}", journal=tmp_path / "tradeguard.journal"
+        )
         gateway = OpenAlgoGateway(sim.rest_url, sim.apikey, timeout=2.0)
 
         def feed_reconnected() -> None:  # wired as bootstrap.service wires it

@@ -63,6 +63,12 @@ class RecordingStore:
     async def history(self, account: str | None, limit: int) -> list[TradeRecord]:
         return await self.inner.history(account, limit)
 
+    async def entry_trade(self, account: str, order_id: str) -> str | None:
+        return await self.inner.entry_trade(account, order_id)
+
+    def refused_view(self) -> dict[str, Any]:
+        return self.inner.refused_view()
+
     async def audits(self, subject: str | None = None) -> list[AuditRecord]:
         return await self.inner.audit_entries(subject)
 

@@ -273,7 +273,7 @@ async def test_exit_goes_out_even_when_the_database_is_down(app: Harness) -> Non
     app.tick("RELIANCE", "97")
     await app.settle()
     assert len(app.exits()) == 1
-    assert any("database unavailable" in m for _, m, _ in app.alerts.items)
+    assert any("unjournaled" in m for _, m, _ in app.alerts.items)
     assert any(isinstance(r, AuditRecord) for k, r in app.world.timeline.events if k == "commit")
 
 

@@ -32,6 +32,20 @@ class TcpProxy:
     def restore(self) -> None:
         self._cut = False
 
+    async def refuse(self) -> None:
+        """Cut every link and stop listening: connecting is refused (ECONNREFUSED), as when
+        the server is down."""
+        self.cut()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def listen_again(self) -> None:
+        """Listen on the same port again and forward (after `refuse`)."""
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+        self._cut = False
+
     async def close(self) -> None:
         self.cut()
         if self._server is not None:

@@ -171,9 +171,10 @@ async def test_overflow_of_snapshots_alone_drops_no_audit(sqlite_db: Database) -
 
 
 @pytest.mark.asyncio
-async def test_a_refused_record_during_replay_is_dropped_and_the_rest_land(
+async def test_a_refused_record_during_replay_is_isolated_and_the_rest_land(
     sqlite_db: Database,
 ) -> None:
+    """Only the refused record is left out: the audit entry that came with it still lands."""
     assert sqlite_db.path is not None
     store = await open_store(sqlite_db.url)
     try:
@@ -185,7 +186,10 @@ async def test_a_refused_record_during_replay_is_dropped_and_the_rest_land(
         assert await store.trade("t-a") == f.trade("t-a")
         assert await store.trade("t-b") == f.trade("t-b")
         assert await store.trade("t-bad") is None
-        assert [e.action for e in await store.audit_entries()] == ["action-1", "action-3"]
+        entries = await store.audit_entries()
+        assert [e.action for e in entries] == ["action-1", "action-2", "action-3", "record_refused"]
+        assert entries[-1].subject == "trade:t-bad"
+        assert store.refused_view()["count"] == 1
     finally:
         await store.close()
 

@@ -161,7 +161,13 @@ async def test_a_refused_write_raises_and_does_not_block_the_queue(store: SqlSto
     assert await store.commit([f.trade("t-good"), f.audit(2)])
     assert (store.degraded, store.pending) == (False, 0)
     assert await store.trade("t-bad") is None
-    assert [e.action for e in await store.audit_entries()] == ["action-2"]
+    # only the refused record is left out (its audit entry lands), and the refusal is audited
+    actions = [e.action for e in await store.audit_entries()]
+    assert actions == ["action-1", "record_refused", "action-2"]
+    refused = store.refused_view()
+    assert refused["count"] == 1
+    assert refused["records"][0]["key"] == "trade:t-bad"
+    assert '"trade_id":"t-bad"' in refused["records"][0]["record"]
 
 
 @pytest.mark.asyncio

@@ -55,15 +55,20 @@ def test_writes_keep_one_connection_and_an_error_drops_it(engine: Engine) -> Non
         writer.write([f.progress("t-1"), f.audit(2)])
         writer.write([f.strategy(), f.account(), f.audit(3)])
         assert len(seen) == 1
-        with pytest.raises(IntegrityError) as refused:  # SQLAlchemy's class, driver's error
-            writer.write([f.audit(4), f.trade("t-bad", symbol=None)])
-        assert refused.value.orig is not None
-        writer.write([f.audit(5)])
-        assert len(seen) == 2  # a fresh connection after the error
+        refused = writer.write([f.audit(4), f.trade("t-bad", symbol=None), f.audit(5)], mark=7)
+        assert [(r.trade_id, type(e)) for r, e in refused] == [  # type: ignore[union-attr]
+            ("t-bad", IntegrityError)  # SQLAlchemy's class, the driver's error
+        ]
+        assert refused[0][1].orig is not None  # type: ignore[attr-defined]
+        assert len(seen) == 2  # a fresh connection after the error, kept by the isolation
+        writer.write([f.audit(6)])
+        assert len(seen) == 2
     finally:
         writer.close()
-    # the refused transaction left nothing behind, not even the audit row before the bad one
-    assert audit_actions(engine) == ["action-1", "action-2", "action-3", "action-5"]
+    # only the refused record was left out, in one transaction with the journal mark
+    assert audit_actions(engine) == [f"action-{i}" for i in (1, 2, 3, 4, 5, 6)]
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT seq FROM journal_marks")).scalar_one() == 7
 
 
 def test_rows_read_back_as_written(engine: Engine) -> None:

@@ -234,6 +234,7 @@ class Guard:
     sim: Sim
     workdir: Path
     flush_interval: float = 0.2
+    database_url: str = ""  # empty: the SQLite file in the data dir
     runs: list[Proc] = field(default_factory=list)
 
     @property
@@ -268,6 +269,8 @@ class Guard:
             flush_interval=str(self.flush_interval),
             failpoint=failpoint,
         )
+        if self.database_url:
+            env["TRADEGUARD_DATABASE_URL"] = self.database_url
         log = self.workdir / f"run-{len(self.runs) + 1}.log"
         proc = Proc([sys.executable, "-m", "tradeguard", "run"], env, log, self.workdir)
         self.runs.append(proc)

@@ -88,7 +88,11 @@ async def test_exits_fire_during_an_outage_and_every_queued_write_lands_in_order
         stack.price("INFY", "1511")  # fresh ticks: no symbol is stale
         stack.price("TCS", "4002")
         await eventually(lambda: health(stack)["status"] == "ok", timeout=10, message="ok")
-        assert health(stack)["database"] == {"degraded": False, "pending_writes": 0}
+        assert health(stack)["database"] == {
+            "degraded": False,
+            "pending_writes": 0,
+            "refused_records": {"count": 0, "records": []},
+        }
 
         await eventually(
             lambda: (

@@ -25,6 +25,15 @@ class Conflict(ServiceError):
     http_status = 409
 
 
+class DuplicateEntry(Conflict):
+    """createtrade for an entry order a trade already guards (or is being created for): 409
+    with the existing trade's id (`data`)."""
+
+    def __init__(self, message: str, trade_id: str) -> None:
+        super().__init__(message)
+        self.data = {"trade_id": trade_id}
+
+
 class Unauthorized(ServiceError):
     """Missing or wrong credentials: 401 (the API uses 403 for a wrong apikey, as OpenAlgo)."""
 
@@ -35,6 +44,12 @@ class LockedOut(Unauthorized):
     """Too many failed logins: the user is locked out for a while: 429."""
 
     http_status = 429
+
+
+class NotStored(ServiceError):
+    """Neither the database nor the journal could take the change, so nothing changed: 503."""
+
+    http_status = 503
 
 
 class BrokerUnavailable(ServiceError):

@@ -243,11 +243,14 @@ class ExitExecutor(ExitPlacement):
             ]
         )
         if not ok:
-            log.error("exit intent of %s NOT committed (store degraded); exiting anyway", trade)
+            log.error("exit intent of %s NOT stored (unjournaled); exiting anyway", trade)
             self.alerts.alert(
                 "critical",
-                f"database unavailable: exit intent of {trade.trade_id} queued, exit sent anyway",
+                f"exit intent of {trade.trade_id} unjournaled (neither the database nor the "
+                "journal took it): exit sent anyway, resolved from the broker's books if we "
+                "restart",
                 trade_id=trade.trade_id,
+                unjournaled=True,
             )
 
     def _prefetch(self, key: Key) -> Prefetch | None:

@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from tradeguard.app.errors import NotStored
 from tradeguard.app.executor import ExitExecutor, cancel_all
 from tradeguard.app.failpoints import Failpoints
 from tradeguard.app.ports import Clock, EventSink, MarketFeed, Store
@@ -171,18 +172,31 @@ class Monitor:
     # -- trades ---------------------------------------------------------------------------
 
     async def add_trade(self, trade: Trade, *, actor: str = "api") -> Decisions:
-        """Start guarding a new trade: written through before it is monitored."""
+        """Start guarding a new trade: written through (durable: in the database or its
+        journal) before it is monitored. Raises NotStored (nothing changed) when neither can
+        take it, NotStored too when the database refuses it."""
         now = self.clock.now()
+        records: list[Record] = [
+            self.snapshots.trade_record(trade, now),
+            audit(now, "trade_created", trade.trade_id, actor=actor, quantity=trade.quantity),
+        ]
+        try:
+            stored = await self.store.commit(records)
+        except Exception as error:
+            self.snapshots.forget(trade.trade_id)
+            log.exception("trade %s refused by the database", trade.trade_id)
+            raise NotStored(f"the database refused the new trade: {error}") from None
+        if not stored:
+            self.snapshots.forget(trade.trade_id)
+            log.error(
+                "trade %s not created: neither the database nor the journal took it", trade.trade_id
+            )
+            raise NotStored(
+                "the trade was not created: the database is unavailable and the local journal "
+                "cannot be written either (see /health); nothing changed, retry later"
+            )
         decisions = self.engine.add_trade(trade, now)
         self.engine.dirty_trades.discard(trade.trade_id)
-        ok = await self._commit(
-            [
-                self.snapshots.trade_record(trade, now),
-                audit(now, "trade_created", trade.trade_id, actor=actor, quantity=trade.quantity),
-            ]
-        )
-        if not ok:
-            log.error("trade %s created while the store is degraded (queued)", trade.trade_id)
         key = (trade.instrument.symbol, trade.instrument.exchange)
         self._refs[key] = self._refs.get(key, 0) + 1
         if self._refs[key] == 1:

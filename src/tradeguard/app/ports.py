@@ -115,14 +115,25 @@ class MarketFeed(Protocol):
 
 class Store(Protocol):
     """Storage. `commit` writes records in one transaction, in order, after everything queued
-    before them. It returns True once committed, False if the database is unavailable and the
-    records were queued (bounded) to be replayed in order when it returns."""
+    before them. It returns True once they are durable: committed, or (database unavailable)
+    fsync'd to the write-ahead journal and queued to be written in order when it returns.
+    False: neither could take them, and nothing was stored (a store without a journal keeps
+    them queued instead). It raises when the database refuses one of them as data (the
+    others are written)."""
 
     async def load(self) -> LoadedState: ...
 
     async def commit(self, records: Sequence[Record]) -> bool: ...
 
     async def trade(self, trade_id: str) -> TradeRecord | None: ...
+
+    async def entry_trade(self, account: str, order_id: str) -> str | None:
+        """The id of the trade (any state) of `account` whose entry order is `order_id`."""
+        ...
+
+    def refused_view(self) -> dict[str, Any]:
+        """Records the database refused: `count`, and `records` (newest, with detail)."""
+        ...
 
     async def history(self, account: str | None, limit: int) -> list[TradeRecord]: ...
 

@@ -9,12 +9,17 @@ automatic exits.
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Mapping
-from decimal import Decimal
+from dataclasses import replace
 from typing import Any
 
-from tradeguard.app.errors import BrokerUnavailable, Conflict, InvalidRequest, NotFound
+from tradeguard.app.entries import TradeEntries
+from tradeguard.app.errors import (
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    NotStored,
+)
 from tradeguard.app.events import EventBus
 from tradeguard.app.monitor import Monitor
 from tradeguard.app.ports import BrokerGateway, Clock, MarketFeed, Store
@@ -23,10 +28,8 @@ from tradeguard.app.service_ops import ServiceOps
 from tradeguard.app.snapshots import audit
 from tradeguard.app.trade_input import (
     CreateTrade,
-    explicit_entry,
     merge_rules,
     probe,
-    product_of,
 )
 from tradeguard.app.views import (
     history_view,
@@ -36,15 +39,13 @@ from tradeguard.app.views import (
     strategy_view,
     trade_view,
 )
-from tradeguard.core.broker import BrokerError, OrderNotFound, OrderStatus, SessionDown
 from tradeguard.core.codec import config_from_dict, config_to_dict, rules_to_dict
 from tradeguard.core.decisions import Decisions
 from tradeguard.core.engine import EngineError, RiskEngine
-from tradeguard.core.model import Instrument, Product, Side, TradeState
+from tradeguard.core.model import TradeState
 from tradeguard.core.money import MoneyError, fmt
 from tradeguard.core.portfolio import StrategyBook
 from tradeguard.core.rules import RuleError
-from tradeguard.core.sizing import Refusal, check_new_trade, size_position
 from tradeguard.core.strategy import StrategyRiskConfig
 from tradeguard.core.trade import Trade
 
@@ -74,7 +75,7 @@ class TradeService(ServiceOps):
         self.feed = feed
         self.bus = bus or EventBus()
         self.stale_after = stale_after
-        self._instruments: dict[tuple[str, str], Instrument] = {}
+        self.entries = TradeEntries(monitor, broker, store, clock)
 
     @property
     def engine(self) -> RiskEngine:
@@ -209,97 +210,10 @@ class TradeService(ServiceOps):
         return [history_view(row) for row in rows]
 
     async def create_trade(self, account: str, request: CreateTrade, actor: str) -> dict[str, Any]:
-        """Start guarding a position: from a completed order (fill price and quantity from the
-        broker) or explicitly. The strategy's defaults, sizing and max positions apply."""
+        """Start guarding a position (app.entries): from a completed order or explicitly."""
         book = self._book(account, request.strategy)
-        if request.order_id:
-            symbol, exchange, side, quantity, price, product = await self._from_order(
-                request.order_id, book
-            )
-        else:
-            symbol, exchange, side, quantity, price, product = explicit_entry(request)
-        instrument = await self._instrument(symbol, exchange, price)
-        if quantity == 0:
-            sized = size_position(book, instrument, price)
-            if isinstance(sized, Refusal):
-                raise Conflict(sized.reason)
-            quantity = sized
-        refusal = check_new_trade(book, instrument, quantity, price)
-        if refusal is not None:
-            raise Conflict(refusal.reason)
-        rules = merge_rules(book.config.trade_rules(), request.rules)
-        try:
-            trade = Trade(
-                trade_id=f"T{uuid.uuid4().hex[:12]}",
-                strategy_id=book.strategy_id,
-                account=account,
-                instrument=instrument,
-                side=side,
-                quantity=quantity,
-                entry_price=price,
-                entered_at=self.clock.now(),
-                rules=rules,
-                product=product,
-                entry_order_id=request.order_id,
-            )
-        except (RuleError, ValueError) as error:
-            raise InvalidRequest(str(error)) from None
-        await self.monitor.add_trade(trade, actor=actor)
+        trade = await self.entries.create(account, request, actor, book)
         return self._trade_view(trade)
-
-    async def _from_order(
-        self, order_id: str, book: StrategyBook
-    ) -> tuple[str, str, Side, int, int, Product]:
-        if any(t.entry_order_id == order_id for t in self.engine.trades()):
-            raise Conflict(f"order {order_id} is already guarded by another trade")
-        try:
-            report = await self.broker.order_status(order_id, name_of(book.strategy_id))
-        except OrderNotFound:
-            raise NotFound(f"order {order_id} not found at the broker") from None
-        except SessionDown:
-            raise BrokerUnavailable("the broker session is down (log in to OpenAlgo)") from None
-        except BrokerError as error:
-            raise BrokerUnavailable(f"could not read order {order_id}: {error}") from None
-        if report.status is not OrderStatus.COMPLETE:
-            raise Conflict(
-                f"order {order_id} is {report.status.value}, not complete: only filled orders "
-                "can be guarded"
-            )
-        if not report.average_price:
-            raise BrokerUnavailable(f"order {order_id} is complete but has no average price")
-        quantity = report.filled_quantity or report.quantity
-        side = Side.LONG if report.action.upper() == "BUY" else Side.SHORT
-        return (
-            report.symbol,
-            report.exchange,
-            side,
-            quantity,
-            report.average_price,
-            product_of(report.product),
-        )
-
-    async def _instrument(self, symbol: str, exchange: str, price: int) -> Instrument:
-        """Tick and lot size from the broker (cached), its tick sanity-checked against the
-        entry price (the fill price for a trade from an order): some brokers report tick sizes
-        100x off, and the check must not depend on a quote being available."""
-        key = (symbol, exchange)
-        cached = self._instruments.get(key)
-        if cached is not None:
-            return cached
-        try:
-            info = await self.broker.symbol_info(symbol, exchange, reference_price=price)
-        except BrokerError as error:
-            if error.status in (400, 404):  # OpenAlgo: 400; some versions and the sim: 404
-                raise NotFound(f"unknown symbol {exchange}:{symbol}") from None
-            raise BrokerUnavailable(f"could not look up {exchange}:{symbol}: {error}") from None
-        try:
-            instrument = Instrument(symbol, exchange, Decimal(info.tick_size), info.lot_size)
-        except (ValueError, ArithmeticError) as error:
-            raise BrokerUnavailable(
-                f"unusable instrument data for {exchange}:{symbol}: {error}"
-            ) from None
-        self._instruments[key] = instrument
-        return instrument
 
     async def update_trade(
         self, account: str, trade_id: str, changes: Mapping[str, Any], actor: str
@@ -326,20 +240,25 @@ class TradeService(ServiceOps):
                 )
         now = self.clock.now()
         before = rules_to_dict(trade.rules)
-        decisions = self.engine.update_rules(trade_id, rules, now)
-        await self._commit(
-            [
-                self.monitor.snapshots.trade_record(trade, now),
-                audit(
-                    now,
-                    "trade_updated",
-                    trade_id,
-                    actor=actor,
-                    before=before,
-                    after=rules_to_dict(rules),
-                ),
-            ]
+        # Durable first (the new rules and the levels they give), then applied: when neither
+        # the database nor the journal can take it, nothing changes (503).
+        record = replace(
+            self.monitor.snapshots.trade_record(trade, now),
+            rules=rules_to_dict(rules),
+            stop_loss=trial.stop,
+            stop_reason=trial.stop_reason.value if trial.stop_reason else None,
+            target=trial.target,
+            trailing_level=trial.trailing,
+            breakeven_level=trial.breakeven,
         )
+        changed = audit(
+            now, "trade_updated", trade_id, actor=actor, before=before, after=rules_to_dict(rules)
+        )
+        await self._commit_durable([record, changed], f"trade {trade_id} was not changed")
+        try:
+            decisions = self.engine.update_rules(trade_id, rules, now)
+        except EngineError as error:
+            raise Conflict(str(error)) from None
         self._dispatch(decisions)
         return self._trade_view(trade)
 
@@ -363,3 +282,16 @@ class TradeService(ServiceOps):
 
     async def _commit(self, records: list[Record | AuditRecord]) -> None:
         await self.monitor.store.commit(records)
+
+    async def _commit_durable(self, records: list[Record], what: str) -> None:
+        """Commit, or raise NotStored (503) when neither the database nor the journal took
+        the records (or the database refused them)."""
+        try:
+            stored = await self.monitor.store.commit(records)
+        except Exception as error:
+            raise NotStored(f"{what}: the database refused it ({error})") from None
+        if not stored:
+            raise NotStored(
+                f"{what}: the database is unavailable and the local journal cannot be written "
+                "either (see /health); nothing changed, retry later"
+            )

@@ -149,10 +149,17 @@ class ServiceOps:
         failing = supervisor.degraded()
         if failing:
             degraded.append("background_tasks")
+        refused = self.store.refused_view()
+        if refused["count"]:
+            degraded.append("refused_records")
         return {
             "status": "degraded" if degraded else "ok",
             "degraded": degraded,
-            "database": {"degraded": self.store.degraded, "pending_writes": self.store.pending},
+            "database": {
+                "degraded": self.store.degraded,
+                "pending_writes": self.store.pending,
+                "refused_records": refused,
+            },
             "broker": {"session_down": session_down},
             "feed": {"connected": feed_connected, "stale_symbols": stale},
             "background": {"degraded": failing, "tasks": supervisor.status()},

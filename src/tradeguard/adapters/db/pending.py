@@ -53,8 +53,13 @@ class Waiter:
 
 @dataclass(slots=True)
 class Batch:
+    """The records of one `commit` call. `seq`: the call's sequence number (journal order);
+    `done`: in the database (or refused there), so no longer the journal's to keep."""
+
     records: list[Record]
     waiter: Waiter | None = None
+    seq: int = 0
+    done: bool = False
 
 
 @dataclass(slots=True)
@@ -99,6 +104,15 @@ class PendingQueue:
             self._count += len(batch.records)
         if self._count > self.limit:
             self._compact()
+
+    def remove(self, batch: Batch) -> bool:
+        """Take a queued batch out (its caller withdrew it); False if it is not queued."""
+        for index, queued in enumerate(self._batches):
+            if queued is batch:
+                del self._batches[index]
+                self._count -= len(batch.records)
+                return True
+        return False
 
     def records(self) -> Iterator[Record]:
         """Every queued record, oldest first."""

@@ -18,6 +18,7 @@ from tradeguard.adapters.db.tables import (
     AuditRow,
     Base,
     ExactDecimal,
+    JournalMarkRow,
     StrategyRow,
     TradeRow,
     UserRow,
@@ -203,6 +204,8 @@ _SNAPSHOTS: tuple[tuple[type, type[Base], Callable[[Any], dict[str, Any]]], ...]
 
 
 AUDIT_TABLE = cast(Table, AuditRow.__table__)
+MARKS_TABLE = cast(Table, JournalMarkRow.__table__)
+JOURNAL_MARK = "journal"  # the row of the newest journal seq in the database
 
 
 @dataclass(slots=True)
@@ -318,3 +321,17 @@ def audit_entries(session: Session, subject: str | None, limit: int) -> list[Aud
         query = query.where(AuditRow.subject == subject)
     newest = list(session.scalars(query.order_by(AuditRow.id.desc()).limit(limit)))
     return [audit_record(r) for r in reversed(newest)]
+
+
+def journal_mark(session: Session) -> int:
+    """The newest journal sequence number whose records are in the database (0: none)."""
+    row = session.get(JournalMarkRow, JOURNAL_MARK)
+    return 0 if row is None else row.seq
+
+
+def entry_trade(session: Session, account: str, order_id: str) -> str | None:
+    """The id of the trade (any state) guarding `order_id` of `account`, if any."""
+    query = select(TradeRow.trade_id).where(
+        TradeRow.account == account, TradeRow.entry_order_id == order_id
+    )
+    return session.scalars(query).first()

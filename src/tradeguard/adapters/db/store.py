@@ -3,12 +3,15 @@
 All database work runs on one dedicated worker thread with plain sync sessions; the event loop
 only hands work over and waits on futures, never on the database. Writes go through one FIFO
 (pending.PendingQueue): `commit` queues its records and waits a short `commit_timeout` for the
-worker to commit them in one transaction. If the database is down, locked or slow, `commit`
-returns False and the records stay queued; the store turns `degraded`, retries with backoff,
-replays the queue in order (before any newer write, since it is the same queue), and turns
-healthy again once the queue is empty. Reads see queued snapshots on top of the database.
-A saturated event loop steps aside briefly when the worker waits too long for the interpreter
-lock (handoff.LockHandoff).
+worker to commit them in one transaction. If the database is down, locked or slow, the records
+stay queued and go to the write-ahead journal (journal.py, fsync'd: `commit` returns True,
+durable); without a journal, or when it cannot take them either, `commit` returns False. The
+store turns `degraded`, retries with backoff, replays the queue in order (before any newer
+write, since it is the same queue), and turns healthy again once the queue is empty; the
+journal is emptied once the database has everything in it. On start-up the journal is replayed
+first. A record the database refuses is isolated (writer.py) and kept in `refused`.
+Reads see queued snapshots on top of the database. A saturated event loop steps aside briefly
+when the worker waits too long for the interpreter lock (handoff.LockHandoff).
 """
 
 from __future__ import annotations
@@ -19,33 +22,39 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError, IntegrityError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
-from tradeguard.adapters.db import rows
+from tradeguard.adapters.db import queued, rows
 from tradeguard.adapters.db.checkpoint import WalCheckpointer
 from tradeguard.adapters.db.connect import create_engine, database_url, sqlite_file
+from tradeguard.adapters.db.durable import (
+    JournalKeeper,
+    Refusals,
+    RefusedRecord,
+    first_line,
+    replay_batches,
+)
+from tradeguard.adapters.db.errors import is_outage
 from tradeguard.adapters.db.handoff import Heartbeat, LockHandoff
 from tradeguard.adapters.db.migrate import upgrade_connection
 from tradeguard.adapters.db.pending import Batch, PendingQueue, Waiter
-from tradeguard.adapters.db.writer import RowWriter
+from tradeguard.adapters.db.writer import Refused, RowWriter
 from tradeguard.app.records import (
     AccountRecord,
     AuditRecord,
     LoadedState,
     Record,
-    StrategyRecord,
-    TradeProgress,
     TradeRecord,
     UserRecord,
 )
 
 log = logging.getLogger("tradeguard.db")
 T = TypeVar("T")
+__all__ = ["RefusedRecord", "SqlStore", "StoreClosed", "StoreUnavailable", "is_outage"]
 
 
 class StoreUnavailable(RuntimeError):
@@ -54,14 +63,6 @@ class StoreUnavailable(RuntimeError):
 
 class StoreClosed(RuntimeError):
     """The store was closed."""
-
-
-def is_outage(error: BaseException) -> bool:
-    """True when `error` means "database unavailable, try again later" (queue and retry);
-    False when the data itself is refused (constraint or value errors: retrying cannot help)."""
-    if isinstance(error, IntegrityError | DataError):
-        return False
-    return isinstance(error, DBAPIError | DisconnectionError | PoolTimeout | OSError)
 
 
 class SqlStore:
@@ -81,8 +82,12 @@ class SqlStore:
         chunk_records: int = 1_000,
         close_timeout: float = 5.0,
         checkpoint_interval: float = 1.0,
+        journal: Path | None = None,
     ) -> None:
         self.url = url if url is not None else database_url()
+        self._journal = JournalKeeper(journal) if journal is not None else None
+        self._seq = 0  # the last commit's sequence number (journal order)
+        self.refusals = Refusals()
         self._engine = create_engine(
             self.url, busy_timeout_ms=busy_timeout_ms, wal_autocheckpoint=False
         )
@@ -128,11 +133,46 @@ class SqlStore:
         return store
 
     async def start(self, migrate: bool = True) -> None:
-        """Create or upgrade the schema (first start creates the database)."""
+        """Create or upgrade the schema (first start creates the database), then replay the
+        journal into it (before anything is loaded)."""
         if migrate:
             await self._call(self._migrate, wait_limit=max(self._read_timeout, 60.0))
         if self._checkpoints is not None:
             self._checkpoints.start()
+        if self._journal is not None:
+            await self._replay_journal(self._journal)
+
+    async def _replay_journal(self, journal: JournalKeeper) -> None:
+        """Queue every journal entry the database does not have yet (seq after its mark), in
+        order, ahead of any new write, and wait (bounded) for them to land."""
+        entries = await journal.open()
+        if entries is None:
+            return
+        mark = await self._call(rows.journal_mark)
+        batches = replay_batches(entries, mark, asyncio.get_running_loop())
+        with self._cond:
+            self._seq = max(self._seq, mark, journal.last_seq)
+            for batch in batches:
+                self._queue.push(batch)
+            self._heartbeat.beat()
+            self._cond.notify()
+        if not batches:
+            journal.clear_upto(mark)
+            return
+        count = sum(len(b.records) for b in batches)
+        log.warning(
+            "journal %s: replaying %d records of %d commits", journal.path, count, len(batches)
+        )
+        self.handoff.kick()
+        futures = [b.waiter.future for b in batches if b.waiter is not None]
+        done, _ = await asyncio.wait(futures, timeout=max(self._read_timeout, 10.0))
+        landed = sum(1 for f in done if not f.cancelled() and f.exception() is None and f.result())
+        if landed < len(batches):
+            log.error(
+                "journal: %d of %d commits not in the database yet (kept queued and journaled)",
+                len(batches) - landed,
+                len(batches),
+            )
 
     @staticmethod
     def _migrate(session: Session) -> None:
@@ -144,6 +184,20 @@ class SqlStore:
     @property
     def degraded(self) -> bool:
         return self._degraded
+
+    @property
+    def journal_path(self) -> Path | None:
+        return None if self._journal is None else self._journal.path
+
+    @property
+    def journaled(self) -> bool:
+        """True while the journal holds records the database may not have yet."""
+        return self._journal is not None and not self._journal.empty
+
+    def refused_view(self) -> dict[str, Any]:
+        """Records the database refused (count since start, the newest with detail)."""
+        with self._cond:
+            return self.refusals.view()
 
     @property
     def pending(self) -> int:
@@ -161,23 +215,36 @@ class SqlStore:
         waiter = Waiter(loop, loop.create_future())
         with self._cond:
             degraded = self._degraded
-            self._queue.push(Batch(batch_records, None if degraded else waiter))
+            self._seq += 1
+            batch = Batch(batch_records, waiter, seq=self._seq)
+            self._queue.push(batch)
             self._heartbeat.beat()
             self._cond.notify()
         self.handoff.kick()
         if degraded:
-            return False
-        # Wait in steps of commit_timeout. While the worker keeps committing (a busy database,
-        # or this batch queued behind a flush) the store is slow, not down: keep waiting, up
-        # to `slow_limit`, so an exit intent still lands before its order. No progress for a
-        # whole step means locked or down: degraded, and the caller goes on without waiting.
+            if self._journal is None:
+                return False  # queued, not durable
+            if await self._journal_batch(batch, batch_records):
+                return True
+            # the journal cannot take it: the database is the one chance left (it may be back)
+            if await self._wait_written(waiter):
+                return True
+        elif await self._wait_written(waiter) or await self._journal_batch(batch, batch_records):
+            return True
+        return self._withdraw(batch)
+
+    async def _wait_written(self, waiter: Waiter) -> bool:
+        """Wait for the worker to commit the batch of `waiter`: False on an outage.
+
+        Wait in steps of commit_timeout. While the worker keeps committing (a busy database,
+        or this batch queued behind a flush) the store is slow, not down: keep waiting, up
+        to `slow_limit`, so an exit intent still lands before its order. No progress for a
+        whole step means locked or down: degraded, and the caller goes on without waiting."""
         waited = 0.0
         seen = self._written
         while True:
             try:
-                return bool(
-                    await asyncio.wait_for(asyncio.shield(waiter.future), self._commit_timeout)
-                )
+                done = await asyncio.wait_for(asyncio.shield(waiter.future), self._commit_timeout)
             except TimeoutError:
                 waited += self._commit_timeout
                 progressed = self._written != seen
@@ -188,30 +255,47 @@ class SqlStore:
                 with self._cond:
                     self._enter_degraded(f"a write took longer than {waited:.1f}s")
                 return False
+            return bool(done)
+
+    def _withdraw(self, batch: Batch) -> bool:
+        """Neither the database nor the journal took `batch`: take it out of the queue, so
+        the caller's "not stored" stays true (one being written may still land). Without a
+        journal it stays queued for later, as it always did."""
+        if self._journal is None:
+            return False
+        with self._cond:
+            if batch.done:
+                return True
+            withdrawn = self._queue.remove(batch)
+        if not withdrawn:
+            log.critical(
+                "commit %d: neither the database nor the journal took it; it was being written "
+                "and may still land",
+                batch.seq,
+            )
+        return False
+
+    async def _journal_batch(self, batch: Batch, records: list[Record]) -> bool:
+        """The database could not take `batch` now: make it durable in the journal (True)."""
+        if self._journal is None:
+            return False
+        with self._cond:
+            if batch.done:
+                return True
+        return await self._journal.append(batch.seq, records)
 
     async def load(self) -> LoadedState:
-        state, queued = await self._call(lambda s: (rows.load(s), self._queued()))
-        strategies = {r.strategy_id: r for r in state.strategies}
-        trades = {r.trade_id: r for r in state.trades}
-        for record in queued:
-            if isinstance(record, StrategyRecord):
-                strategies[record.strategy_id] = record
-            elif isinstance(record, TradeRecord):
-                trades.pop(record.trade_id, None)
-                if record.state in rows.OPEN_STATES:
-                    trades[record.trade_id] = record
-            elif isinstance(record, TradeProgress) and record.trade_id in trades:
-                trades[record.trade_id] = record.apply(trades[record.trade_id])
-        return LoadedState(strategies=list(strategies.values()), trades=list(trades.values()))
+        state, waiting = await self._call(lambda s: (rows.load(s), self._queued()))
+        return queued.load(state, waiting)
+
+    async def entry_trade(self, account: str, order_id: str) -> str | None:
+        found = queued.entry_trade(self._queued(), account, order_id)
+        if found is not None:
+            return found
+        return await self._call(lambda s: rows.entry_trade(s, account, order_id))
 
     async def trade(self, trade_id: str) -> TradeRecord | None:
-        newest: TradeRecord | None = None  # the last queued full snapshot, if any
-        later: list[TradeProgress] = []  # the progress queued after it
-        for queued in self._queued():
-            if isinstance(queued, TradeRecord) and queued.trade_id == trade_id:
-                newest, later = queued, []
-            elif isinstance(queued, TradeProgress) and queued.trade_id == trade_id:
-                later.append(queued)
+        newest, later = queued.trade(self._queued(), trade_id)
         record = newest or await self._call(lambda s: rows.trade(s, trade_id))
         for progress in later:
             if record is not None:
@@ -219,40 +303,28 @@ class SqlStore:
         return record
 
     async def history(self, account: str | None, limit: int) -> list[TradeRecord]:
-        stored, queued = await self._call(
+        stored, waiting = await self._call(
             lambda s: (rows.history(s, account, limit), self._queued())
         )
-        merged = {r.trade_id: r for r in stored}
-        for record in queued:
-            if isinstance(record, TradeRecord) and account in (None, record.account):
-                merged.pop(record.trade_id, None)
-                if record.state in rows.CLOSED_STATES:
-                    merged[record.trade_id] = record
-        ordered = sorted(merged.values(), key=lambda r: (r.closed_at or 0, r.trade_id))
-        return list(reversed(ordered))[:limit]
+        return queued.history(stored, waiting, account, limit)
 
     async def accounts(self) -> list[AccountRecord]:
-        stored, queued = await self._call(lambda s: (rows.accounts(s), self._queued()))
-        merged = {r.account: r for r in stored}
-        merged.update({r.account: r for r in queued if isinstance(r, AccountRecord)})
-        return sorted(merged.values(), key=lambda r: r.account)
+        stored, waiting = await self._call(lambda s: (rows.accounts(s), self._queued()))
+        return queued.accounts(stored, waiting)
 
     async def users(self) -> list[UserRecord]:
-        stored, queued = await self._call(lambda s: (rows.users(s), self._queued()))
-        merged = {r.username: r for r in stored}
-        merged.update({r.username: r for r in queued if isinstance(r, UserRecord)})
-        return sorted(merged.values(), key=lambda r: r.username)
+        stored, waiting = await self._call(lambda s: (rows.users(s), self._queued()))
+        return queued.users(stored, waiting)
 
     async def audit_entries(
         self, subject: str | None = None, limit: int = 1000
     ) -> list[AuditRecord]:
         """The newest `limit` audit entries (of one subject, or all), oldest first; entries
         still queued come last."""
-        stored, queued = await self._call(
+        stored, waiting = await self._call(
             lambda s: (rows.audit_entries(s, subject, limit), self._queued())
         )
-        waiting = [r for r in queued if isinstance(r, AuditRecord) and subject in (None, r.subject)]
-        return (stored + waiting)[-limit:] if limit > 0 else []
+        return queued.audit_entries(stored, waiting, subject, limit)
 
     async def close(self) -> None:
         """Flush what can be flushed (one attempt, ignoring the backoff), then stop the
@@ -372,13 +444,18 @@ class SqlStore:
 
     def _write(self, chunk: list[Batch]) -> None:
         records = [r for b in chunk for r in b.records]
+        mark = max(b.seq for b in chunk) if self._journal is not None else None
         try:
-            self._writer.write(records)
+            refused = self._writer.write(records, mark)
             self._heartbeat.beat()
         except Exception as error:
             self._write_failed(chunk, records, error)
             return
+        if refused:
+            self._refused(refused)
         with self._cond:
+            for batch in chunk:
+                batch.done = True
             self._inflight = []
             self._written += 1
             self._backoff = self._retry_initial
@@ -390,14 +467,30 @@ class SqlStore:
                     log.warning("database recovered: %d queued records replayed", self._replayed)
         for batch in chunk:
             if batch.waiter is not None:
-                batch.waiter.resolve(True)
+                failed = next((e for r, e in refused if any(r is x for x in batch.records)), None)
+                if failed is None:
+                    batch.waiter.resolve(True)
+                else:
+                    batch.waiter.resolve(error=failed)
+        if self._journal is not None and mark is not None:
+            self._journal.clear_upto(mark)
+
+    def _refused(self, refused: Refused) -> None:
+        """Keep each refused record visible, log it at CRITICAL and audit it (the rest of its
+        batch was written)."""
+        audits = self.refusals.note(refused, time.time_ns())
+        with self._cond:
+            self.refusals.keep(refused)
+            if audits:
+                self._seq += 1
+                self._queue.push(Batch(audits, None, seq=self._seq))
 
     def _write_failed(self, chunk: list[Batch], records: list[Record], error: Exception) -> None:
         if is_outage(error):
             with self._cond:
                 self._inflight = []
                 self._queue.put_back(chunk)
-                self._enter_degraded(f"{type(error).__name__}: {_first_line(error)}")
+                self._enter_degraded(f"{type(error).__name__}: {first_line(error)}")
                 self._next_attempt = time.monotonic() + self._backoff
                 self._backoff = min(self._backoff * 2, self._retry_max)
                 if self._stopping:
@@ -427,11 +520,20 @@ class SqlStore:
             if self._checkpoints is not None:
                 self._checkpoints.stop()
             lost = self.pending
-            if lost:
+            if lost and self.journaled:
+                log.critical(
+                    "database closed with %d records not written; the journal %s keeps what "
+                    "was acknowledged, replayed at the next start",
+                    lost,
+                    self.journal_path,
+                )
+            elif lost:
                 log.critical("database closed with %d records not written", lost)
             self._writer.close()
             self._engine.dispose()
         finally:
+            if self._journal is not None:
+                self._journal.close()
             with self._cond:
                 self._heartbeat.beat(busy=False)
                 waiters, self._exit_waiters = self._exit_waiters, []
@@ -441,8 +543,3 @@ class SqlStore:
                 waiter.resolve(error=StoreClosed("the store is closed"))
             for waiter in waiters:
                 waiter.resolve(None)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__

@@ -153,6 +153,8 @@ class TradeRow(Base):
         Index("ix_trades_state", "state"),
         Index("ix_trades_strategy_id", "strategy_id"),
         Index("ix_trades_account_closed_at", "account", "closed_at"),
+        # migration 0003: one trade per entry order of an account (NULLs never collide)
+        Index("ux_trades_account_entry_order_id", "account", "entry_order_id", unique=True),
     )
 
     trade_id: Mapped[str] = mapped_column(String(), primary_key=True)
@@ -243,6 +245,17 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String())
     subject: Mapped[str] = mapped_column(String(), index=True)
     detail: Mapped[dict[str, Any]] = mapped_column(Json)
+
+
+class JournalMarkRow(Base):
+    """Migration 0003: the newest journal sequence number whose records are in the database,
+    written in the same transaction as them (adapters/db/journal.py): start-up replays only
+    journal entries after it, so no audit entry is written twice."""
+
+    __tablename__ = "journal_marks"
+
+    name: Mapped[str] = mapped_column(String(), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger())
 
 
 metadata = Base.metadata

@@ -32,7 +32,11 @@ from sqlalchemy.pool import PoolProxiedConnection
 
 from tradeguard.adapters.db import rows
 from tradeguard.adapters.db.connect import ensure_same_file, sqlite_file
+from tradeguard.adapters.db.errors import is_outage
 from tradeguard.app.records import Record
+
+Refused = list[tuple[Record, Exception]]  # records the database refused, with its error
+_MARK_KEYS = ("name", "seq")
 
 # One UPDATE .. FROM (VALUES ..) per this many rows: 11 parameters a row stays far under
 # SQLite's 32,766-parameter limit.
@@ -52,24 +56,63 @@ class RowWriter:
         self._file = sqlite_file(engine.url)
         self._connection: PoolProxiedConnection | None = None
 
-    def write(self, records: Sequence[Record]) -> None:
-        arranged = rows.arrange(records)
-        connection = self._connect()
+    def write(self, records: Sequence[Record], mark: int | None = None) -> Refused:
+        """Write `records` (and the journal `mark`, if given) in one transaction. A record the
+        database refuses is isolated: the transaction is redone with each record in a
+        savepoint, the refused ones are left out and returned with their error, the rest
+        (and the mark) are committed. Raises on an outage (errors.is_outage)."""
         try:
+            self._transaction(lambda cursor: self._execute(cursor, rows.arrange(records)), mark)
+        except Exception as error:
+            if is_outage(error):
+                raise
+            return self._isolating(records, mark)
+        return []
+
+    def _isolating(self, records: Sequence[Record], mark: int | None) -> Refused:
+        refused: Refused = []
+
+        def each(cursor: Any) -> None:
+            if self._sql.dialect.name == "sqlite":
+                cursor.execute("BEGIN")  # else RELEASE of the outermost savepoint commits
+            for record in records:
+                cursor.execute("SAVEPOINT tg_record")
+                try:
+                    self._execute(cursor, rows.arrange([record]))
+                except Exception as error:
+                    wrapped = self._wrapped(error)
+                    if is_outage(wrapped):
+                        raise wrapped from error
+                    cursor.execute("ROLLBACK TO SAVEPOINT tg_record")
+                    refused.append((record, wrapped))
+                cursor.execute("RELEASE SAVEPOINT tg_record")
+
+        self._transaction(each, mark)
+        return refused
+
+    def _transaction(self, work: Callable[[Any], None], mark: int | None) -> None:
+        try:
+            connection = self._connect()
             cursor = connection.cursor()
             try:
-                self._execute(cursor, arranged)
+                work(cursor)
+                if mark is not None:
+                    statement, processors = self._sql.upsert(rows.MARKS_TABLE, _MARK_KEYS)
+                    values = [{"name": rows.JOURNAL_MARK, "seq": mark}]
+                    cursor.execute(statement, _params(values, _MARK_KEYS, processors)[0])
             finally:
                 cursor.close()
             connection.commit()
         except Exception as error:
             self.discard()
-            dbapi = self._engine.dialect.loaded_dbapi
-            if isinstance(error, dbapi.Error):
-                raise DBAPIError.instance(
-                    None, None, error, dbapi.Error, dialect=self._engine.dialect
-                ) from error
-            raise
+            raise self._wrapped(error) from error
+
+    def _wrapped(self, error: Exception) -> Exception:
+        """A driver error as SQLAlchemy's exception for it (others unchanged)."""
+        dbapi = self._engine.dialect.loaded_dbapi
+        if isinstance(error, dbapi.Error):
+            return DBAPIError.instance(None, None, error, dbapi.Error, dialect=self._engine.dialect)
+        return error
 
     def discard(self) -> None:
         """Drop the connection (after an error, or when the database went away)."""

@@ -27,10 +27,16 @@ def ok(data: Any, status: int = 200) -> JSONResponse:
     return JSONResponse({"status": "success", "data": data}, status_code=status)
 
 
-def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(
-        {"status": "error", "message": message}, status_code=status, headers=headers
-    )
+def error(
+    status: int,
+    message: str,
+    headers: dict[str, str] | None = None,
+    data: dict[str, Any] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {"status": "error", "message": message}
+    if data:
+        body["data"] = data
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 class ApiError(Exception):
@@ -64,7 +70,7 @@ def validation_message(exc: RequestValidationError) -> str:
 
 async def on_service_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
-    return error(exc.http_status, str(exc))
+    return error(exc.http_status, str(exc), data=getattr(exc, "data", None))
 
 
 async def on_api_error(request: Request, exc: Exception) -> JSONResponse:
