@@ -22,6 +22,7 @@ class PaperOrder:
     filled_value: int = 0  # sum of part quantity x price, for the exact average
     rejection_reason: str = ""
     late: bool = False  # held by the fill-late fault
+    in_parts: bool = False  # filling in parts on a timer (ticks do not fill it)
 
     def report(self) -> OrderReport:
         req = self.request

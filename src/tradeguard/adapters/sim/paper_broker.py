@@ -293,7 +293,7 @@ class PaperBroker:
     def _on_tick(self, symbol: str, exchange: str, ltp: int, ts_ms: int) -> None:
         for order in list(self._book.resting.values()):
             req = order.request
-            if order.late or req.symbol != symbol or req.exchange != exchange:
+            if order.late or order.in_parts or (req.symbol, req.exchange) != (symbol, exchange):
                 continue
             if order.status is OrderStatus.TRIGGER_PENDING:
                 self._try_trigger(order, ltp)
@@ -339,6 +339,7 @@ class PaperBroker:
         quantity = order.request.quantity
         parts = min(config.partial_fills, quantity)
         sizes = [quantity // parts + (1 if i < quantity % parts else 0) for i in range(parts)]
+        order.in_parts = True
         self._fill(order, ltp, sizes[0])
         interval = config.partial_interval_ms / 1000
 

@@ -16,6 +16,7 @@ import heapq
 import itertools
 import math
 import random
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Protocol
@@ -165,7 +166,7 @@ class LoopTimer:
     """The running event loop's clock (what a served simulator uses)."""
 
     def now(self) -> float:
-        return asyncio.get_running_loop().time()
+        return time.monotonic()  # the event loop's clock (asyncio uses monotonic time)
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:
         return asyncio.get_running_loop().call_later(delay, callback)
