@@ -9,6 +9,7 @@ outcome; it cannot be decided twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import Enum
 from typing import Any
 
@@ -41,7 +42,7 @@ class PendingOrder:
         return {
             "pending_order_id": self.pending_id,
             "endpoint": self.endpoint,
-            "request": dict(self.request),
+            "request": {k: _plain(v) for k, v in self.request.items()},
             "status": self.state.value,
             "orderid": self.order_id,
             "message": self.message,
@@ -81,3 +82,8 @@ class ActionCenter:
 
     def rows(self) -> list[dict[str, Any]]:
         return [order.row() for order in self._orders.values()]
+
+
+def _plain(value: Any) -> Any:
+    """A request value as JSON can carry it (prices are Decimals: their exact text)."""
+    return str(value) if isinstance(value, Decimal) else value
