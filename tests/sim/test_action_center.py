@@ -40,7 +40,8 @@ async def test_a_queued_order_is_placed_only_when_approved() -> None:
         assert await t.net() == 0
         [row] = await pending_rows(t)
         assert (row["pending_order_id"], row["status"], row["orderid"]) == (1, "pending", None)
-        assert row["request"]["quantity"] == 4 and "apikey" not in row["request"]
+        assert row["request"]["quantity"] == 4
+        assert "apikey" not in row["request"]
 
         approved = await decide(t, {"approve": 1})
         assert approved.status_code == 200, approved.text

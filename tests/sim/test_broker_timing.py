@@ -13,7 +13,7 @@ import pytest
 
 from tests.helpers import eventually
 from tests.sim.admin import set_faults
-from tests.sim.timed import Timed, next_update, order_body, order_client, timed_sim
+from tests.sim.timed import next_update, order_body, order_client, timed_sim
 from tests.sim.ws_fakes import next_is_pong
 from tradeguard.core.money import to_units
 

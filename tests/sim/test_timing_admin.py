@@ -32,7 +32,8 @@ async def test_a_profile_then_fields_override_it() -> None:
         assert state == INSTANT | {"unreported": 0}
         state = await t.timing(profile="realistic", report_lag_ms=250)
         assert state == REALISTIC.snapshot() | {"report_lag_ms": 250, "unreported": 0}
-        assert REALISTIC.report_poll_ms == 2_000 and REALISTIC.order_push is False
+        assert REALISTIC.report_poll_ms == 2_000
+        assert REALISTIC.order_push is False
         state = await t.timing(partial_fills=4)  # fields only: the rest stays as it is
         assert (state["partial_fills"], state["report_lag_ms"]) == (4, 250)
         assert await t.timing(profile="instant") == INSTANT | {"unreported": 0}
