@@ -7,6 +7,7 @@ OpenAlgo gateway and WebSocket feed talking to it, a real SQLite store, and the 
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -29,6 +30,9 @@ from tradeguard.core.money import to_units
 SYMBOLS = (("SBIN", "NSE", "800"), ("INFY", "NSE", "1500"), ("TCS", "NSE", "4000"))
 REALISTIC_TIMING = {"profile": "realistic"}  # order reports lag 1-2 s, polled every 2-3 s
 BROKER_TIMINGS = {"instant": {}, "realistic": REALISTIC_TIMING}
+DEFAULT_TIMING = BROKER_TIMINGS[os.environ.get("TRADEGUARD_TEST_BROKER_TIMING", "instant")]
+"""Every stack's broker timing unless a test sets one: TRADEGUARD_TEST_BROKER_TIMING=realistic
+runs the whole stack-based suite against the realistic broker."""
 FAST_POLICY = ExecutorPolicy(
     poll_interval=0.05,
     poll_max_interval=0.2,
@@ -93,6 +97,7 @@ async def running_stack(
     policy: ExecutorPolicy = FAST_POLICY,
     timing: dict[str, Any] | None = None,
 ) -> AsyncIterator[Stack]:
+    timing = DEFAULT_TIMING if timing is None else timing
     options = SimulatorOptions(
         walk=False,
         symbols=SYMBOLS,
