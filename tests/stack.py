@@ -69,20 +69,21 @@ class Stack:
         self, symbol: str, action: str, quantity: int, strategy: str = "test"
     ) -> str:
         """Place an entry order at the simulator (as the trader's strategy would) and wait
-        until the broker reports it filled (at once, unless its reports are late)."""
-        from tradeguard.core.broker import OrderRequest, OrderStatus
+        until the broker reports what happened to it (at once, unless its reports are late)."""
+        from tradeguard.core.broker import OrderRequest
 
         placed = await self.gateway.place_order(
             OrderRequest(symbol, "NSE", action, quantity, "MIS", f"{strategy}-entry")
         )
         order_id = placed.order_id
         assert order_id is not None
+        happened = self.sim.broker._book.orders[order_id]
 
-        async def reported_filled() -> bool:
+        async def reported() -> bool:
             report = await self.gateway.order_status(order_id, f"{strategy}-entry")
-            return report.status is OrderStatus.COMPLETE
+            return report.status is happened.status
 
-        await eventually(reported_filled, timeout=self.patience, message=f"{order_id} filled")
+        await eventually(reported, timeout=self.patience, message=f"{order_id} reported")
         return order_id
 
 
