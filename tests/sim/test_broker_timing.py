@@ -28,6 +28,8 @@ async def test_a_late_report_shows_the_fill_in_positions_and_trades_before_the_o
         assert (await t.status(order_id))["order_status"] == "open"
         assert await t.book_status(order_id) == "open"
         assert await t.net() == 10  # the fill happened: the position book shows it first
+        [position] = await t.data("positionbook")
+        assert position["quantity"] == "10"
         assert await t.trades() == [(10, 800.0)]
 
         t.timer.advance(1.499)
@@ -118,9 +120,14 @@ async def test_going_back_to_instant_reports_everything_at_once() -> None:
 
 
 @pytest.mark.asyncio
-async def test_a_slow_placement_places_at_once_and_replies_late() -> None:
+@pytest.mark.parametrize(
+    ("endpoint", "extra"), [("placeorder", {}), ("placesmartorder", {"position_size": "5"})]
+)
+async def test_a_slow_placement_places_at_once_and_replies_late(
+    endpoint: str, extra: dict[str, str]
+) -> None:
     async with timed_sim(place_delay_ms=12_000) as t:
-        reply = asyncio.ensure_future(t.post("placeorder", **order_body(5)))
+        reply = asyncio.ensure_future(t.post(endpoint, **order_body(5), **extra))
         await eventually(lambda: t.timer.pending == 1, message="the reply is held")
         book = await t.data("orderbook")
         [row] = book["orders"]
