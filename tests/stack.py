@@ -1,15 +1,18 @@
 """Tests: the whole tradeguard stack in-process over real sockets.
 
-The embedded simulator (no random walk: prices move only when a test sets them), the real
+The embedded simulator (no random walk: prices move only when a test sets them; `timing` sets
+its broker timing, e.g. REALISTIC_TIMING: late, polled order reports), the real
 OpenAlgo gateway and WebSocket feed talking to it, a real SQLite store, and the app runtime.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.helpers import eventually
 from tradeguard.adapters.clock import SystemClock
@@ -25,6 +28,11 @@ from tradeguard.app.service import TradeService
 from tradeguard.core.money import to_units
 
 SYMBOLS = (("SBIN", "NSE", "800"), ("INFY", "NSE", "1500"), ("TCS", "NSE", "4000"))
+REALISTIC_TIMING = {"profile": "realistic"}  # order reports lag 1-2 s, polled every 2-3 s
+BROKER_TIMINGS = {"instant": {}, "realistic": REALISTIC_TIMING}
+DEFAULT_TIMING = BROKER_TIMINGS[os.environ.get("TRADEGUARD_TEST_BROKER_TIMING", "instant")]
+"""Every stack's broker timing unless a test sets one: TRADEGUARD_TEST_BROKER_TIMING=realistic
+runs the whole stack-based suite against the realistic broker."""
 FAST_POLICY = ExecutorPolicy(
     poll_interval=0.05,
     poll_max_interval=0.2,
@@ -42,6 +50,7 @@ class Stack:
     gateway: OpenAlgoGateway
     feed: OpenAlgoFeed
     store: SqlStore
+    patience: float = 5.0  # how long a test waits for an outcome (longer with late reports)
 
     @property
     def service(self) -> TradeService:
@@ -59,14 +68,23 @@ class Stack:
     async def fill_entry(
         self, symbol: str, action: str, quantity: int, strategy: str = "test"
     ) -> str:
-        """Place an entry order at the simulator (as the trader's strategy would)."""
+        """Place an entry order at the simulator (as the trader's strategy would) and wait
+        until the broker reports what happened to it (at once, unless its reports are late)."""
         from tradeguard.core.broker import OrderRequest
 
         placed = await self.gateway.place_order(
             OrderRequest(symbol, "NSE", action, quantity, "MIS", f"{strategy}-entry")
         )
-        assert placed.order_id is not None
-        return placed.order_id
+        order_id = placed.order_id
+        assert order_id is not None
+        happened = self.sim.broker._book.orders[order_id]
+
+        async def reported() -> bool:
+            report = await self.gateway.order_status(order_id, f"{strategy}-entry")
+            return report.status is happened.status
+
+        await eventually(reported, timeout=self.patience, message=f"{order_id} reported")
+        return order_id
 
 
 @asynccontextmanager
@@ -78,8 +96,15 @@ async def running_stack(
     reconcile_interval: float | None = 30.0,
     clock_interval: float = 0.2,
     policy: ExecutorPolicy = FAST_POLICY,
+    timing: dict[str, Any] | None = None,
 ) -> AsyncIterator[Stack]:
-    options = SimulatorOptions(walk=False, symbols=SYMBOLS, rate_limits=RateLimits(enabled=False))
+    timing = DEFAULT_TIMING if timing is None else timing
+    options = SimulatorOptions(
+        walk=False,
+        symbols=SYMBOLS,
+        rate_limits=RateLimits(enabled=False),
+        timing=timing or {},
+    )
     async with EmbeddedSimulator(options) as sim:
         store = await SqlStore.open(
             f"sqlite:///{tmp_path / 'tg.db'}", journal=tmp_path / "tradeguard.journal"
@@ -110,7 +135,7 @@ async def running_stack(
                 policy=policy,
             ),
         )
-        stack = Stack(sim, runtime, gateway, feed, store)
+        stack = Stack(sim, runtime, gateway, feed, store, patience=20.0 if timing else 5.0)
         try:
             if start:
                 await runtime.start()

@@ -1,6 +1,10 @@
 """End to end over real HTTP and WebSocket: every exit kind sends exactly one exit order for the
 trade's own quantity, closes the trade at the simulator's fill price, and leaves another
 strategy's trade and a manual position on the same symbol untouched.
+
+Each test runs twice: with an instant broker and with the simulator's realistic broker timing
+(order reports 1-2 s late and polled every 2-3 s, no order pushes, a slow placement now and
+then), as brokers without push behave through OpenAlgo.
 """
 
 from __future__ import annotations
@@ -27,7 +31,14 @@ from tests.e2e.world import (
     trade,
 )
 from tests.helpers import eventually
-from tests.stack import Stack, running_stack
+from tests.stack import BROKER_TIMINGS, Stack, running_stack
+
+
+@pytest.fixture(params=sorted(BROKER_TIMINGS))
+def timing(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The simulator's broker timing: instant, then realistic."""
+    return BROKER_TIMINGS[request.param]
+
 
 OTHER_QTY = 7
 MANUAL_QTY = 5
@@ -104,9 +115,11 @@ async def _check_exit(
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("name", sorted(CASES))
-async def test_price_exit_sends_one_order_of_our_quantity(tmp_path: Path, name: str) -> None:
+async def test_price_exit_sends_one_order_of_our_quantity(
+    tmp_path: Path, name: str, timing: dict[str, Any]
+) -> None:
     case = CASES[name]
-    async with running_stack(tmp_path) as stack:
+    async with running_stack(tmp_path, timing=timing) as stack:
         ours, other = await _with_bystanders(stack, case)
         assert same_money(ours["entry_price"], "800")
         assert ours["quantity"] == 10
@@ -123,25 +136,27 @@ async def test_price_exit_sends_one_order_of_our_quantity(tmp_path: Path, name: 
 
 
 @pytest.mark.asyncio
-async def test_max_holding_time_exit(tmp_path: Path) -> None:
+async def test_max_holding_time_exit(tmp_path: Path, timing: dict[str, Any]) -> None:
     case = Case({}, "BUY", (), "MAX_HOLDING", rules={"max_holding_seconds": 1})
-    async with running_stack(tmp_path) as stack:
+    async with running_stack(tmp_path, timing=timing) as stack:
         ours, other = await _with_bystanders(stack, case)
         assert trade(stack, ours["trade_id"])["state"] == "ACTIVE"
         # real time drives it: the clock loop (0.2 s here) fires the exit once 1 s has passed
-        await closed(stack, ours["trade_id"], within=3.0)
+        await closed(stack, ours["trade_id"], within=None if timing else 3.0)
         await _check_exit(stack, ours, other, case)
 
 
 @pytest.mark.asyncio
-async def test_portfolio_stop_exits_every_trade_of_the_strategy_once(tmp_path: Path) -> None:
+async def test_portfolio_stop_exits_every_trade_of_the_strategy_once(
+    tmp_path: Path, timing: dict[str, Any]
+) -> None:
     settings = {
         "enable_portfolio_sl": True,
         "portfolio_sl_type": "AMOUNT",
         "portfolio_sl_value": "50",
     }
     case = Case(settings, "BUY", (), "PORTFOLIO_STOP")
-    async with running_stack(tmp_path) as stack:
+    async with running_stack(tmp_path, timing=timing) as stack:
         ours, other = await _with_bystanders(stack, case)
         second = await guard(stack, "main", "INFY", "SELL", 4)
         manual(stack, "INFY", "SELL", 3)
@@ -172,8 +187,10 @@ Step = Callable[[Stack], Awaitable[None]]
 
 
 @pytest.mark.asyncio
-async def test_entry_price_and_quantity_come_from_the_fill(tmp_path: Path) -> None:
-    async with running_stack(tmp_path) as stack:
+async def test_entry_price_and_quantity_come_from_the_fill(
+    tmp_path: Path, timing: dict[str, Any]
+) -> None:
+    async with running_stack(tmp_path, timing=timing) as stack:
         await strategy(stack, "main", **points("sl", "5"))
         stack.price("TCS", "4012.35")
         view = await guard(stack, "main", "TCS", "SELL", 13)
@@ -210,11 +227,11 @@ def smart_calls(stack: Stack, before: Callable[[], None] | None = None) -> list[
 @pytest.mark.asyncio
 @pytest.mark.parametrize("name", ["stop_loss_long", "stop_loss_short", "target_long"])
 async def test_smart_exit_leaves_other_strategy_and_manual_quantity_untouched(
-    tmp_path: Path, name: str
+    tmp_path: Path, name: str, timing: dict[str, Any]
 ) -> None:
     base = CASES[name]
     case = Case(base.settings | SMART, base.action, base.path, base.reason)
-    async with running_stack(tmp_path) as stack:
+    async with running_stack(tmp_path, timing=timing) as stack:
         ours, other = await _with_bystanders(stack, case)
         bodies = smart_calls(stack)
         stack.price("SBIN", case.path[-1])
@@ -228,9 +245,9 @@ async def test_smart_exit_leaves_other_strategy_and_manual_quantity_untouched(
 
 @pytest.mark.asyncio
 async def test_smart_exit_sends_nothing_when_our_quantity_is_already_gone(
-    tmp_path: Path,
+    tmp_path: Path, timing: dict[str, Any]
 ) -> None:
-    async with running_stack(tmp_path) as stack:
+    async with running_stack(tmp_path, timing=timing) as stack:
         await strategy(stack, "main", **points("sl", "5"), **SMART)
         ours = await guard(stack, "main", "SBIN", "BUY", 10)
         manual(stack, "SBIN", "SELL", 10)  # closed by hand: position 0, and 0 is the target
@@ -245,9 +262,9 @@ async def test_smart_exit_sends_nothing_when_our_quantity_is_already_gone(
 
 @pytest.mark.asyncio
 async def test_smart_exit_when_the_position_goes_between_our_read_and_openalgos(
-    tmp_path: Path,
+    tmp_path: Path, timing: dict[str, Any]
 ) -> None:
-    async with running_stack(tmp_path) as stack:
+    async with running_stack(tmp_path, timing=timing) as stack:
         await strategy(stack, "main", **points("sl", "5"), **SMART)
         ours = await guard(stack, "main", "SBIN", "BUY", 10)
         # the trader sells by hand just before OpenAlgo reads the position: 0/0 at OpenAlgo
@@ -263,9 +280,9 @@ async def test_smart_exit_when_the_position_goes_between_our_read_and_openalgos(
 
 @pytest.mark.asyncio
 async def test_smart_exit_beside_a_working_placeorder_exit_never_crosses_zero(
-    tmp_path: Path,
+    tmp_path: Path, timing: dict[str, Any]
 ) -> None:
-    async with running_stack(tmp_path) as stack:
+    async with running_stack(tmp_path, timing=timing) as stack:
         await strategy(stack, "other", **points("sl", "5"))  # placeorder exits
         await strategy(stack, "main", **points("sl", "10"), **SMART)
         other = await guard(stack, "other", "SBIN", "BUY", OTHER_QTY)

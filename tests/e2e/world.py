@@ -78,8 +78,9 @@ def active_ids(stack: Stack) -> set[str]:
     return {t["trade_id"] for t in stack.service.active_trades(ACCOUNT)}
 
 
-async def closed(stack: Stack, trade_id: str, within: float = 5.0) -> dict[str, Any]:
-    """Wait until the trade is out of the engine and stored as closed; return its history row."""
+async def closed(stack: Stack, trade_id: str, within: float | None = None) -> dict[str, Any]:
+    """Wait until the trade is out of the engine and stored as closed (within the stack's
+    patience unless told); return its history row."""
 
     async def check() -> dict[str, Any] | None:
         if trade_id in active_ids(stack):
@@ -90,18 +91,20 @@ async def closed(stack: Stack, trade_id: str, within: float = 5.0) -> dict[str, 
             return None
         return row
 
-    return await eventually(check, timeout=within, message=f"{trade_id} closed")
+    return await eventually(check, timeout=within or stack.patience, message=f"{trade_id} closed")
 
 
 def trade(stack: Stack, trade_id: str) -> dict[str, Any]:
     return next(t for t in stack.service.active_trades(ACCOUNT) if t["trade_id"] == trade_id)
 
 
-async def state(stack: Stack, trade_id: str, wanted: str, within: float = 5.0) -> dict[str, Any]:
+async def state(
+    stack: Stack, trade_id: str, wanted: str, within: float | None = None
+) -> dict[str, Any]:
     """Wait until the (still open) trade is in state `wanted`; return its view."""
     await eventually(
         lambda: trade_id in active_ids(stack) and trade(stack, trade_id)["state"] == wanted,
-        timeout=within,
+        timeout=within or stack.patience,
         message=f"{trade_id} {wanted}",
     )
     return trade(stack, trade_id)

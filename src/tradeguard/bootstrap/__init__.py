@@ -28,7 +28,9 @@ from tradeguard.adapters.sim.faults import (
     FaultSpecError,
     StartFaults,
 )
+from tradeguard.adapters.sim.timing import TimingConfig, TimingSpecError, timing_config
 from tradeguard.bootstrap import loop
+from tradeguard.bootstrap.sim_timing import add_timing_flags, timing_spec
 from tradeguard.config import Settings, SettingsError, load_settings
 from tradeguard.interfaces import cli
 
@@ -198,6 +200,7 @@ def sim_command() -> cli.Command:
         faults.add_argument(
             "--duplicate-orders", action="store_true", help="send every order update twice"
         )
+        add_timing_flags(parser)
 
     def run(args: argparse.Namespace, out: TextIO) -> int:
         from tradeguard.bootstrap.service import configure_logging
@@ -261,12 +264,14 @@ def sim_options(args: argparse.Namespace) -> SimulatorOptions:
         replay_speed=args.replay_speed,
         faults=faults,
         ws_max_outbox=max(1, args.ws_outbox),
+        timing=timing_spec(args),
     )
     if args.apikey:
         options.apikey = args.apikey
     try:
         walk_settings(options)  # drift, volatility and tick rate in range: a usage error now
-    except SimulatorSetupError as error:
+        timing_config(TimingConfig(), options.timing)  # the timing flags too
+    except (SimulatorSetupError, TimingSpecError) as error:
         raise cli.CommandError(str(error)) from None
     return options
 

@@ -17,6 +17,9 @@ async def serve_simulator(options: SimulatorOptions) -> int:
         print(f"simulator REST  {sim.rest_url}/api/v1/", flush=True)
         print(f"simulator WS    {sim.ws_url}", flush=True)
         print(f"apikey          {sim.apikey}", flush=True)
-        print("admin           POST /sim/admin/{faults,feed,price,stream,arrivals}", flush=True)
+        print(
+            "admin           POST /sim/admin/{faults,feed,timing,pending,price,stream,arrivals}",
+            flush=True,
+        )
         await stop.wait()
     return 0

@@ -6,7 +6,10 @@ in-process, and the same OpenAlgo adapters that talk to a real OpenAlgo talk to 
 
 Prices come from a seeded random walk, from admin calls only (`walk=False`), or from a tick
 CSV replayed in time (`replay`). `SimulatorOptions.faults` (the `tradeguard sim` fault flags)
-are switched on by `apply_start_faults` through the same code as the admin endpoints.
+are switched on by `apply_start_faults` through the same code as the admin endpoints, and
+`SimulatorOptions.timing` (a `/sim/admin/timing` body: `tradeguard sim --broker-timing` and the
+timing flags) sets the broker's timing; `timer` replaces the event loop's clock for it (tests
+pass a ManualTimer and move time by hand).
 """
 
 from __future__ import annotations
@@ -29,6 +32,13 @@ from tradeguard.adapters.sim.paper_broker import PaperBroker
 from tradeguard.adapters.sim.rest_admin import SimAdmin
 from tradeguard.adapters.sim.rest_app import create_app
 from tradeguard.adapters.sim.rest_server import SimApi
+from tradeguard.adapters.sim.timing import (
+    BrokerClock,
+    SimTimer,
+    TimingConfig,
+    TimingSpecError,
+    timing_config,
+)
 from tradeguard.adapters.sim.ws_server import SimWsServer
 from tradeguard.core.money import to_units
 
@@ -67,6 +77,8 @@ class SimulatorOptions:
     replay_speed: float = 1.0  # 2 = twice as fast; 0 = as fast as possible
     faults: StartFaults = field(default_factory=StartFaults)
     ws_max_outbox: int = 4096  # messages queued per WebSocket client before it is cut off
+    timing: dict[str, Any] = field(default_factory=dict)  # a /sim/admin/timing body
+    timer: SimTimer | None = None  # the broker timing's clock (default: the event loop's)
 
 
 class SimulatorSetupError(ValueError):
@@ -130,7 +142,12 @@ class EmbeddedSimulator:
                 self.market.add_symbol(symbol, exchange, walk_config(start))
             else:
                 self.market.set_price(symbol, exchange, start)
-        self.broker = PaperBroker(self.market)
+        try:
+            config = timing_config(TimingConfig(), self.options.timing)
+        except TimingSpecError as error:
+            raise SimulatorSetupError(f"invalid broker timing: {error}") from None
+        self.timing = BrokerClock(config, timer=self.options.timer, seed=self.options.seed)
+        self.broker = PaperBroker(self.market, timing=self.timing)
         self.ws = SimWsServer(
             self.market,
             self.broker,
@@ -155,6 +172,8 @@ class EmbeddedSimulator:
         on = {name: value for name, value in on.items() if value not in (None, False, 0, ())}
         if on:
             log.warning("simulator: faults on at start: %s", on)
+        if config != TimingConfig():
+            log.warning("simulator: broker timing: %s", config.snapshot())
         self._rest = AsgiServer(
             create_app(self.api), self.options.host, self.options.rest_port, ws="none"
         )

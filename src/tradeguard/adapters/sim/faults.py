@@ -57,7 +57,6 @@ class RestFaults:
     order_reply: str | None = None  # one of ORDER_REPLY_MODES
     order_reply_count: int | None = None  # None: until cleared
     order_reply_delay_s: float = 30.0
-    pending_ids: int = 0
     on_session: Callable[[bool], None] | None = None
     """Told the new `session_down` by every update (the WebSocket server's switch)."""
 
@@ -74,10 +73,6 @@ class RestFaults:
         mode = self.order_reply
         self.order_reply, self.order_reply_count = _spend(self.order_reply, self.order_reply_count)
         return mode
-
-    def next_pending_id(self) -> int:
-        self.pending_ids += 1
-        return self.pending_ids
 
     def snapshot(self) -> dict[str, Any]:
         return {

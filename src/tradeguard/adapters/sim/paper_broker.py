@@ -11,23 +11,31 @@ Fault hooks: `reject_next` (at submit: a 400-style RejectedError; or after accep
 goes `open` then `rejected`, like an RMS rejection) and `set_fill_late` (orders are accepted as
 `open` and complete only when `release_late_fills()` is called: "accept and report later").
 Order ids are a counter rendered as numeric strings, so runs are deterministic.
+
+Timing (`BrokerClock`, set by `/sim/admin/timing`): the books of positions and trades change at
+once, but what orderstatus/orderbook say (and when order updates are pushed) goes through
+`OrderReports`, which may report late or only when polled; a MARKET order may fill in parts
+over time (its average price the exact weighted average, rounded to a money unit).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from fractions import Fraction
 
 from tradeguard.adapters.sim.market import SimMarket
+from tradeguard.adapters.sim.order_reports import OrderListener, OrderReports
+from tradeguard.adapters.sim.paper_book import PaperBook, PaperOrder
 from tradeguard.adapters.sim.paper_rules import (
     MATCHED,
     Position,
     smart_order_decision,
     validate_order,
 )
+from tradeguard.adapters.sim.timing import BrokerClock
 from tradeguard.core.broker import (
     FillReport,
     OrderNotFound,
@@ -44,38 +52,8 @@ from tradeguard.core.money import from_units, to_units
 
 log = logging.getLogger(__name__)
 
-OrderListener = Callable[[OrderReport], None]
-PosKey = tuple[str, str, str]
 
 _IST = timezone(timedelta(hours=5, minutes=30))
-
-
-@dataclass(slots=True)
-class _Order:
-    order_id: str
-    request: OrderRequest
-    status: OrderStatus
-    timestamp: str
-    average_price: int | None = None
-    filled_quantity: int = 0
-    rejection_reason: str = ""
-    late: bool = False  # held by the fill-late fault
-
-    def report(self) -> OrderReport:
-        req = self.request
-        return OrderReport(
-            order_id=self.order_id,
-            symbol=req.symbol,
-            exchange=req.exchange,
-            action=req.action,
-            quantity=req.quantity,
-            product=req.product,
-            status=self.status,
-            average_price=self.average_price,
-            filled_quantity=self.filled_quantity,
-            timestamp=self.timestamp,
-            rejection_reason=self.rejection_reason,
-        )
 
 
 @dataclass(slots=True)
@@ -84,14 +62,6 @@ class _Faults:
     reject_message: str = "RMS: order rejected by the paper broker"
     reject_at_submit: bool = True
     fill_late: bool = False
-
-
-@dataclass(slots=True)
-class _Book:
-    orders: dict[str, _Order] = field(default_factory=dict)
-    resting: dict[str, _Order] = field(default_factory=dict)  # open / trigger pending
-    trades: list[FillReport] = field(default_factory=list)
-    positions: dict[PosKey, Position] = field(default_factory=dict)
 
 
 class PaperBroker:
@@ -104,24 +74,30 @@ class PaperBroker:
         starting_cash: int = to_units(10_000_000),
         id_base: int = 26_000_000_000_000,
         clock_ms: Callable[[], int] | None = None,
+        timing: BrokerClock | None = None,
     ) -> None:
         self._market = market
         self._cash = starting_cash
         self._next_id = id_base
         self._clock_ms = clock_ms
-        self._book = _Book()
+        self._book = PaperBook()
         self._faults = _Faults()
-        self._listeners: list[OrderListener] = []
+        self.timing = timing or BrokerClock()
+        self._reports = OrderReports(self.timing)
         market.add_tick_listener(self._on_tick)
 
     # -- listeners and faults ----------------------------------------------------------------
 
     def add_order_listener(self, callback: OrderListener) -> None:
-        self._listeners.append(callback)
+        """Hear order changes when the broker reports them (see OrderReports)."""
+        self._reports.add_listener(callback)
 
     def remove_order_listener(self, callback: OrderListener) -> None:
-        if callback in self._listeners:
-            self._listeners.remove(callback)
+        self._reports.remove_listener(callback)
+
+    @property
+    def reports(self) -> OrderReports:
+        return self._reports
 
     def reject_next(self, count: int, message: str = "", *, at_submit: bool = True) -> None:
         """Reject the next `count` orders: at submit (RejectedError, nothing in the book) or
@@ -162,13 +138,13 @@ class PaperBroker:
         return PlaceResult(self.submit(order))
 
     async def order_status(self, order_id: str, strategy: str) -> OrderReport:
-        order = self._book.orders.get(order_id)
-        if order is None:
+        report = self._reports.visible(order_id)
+        if report is None:
             raise OrderNotFound(f"Order {order_id} not found", status=404)
-        return order.report()
+        return report
 
     async def order_book(self) -> list[OrderReport]:
-        return [order.report() for order in self._book.orders.values()]
+        return self._reports.book()
 
     async def trade_book(self) -> list[FillReport]:
         return list(self._book.trades)
@@ -291,7 +267,7 @@ class PaperBroker:
             faults.reject_count -= 1
             raise RejectedError(faults.reject_message, status=400, detail=faults.reject_message)
         pending = request.pricetype in ("SL", "SL-M")
-        order = _Order(
+        order = PaperOrder(
             order_id=self._new_id(),
             request=request,
             status=OrderStatus.TRIGGER_PENDING if pending else OrderStatus.OPEN,
@@ -317,14 +293,14 @@ class PaperBroker:
     def _on_tick(self, symbol: str, exchange: str, ltp: int, ts_ms: int) -> None:
         for order in list(self._book.resting.values()):
             req = order.request
-            if order.late or req.symbol != symbol or req.exchange != exchange:
+            if order.late or order.in_parts or (req.symbol, req.exchange) != (symbol, exchange):
                 continue
             if order.status is OrderStatus.TRIGGER_PENDING:
                 self._try_trigger(order, ltp)
             elif order.status is OrderStatus.OPEN:
                 self._try_fill(order, ltp, resting=True)
 
-    def _try_trigger(self, order: _Order, ltp: int | None) -> None:
+    def _try_trigger(self, order: PaperOrder, ltp: int | None) -> None:
         req = order.request
         if ltp is None:
             return
@@ -338,12 +314,15 @@ class PaperBroker:
         if not self._try_fill(order, ltp):
             self._notify(order)
 
-    def _try_fill(self, order: _Order, ltp: int | None, *, resting: bool = False) -> bool:
+    def _try_fill(self, order: PaperOrder, ltp: int | None, *, resting: bool = False) -> bool:
         """Fill if marketable: at the last price, except a resting LIMIT crossed by a later
         tick, which fills at its limit (like OpenAlgo's sandbox)."""
         req = order.request
         if ltp is None:
             return False
+        if req.pricetype == "MARKET" and not resting and self.timing.config.partial_fills > 1:
+            self._fill_in_parts(order, ltp)
+            return True
         if req.pricetype in ("MARKET", "SL-M"):
             self._fill(order, ltp)
             return True
@@ -353,13 +332,39 @@ class PaperBroker:
         self._fill(order, req.price if resting else ltp)
         return True
 
-    def _fill(self, order: _Order, price: int) -> None:
+    def _fill_in_parts(self, order: PaperOrder, ltp: int) -> None:
+        """Fill the first part now and the others one `partial_interval_ms` apart, each at
+        the price of its moment; a cancelled order takes no more parts."""
+        config = self.timing.config
+        quantity = order.request.quantity
+        parts = min(config.partial_fills, quantity)
+        sizes = [quantity // parts + (1 if i < quantity % parts else 0) for i in range(parts)]
+        order.in_parts = True
+        self._fill(order, ltp, sizes[0])
+        interval = config.partial_interval_ms / 1000
+
+        for step, size in enumerate(sizes[1:], start=1):
+            self.timing.timer.call_later(interval * step, self._part_filler(order, size, ltp))
+
+    def _part_filler(self, order: PaperOrder, size: int, first: int) -> Callable[[], None]:
+        def fill_part() -> None:
+            if order.status is OrderStatus.OPEN:
+                price = self._market.last_price(*self._sym(order))
+                self._fill(order, first if price is None else price, size)
+
+        return fill_part
+
+    def _fill(self, order: PaperOrder, price: int, quantity: int | None = None) -> None:
+        """Fill `quantity` (default: all that is left) at `price`: the position and the trade
+        book change now; the order is complete once all of it is filled."""
         req = order.request
-        signed = req.quantity if req.action == "BUY" else -req.quantity
+        quantity = req.quantity - order.filled_quantity if quantity is None else quantity
+        signed = quantity if req.action == "BUY" else -quantity
         key = (req.symbol, req.exchange, req.product)
         self._book.positions.setdefault(key, Position()).apply(signed, price)
-        order.average_price = price
-        order.filled_quantity = req.quantity
+        order.filled_quantity += quantity
+        order.filled_value += quantity * price
+        order.average_price = round(Fraction(order.filled_value, order.filled_quantity))
         stamp = self._timestamp()
         self._book.trades.append(
             FillReport(
@@ -367,27 +372,25 @@ class PaperBroker:
                 req.symbol,
                 req.exchange,
                 req.action,
-                req.quantity,
+                quantity,
                 req.product,
                 price,
                 stamp,
             )
         )
-        self._set_status(order, OrderStatus.COMPLETE)
+        if order.filled_quantity >= req.quantity:
+            self._set_status(order, OrderStatus.COMPLETE)
+        else:
+            self._notify(order)
 
-    def _set_status(self, order: _Order, status: OrderStatus) -> None:
+    def _set_status(self, order: PaperOrder, status: OrderStatus) -> None:
         order.status = status
         if status.is_final:
             self._book.resting.pop(order.order_id, None)
         self._notify(order)
 
-    def _notify(self, order: _Order) -> None:
-        report = order.report()
-        for listener in list(self._listeners):
-            try:
-                listener(report)
-            except Exception:
-                log.exception("order listener failed for %s", order.order_id)
+    def _notify(self, order: PaperOrder) -> None:
+        self._reports.changed(order.report())
 
     def _new_id(self) -> str:
         self._next_id += 1
@@ -398,5 +401,5 @@ class PaperBroker:
         return datetime.fromtimestamp(ms / 1000, _IST).strftime("%d-%b-%Y %H:%M:%S")
 
     @staticmethod
-    def _sym(order: _Order) -> tuple[str, str]:
+    def _sym(order: PaperOrder) -> tuple[str, str]:
         return order.request.symbol, order.request.exchange

@@ -6,6 +6,11 @@ replying; `stream` publishes a paced burst of prices from inside the simulator (
 generation); `arrivals` reports when each `placeorder` reached its endpoint and when each
 scheduled price left the WebSocket server (`time.time_ns()`), so a benchmark in another process
 can time tick -> order on the simulator's clock.
+
+`timing` sets the broker's timing (late or polled order reports, no order pushes, slow
+placements, partial fills; `timing.TimingConfig`); `pending` lists the semi-auto Action Center
+and approves or rejects a queued order. A broker session that comes back from down (`faults`
+`session_down` true, then false) starts the timing's slow-after-re-login window.
 """
 
 from __future__ import annotations
@@ -19,9 +24,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tradeguard.adapters.sim import rest_views as views
+from tradeguard.adapters.sim.action_center import PendingOrder, PendingOrderError, PendingState
 from tradeguard.adapters.sim.faults import FaultSpecError, check_broker_faults, feed_flags
 from tradeguard.adapters.sim.rest_server import SimApi
-from tradeguard.core.money import to_units
+from tradeguard.adapters.sim.timing import TimingSpecError, timing_config
+from tradeguard.core.broker import RejectedError
+from tradeguard.core.money import MoneyError, to_units
 
 Data = views.Data
 
@@ -41,12 +49,43 @@ class SimAdmin:
             if unknown:
                 raise FaultSpecError(f"unknown endpoint(s): {', '.join(unknown)}")
         check_broker_faults(spec)
+        was_down = self.api.faults.session_down
         self.api.faults.update(spec)
+        if was_down and not self.api.faults.session_down:
+            self.api.broker.timing.session_restored()
         released = self._broker_faults(spec)
         return self.api.faults.snapshot() | {
             "fill_late": self.api.broker.fill_late,
             "released": released,
         }
+
+    def apply_timing(self, spec: Data) -> Data:
+        """Apply a `/sim/admin/timing` body (all of it, or TimingSpecError and nothing);
+        returns the timing in force and how many orders have a change not yet reported."""
+        clock = self.api.broker.timing
+        clock.reconfigure(timing_config(clock.config, spec))
+        return clock.config.snapshot() | {"unreported": self.api.broker.reports.unreported()}
+
+    def approve(self, pending_id: int) -> PendingOrder:
+        """Place a queued semi-auto order as it was asked for; a broker refusal marks it
+        failed and raises RejectedError. PendingOrderError: unknown or already decided."""
+        pending = self.api.action_center.get(pending_id)
+        pending.ensure_pending()
+        try:
+            if pending.endpoint == "placesmartorder":
+                order_id = self.api.submit_smart(pending.request)
+            else:
+                order_id = self.api.submit_order(pending.request)
+        except (RejectedError, MoneyError) as error:
+            pending.decide(PendingState.FAILED, message=str(error))
+            raise
+        pending.decide(PendingState.APPROVED, order_id=order_id)
+        return pending
+
+    def reject(self, pending_id: int) -> PendingOrder:
+        pending = self.api.action_center.get(pending_id)
+        pending.decide(PendingState.REJECTED)
+        return pending
 
     def apply_feed(self, spec: Data) -> Data:
         """Apply a `/sim/admin/feed` body to the WebSocket server; returns its fault state and
@@ -100,6 +139,34 @@ class SimAdmin:
         except (FaultSpecError, ValueError, TypeError) as error:
             return views.error(400, str(error))
         return views.success(state)
+
+    async def timing(self, request: Request) -> Response:
+        try:
+            state = self.apply_timing(await _json_object(request))
+        except (FaultSpecError, TimingSpecError) as error:
+            return views.error(400, str(error))
+        return views.success(state)
+
+    async def pending(self, request: Request) -> Response:
+        """GET: every queued order with its state. POST `{"approve": N}` or `{"reject": N}`:
+        decide one (404 unknown, 409 already decided, 400 the broker refused the order)."""
+        if request.method == "GET":
+            return views.success(self.api.action_center.rows())
+        try:
+            spec = await _json_object(request)
+            if len(spec) != 1 or next(iter(spec)) not in ("approve", "reject"):
+                raise FaultSpecError('body must be {"approve": N} or {"reject": N}')
+            ((verb, pending_id),) = spec.items()
+            if isinstance(pending_id, bool) or not isinstance(pending_id, int):
+                raise FaultSpecError(f"{verb} must be a pending_order_id (a whole number)")
+            decided = self.approve(pending_id) if verb == "approve" else self.reject(pending_id)
+        except FaultSpecError as error:
+            return views.error(400, str(error))
+        except PendingOrderError as error:
+            return views.error(error.status, str(error))
+        except (RejectedError, MoneyError) as error:
+            return views.error(400, f"the broker refused the approved order: {error}")
+        return views.success(decided.row())
 
     async def feed(self, request: Request) -> Response:
         if self.api.feed is None:

@@ -26,6 +26,8 @@ def create_app(api: SimApi) -> Starlette:
             Route("/api/{rest:path}", not_found, methods=["GET", "POST"]),
             Route("/sim/admin/faults", admin.faults, methods=["POST"]),
             Route("/sim/admin/feed", admin.feed, methods=["POST"]),
+            Route("/sim/admin/timing", admin.timing, methods=["POST"]),
+            Route("/sim/admin/pending", admin.pending, methods=["GET", "POST"]),
             Route("/sim/admin/price", admin.price, methods=["POST"]),
             Route("/sim/admin/stream", admin.stream, methods=["POST"]),
             Route("/sim/admin/arrivals", admin.arrivals, methods=["GET", "POST"]),

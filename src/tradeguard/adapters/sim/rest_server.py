@@ -11,25 +11,29 @@ rest_app.py.
 Broker session down (`session_down`) is checked where OpenAlgo checks it, with the key: after
 the rate limit and the schema, every /api/v1 call answers 403 "Invalid openalgo apikey". A lost
 reply (`order_reply`) acts after the order is placed: the reply comes late (or never, if the
-client gives up first) or is OpenAlgo's 500, while the order is in the book.
+client gives up first) or is OpenAlgo's 500, while the order is in the book. A slow placement
+(the broker timing's `place_delay`, e.g. right after a re-login) holds the reply the same way.
+
+Semi-auto mode queues placeorder/placesmartorder in the Action Center (`pending_order_id`, no
+`orderid`); `/sim/admin/pending` approves (places it as asked) or rejects a queued order.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from tradeguard.adapters.sim import rest_schemas as schemas
 from tradeguard.adapters.sim import rest_views as views
+from tradeguard.adapters.sim.action_center import ActionCenter
 from tradeguard.adapters.sim.faults import (
     MovingWindowLimiter,
     RateLimits,
@@ -115,6 +119,7 @@ class SimApi:
             self.faults.on_session = feed.set_session_down
         self.limiter = MovingWindowLimiter(limits or RateLimits())
         self.broker_name = broker_name
+        self.action_center = ActionCenter()
         self.arrivals: dict[str, int] = {}  # order id -> time.time_ns() at placeorder arrival
         self.endpoints: dict[str, tuple[Endpoint, Handler]] = {
             "placeorder": (Endpoint(schemas.PLACE_ORDER, "order", True), self.place_order),
@@ -182,7 +187,12 @@ class SimApi:
         return response
 
     async def _reply_placed(self, request: Request, response: Response) -> Response:
-        """The reply to a call that placed an order, as the `order_reply` fault has it."""
+        """The reply to a call that placed an order: late if the broker is slow to place, and
+        as the `order_reply` fault has it."""
+        timing = self.broker.timing
+        delay = timing.place_delay()
+        if delay > 0:
+            await _until_disconnect(request, timing.timer.sleep(delay))
         mode = self.faults.take_order_reply()
         if mode == "500":
             return _error(500, "An unexpected error occurred")
@@ -212,32 +222,22 @@ class SimApi:
 
     # -- order endpoints ---------------------------------------------------------------------
 
-    def _queued(self) -> Response:
+    def _queued(self, endpoint: str, data: Data) -> Response:
+        pending = self.action_center.queue(endpoint, data)
         return JSONResponse(
             {
                 "status": "success",
                 "message": QUEUED,
                 "mode": "semi_auto",
-                "pending_order_id": self.faults.next_pending_id(),
+                "pending_order_id": pending.pending_id,
             }
         )
 
     async def place_order(self, data: Data) -> Response:
         arrived = _ARRIVED.get()
         if self.faults.semi_auto:
-            return self._queued()
-        request = OrderRequest(
-            symbol=data["symbol"],
-            exchange=data["exchange"],
-            action=data["action"],
-            quantity=data["quantity"],
-            product=data["product"],
-            strategy=data["strategy"],
-            pricetype=data["pricetype"],
-            price=to_units(data["price"]),
-            trigger_price=to_units(data["trigger_price"]),
-        )
-        order_id = self.broker.submit(request)
+            return self._queued("placeorder", data)
+        order_id = self.submit_order(data)
         _PLACED.set(order_id)
         self.arrived(order_id, arrived)
         return JSONResponse({"status": "success", "orderid": order_id})
@@ -250,7 +250,19 @@ class SimApi:
 
     async def place_smart_order(self, data: Data) -> Response:
         if self.faults.semi_auto:
-            return self._queued()
+            return self._queued("placesmartorder", data)
+        order_id = self.submit_smart(data)
+        if order_id is None:
+            return JSONResponse({"status": "success", "message": MATCHED})
+        _PLACED.set(order_id)
+        return JSONResponse({"status": "success", "orderid": order_id})
+
+    def submit_order(self, data: Data) -> str:
+        """Place a (validated) placeorder body at the broker; its order id."""
+        return self.broker.submit(_order_request(data))
+
+    def submit_smart(self, data: Data) -> str | None:
+        """OpenAlgo's placesmartorder against the live net: the order id, or None (matched)."""
         request = SmartOrderRequest(
             symbol=data["symbol"],
             exchange=data["exchange"],
@@ -263,7 +275,7 @@ class SimApi:
         )
         order = smart_order_decision(request, self.broker.net_quantity(request))
         if order is None:
-            return JSONResponse({"status": "success", "message": MATCHED})
+            return None
         order = OrderRequest(
             order.symbol,
             order.exchange,
@@ -275,9 +287,7 @@ class SimApi:
             price=to_units(data["price"]),
             trigger_price=to_units(data["trigger_price"]),
         )
-        order_id = self.broker.submit(order)
-        _PLACED.set(order_id)
-        return JSONResponse({"status": "success", "orderid": order_id})
+        return self.broker.submit(order)
 
     async def cancel_order(self, data: Data) -> Response:
         if self.faults.semi_auto:
@@ -385,11 +395,37 @@ class SimApi:
         return _success({"message": "pong", "broker": self.broker_name})
 
 
+def _order_request(data: Data) -> OrderRequest:
+    return OrderRequest(
+        symbol=data["symbol"],
+        exchange=data["exchange"],
+        action=data["action"],
+        quantity=data["quantity"],
+        product=data["product"],
+        strategy=data["strategy"],
+        pricetype=data["pricetype"],
+        price=to_units(data["price"]),
+        trigger_price=to_units(data["trigger_price"]),
+    )
+
+
+async def _until_disconnect(request: Request, wait: Coroutine[Any, Any, None]) -> None:
+    """Await `wait`, unless the client goes away first (its timeout)."""
+    waiting = asyncio.ensure_future(wait)
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait((waiting, gone), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (waiting, gone):
+            task.cancel()
+        await asyncio.gather(waiting, gone, return_exceptions=True)
+
+
+async def _disconnected(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
 async def _hang_until_disconnect(request: Request, seconds: float) -> None:
     """Hold the call open until the client goes away (its timeout) or `seconds` pass."""
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(seconds):
-            while True:
-                message = await request.receive()
-                if message["type"] == "http.disconnect":
-                    return
+    await _until_disconnect(request, asyncio.sleep(seconds))
