@@ -13,6 +13,12 @@ exponential backoff and jitter, re-authenticates, resubscribes everything and th
 then calls `on_reconnect` (OpenAlgo does not replay missed order updates: reconcile then).
 While it is blind, an optional `PollingFallback` feeds REST quotes through the same tick path.
 
+A connection that is open but dead is dropped too (then reconnected the same way): any error
+reply (`{"status":"error",...}`, no `type`: e.g. BROKER_ERROR "Broker adapter not found",
+what OpenAlgo answers on a socket opened before a re-login), a `get_broker_info` answer with
+`adapter_status: disconnected`, and the `FeedWatchdog`'s verdict (silent while REST quotes
+move). The backoff is reset only by a connection that delivered a tick (or ended on its own).
+
 Staleness: `last_tick_at` is the last price from any source (stream or poll), so the app knows
 whether it is blind; `stale_symbols` looks at the stream only, so polling knows when to help.
 The api key is never logged.
@@ -28,7 +34,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -48,6 +54,7 @@ from tradeguard.adapters.openalgo.feed_parse import (
     unsubscribe_message,
 )
 from tradeguard.adapters.openalgo.polling import PollingConfig, PollingFallback, QuotesFn
+from tradeguard.adapters.openalgo.watchdog import FeedWatchdog, WatchdogConfig
 from tradeguard.app.ports import OrderUpdateHandler, TickHandler
 from tradeguard.core.model import Tick
 
@@ -74,6 +81,7 @@ class OpenAlgoFeed:
         on_reconnect: Callable[[], Awaitable[None] | None] | None = None,
         quotes: QuotesFn | None = None,
         polling: PollingConfig | None = None,
+        watchdog: WatchdogConfig | None = WatchdogConfig(),  # noqa: B008 - frozen, immutable
         subscribe_orders: bool = True,
         auth_timeout_s: float = 60.0,
         open_timeout_s: float = 10.0,
@@ -104,6 +112,9 @@ class OpenAlgoFeed:
         self._sent: set[Key] = set()  # subscribed on the current connection
         self._stream_since: dict[Key, int] = {}  # when subscribed on the current connection
         self._stream_tick_at: dict[Key, int] = {}
+        self._stream_price: dict[Key, int] = {}
+        self._heard_at: int | None = None  # last stream tick on the current connection
+        self._drop_reason: str | None = None  # why we closed the current connection
         self._price_at: dict[Key, int] = {}
         self._rejected: dict[Key, str] = {}
         self._tick_keys = RecentKeys(8192)
@@ -125,6 +136,9 @@ class OpenAlgoFeed:
         self.fallback = (
             PollingFallback(self, quotes, polling, clock_ns=clock_ns) if quotes else None
         )
+        self.watchdog = (
+            FeedWatchdog(self, quotes, watchdog, clock_ns=clock_ns) if watchdog else None
+        )
 
     # -- MarketFeed ---------------------------------------------------------------------------
 
@@ -138,11 +152,15 @@ class OpenAlgoFeed:
             self._task = asyncio.create_task(self._run(), name="openalgo-feed")
         if self.fallback is not None:
             await self.fallback.start()
+        if self.watchdog is not None:
+            await self.watchdog.start()
 
     async def stop(self) -> None:
         task, self._task = self._task, None
         if self.fallback is not None:
             await self.fallback.stop()
+        if self.watchdog is not None:
+            await self.watchdog.stop()
         tasks = [t for t in (task, *self._side_tasks) if t is not None]
         for t in tasks:
             t.cancel()
@@ -191,6 +209,19 @@ class OpenAlgoFeed:
                 stale.append(key)
         return stale
 
+    def silent_since(self) -> tuple[int, int] | None:
+        """(this connection's id, epoch ns of its last tick, or of its first subscription
+        when none came yet) while connected with a subscription OpenAlgo accepted."""
+        if not self._connected or self.connected_at is None:
+            return None
+        live = [self._stream_since[k] for k in self._sent if k not in self._rejected]
+        if not live:
+            return None
+        return (self.attempts, self._heard_at or min(live))
+
+    def last_stream_price(self, symbol: str, exchange: str) -> int | None:
+        return self._stream_price.get((symbol, exchange))
+
     def ingest_polled(self, prices: Mapping[Key, int], received_ns: int) -> int:
         """Feed polled quotes (units) as ticks stamped with the receive time; returns how many."""
         fed = 0
@@ -218,6 +249,7 @@ class OpenAlgoFeed:
             "malformed": self.malformed,
             "stale": [f"{e}:{s}" for s, e in self.stale_symbols(now, stale_after)],
             "polling": self.fallback.status() if self.fallback else None,
+            "watchdog": self.watchdog.status() if self.watchdog else None,
         }
 
     # -- connection loop ----------------------------------------------------------------------
@@ -229,8 +261,10 @@ class OpenAlgoFeed:
 
     async def _run(self) -> None:
         failures = 0
+        suspect = False  # the last connection we dropped as dead never delivered a tick
         while True:
             self.attempts += 1
+            self._drop_reason, self._heard_at = None, None
             try:
                 async with connect(
                     self._url,
@@ -242,7 +276,8 @@ class OpenAlgoFeed:
                     logger=_WS_LOG,
                 ) as ws:
                     await self._authenticate(ws)
-                    failures = 0
+                    if not suspect:  # else wait for a tick before trusting it
+                        failures = 0
                     await self._on_connected(ws)
                     await self._read(ws)
                 self.last_error = "connection closed by the server"
@@ -252,6 +287,11 @@ class OpenAlgoFeed:
                 self.last_error = f"{type(exc).__name__}: {exc}"
             finally:
                 self._on_disconnected()
+            if self._heard_at is not None:  # it delivered ticks: start the backoff again
+                failures, suspect = 0, False
+            if self._drop_reason is not None:
+                self.last_error = self._drop_reason
+                suspect = suspect or self._heard_at is None
             delay = self.backoff_delay(failures)
             failures += 1
             log.warning("OpenAlgo feed down (%s); reconnecting in %.1fs", self.last_error, delay)
@@ -291,6 +331,27 @@ class OpenAlgoFeed:
         self._sent.clear()
         self._stream_since.clear()
 
+    def drop_connection(self, reason: str) -> None:
+        """Close the current connection as dead (`reason` logged, kept as `last_error`); the
+        connection loop reconnects with backoff. At once: `connected` is False from here."""
+        ws = self._ws
+        if ws is None or self._drop_reason is not None:
+            return
+        self._drop_reason = reason
+        self._connected = False
+        log.warning("OpenAlgo feed connection dropped: %s", reason)
+        self._side(ws.close(code=1000, reason="tradeguard: connection dead"))
+
+    async def probe_adapter(self) -> None:
+        """Ask the proxy whether this connection's broker adapter is still there."""
+        if self._connected:
+            await self._send({"action": "get_broker_info"})
+
+    def _side(self, work: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(work)
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
+
     def _fire_reconnect(self) -> None:
         callback = self._on_reconnect
         if callback is None:
@@ -304,9 +365,7 @@ class OpenAlgoFeed:
             except Exception:
                 log.exception("on_reconnect callback failed")
 
-        task = asyncio.create_task(run(), name="openalgo-feed-reconnected")
-        self._side_tasks.add(task)
-        task.add_done_callback(self._side_tasks.discard)
+        self._side(run())
 
     # -- subscriptions ------------------------------------------------------------------------
 
@@ -363,8 +422,12 @@ class OpenAlgoFeed:
                 for key, why in refused_entries(msg).items():
                     self._rejected[key] = why
                     log.error("OpenAlgo refused %s:%s: %s", key[1], key[0], why)
-            elif msg.get("status") == "error":
-                log.warning("OpenAlgo feed error %s: %s", msg.get("code"), msg.get("message"))
+            elif kind == "broker_info" and msg.get("adapter_status") == "disconnected":
+                self.drop_connection("OpenAlgo's broker adapter for this connection is gone")
+            elif kind is None and msg.get("status") == "error":
+                # the answer to a request (subscribe after a re-login: BROKER_ERROR "Broker
+                # adapter not found"): this connection cannot be trusted any more
+                self.drop_connection(f"OpenAlgo feed error {msg.get('code')}: {msg.get('message')}")
             else:
                 log.debug("OpenAlgo feed message %s ignored", kind)
         except FeedMessageError as exc:
@@ -383,6 +446,8 @@ class OpenAlgoFeed:
             self.duplicates_dropped += 1
             return
         self._stream_tick_at[key] = received
+        self._stream_price[key] = tick.ltp
+        self._heard_at = received
         self._deliver(tick, received)
 
     def _deliver(self, tick: Tick, received: int) -> None:
