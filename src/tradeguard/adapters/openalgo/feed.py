@@ -132,6 +132,8 @@ class OpenAlgoFeed:
         self.duplicates_dropped = 0
         self.malformed = 0
         self.last_error = ""
+        self.dead_drops = 0  # connections we closed as dead (see drop_connection)
+        self.last_drop = ""
         self.connected_at: int | None = None
         self.fallback = (
             PollingFallback(self, quotes, polling, clock_ns=clock_ns) if quotes else None
@@ -242,6 +244,8 @@ class OpenAlgoFeed:
             "attempts": self.attempts,
             "connected_at": self.connected_at,
             "last_error": self.last_error,
+            "dead_drops": self.dead_drops,
+            "last_drop": self.last_drop,
             "subscribed": len(self._wanted),
             "rejected": {f"{e}:{s}": msg for (s, e), msg in self._rejected.items()},
             "ticks": self.ticks,
@@ -261,7 +265,7 @@ class OpenAlgoFeed:
 
     async def _run(self) -> None:
         failures = 0
-        suspect = False  # the last connection we dropped as dead never delivered a tick
+        suspect = False  # we dropped a dead connection, and none delivered a tick since
         while True:
             self.attempts += 1
             self._drop_reason, self._heard_at = None, None
@@ -291,7 +295,7 @@ class OpenAlgoFeed:
                 failures, suspect = 0, False
             if self._drop_reason is not None:
                 self.last_error = self._drop_reason
-                suspect = suspect or self._heard_at is None
+                suspect = True  # the next connection is trusted once it delivers a tick
             delay = self.backoff_delay(failures)
             failures += 1
             log.warning("OpenAlgo feed down (%s); reconnecting in %.1fs", self.last_error, delay)
@@ -337,7 +341,8 @@ class OpenAlgoFeed:
         ws = self._ws
         if ws is None or self._drop_reason is not None:
             return
-        self._drop_reason = reason
+        self._drop_reason = self.last_drop = reason
+        self.dead_drops += 1
         self._connected = False
         log.warning("OpenAlgo feed connection dropped: %s", reason)
         self._side(ws.close(code=1000, reason="tradeguard: connection dead"))
