@@ -30,7 +30,6 @@ from tradeguard.adapters.openalgo.rest_gateway import OpenAlgoGateway
 from tradeguard.adapters.openalgo.watchdog import WatchdogConfig
 from tradeguard.app.runtime import AppRuntime, RuntimeOptions
 from tradeguard.app.service import CreateTrade, TradeService
-from tradeguard.core.broker import OrderRequest
 
 ACCOUNT = "acct"
 ACTOR = "conformance"
@@ -58,7 +57,9 @@ class RealStack:
         await self.oa.ctl("set", symbol, value)
 
     async def call(self, endpoint: str, **body: Any) -> Any:
-        reply = await self.http.post(f"/api/v1/{endpoint}", json={"apikey": self.oa.api_key, **body})
+        reply = await self.http.post(
+            f"/api/v1/{endpoint}", json={"apikey": self.oa.api_key, **body}
+        )
         assert reply.status_code == 200, f"{endpoint}: {reply.status_code} {reply.text}"
         return reply.json()
 
@@ -91,13 +92,12 @@ class RealStack:
     async def strategy(self, name: str, **settings: Any) -> dict[str, Any]:
         return await self.service.configure_strategy(ACCOUNT, name, settings, actor=ACTOR)
 
-    async def guard(
-        self, name: str, symbol: str, quantity: int, **rules: Any
-    ) -> dict[str, Any]:
+    async def guard(self, name: str, symbol: str, quantity: int, **rules: Any) -> dict[str, Any]:
         """A real CNC BUY at OpenAlgo, then createtrade from its order id."""
         order_id = await self.place(symbol, "BUY", quantity, f"{name}-entry")
         view = await self.service.create_trade(
-            ACCOUNT, CreateTrade(strategy=name, order_id=order_id, rules=rules, product=PRODUCT),
+            ACCOUNT,
+            CreateTrade(strategy=name, order_id=order_id, rules=rules, product=PRODUCT),
             actor=ACTOR,
         )
         await eventually(
@@ -173,7 +173,9 @@ async def open_stack(
         feed,
         store,
         SystemClock(),
-        RuntimeOptions(flush_interval=0.2, clock_interval=0.2, reconcile_interval=reconcile_interval),
+        RuntimeOptions(
+            flush_interval=0.2, clock_interval=0.2, reconcile_interval=reconcile_interval
+        ),
     )
     async with httpx.AsyncClient(base_url=oa.url, timeout=30.0, trust_env=False) as http:
         stack = RealStack(oa, runtime, gateway, feed, store, http)
