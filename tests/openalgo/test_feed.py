@@ -281,7 +281,7 @@ async def test_bad_key_retries_and_never_logs_the_key(caplog: pytest.LogCaptureF
 
 def test_backoff_jitter_stays_within_bounds() -> None:
     feed = OpenAlgoFeed("ws://127.0.0.1:1", API_KEY, jitter=0.2, rand=lambda: 0.0)
-    assert [feed.backoff_delay(i) for i in range(7)] == [0.8, 1.6, 4.0, 8.0, 24.0, 24.0, 24.0]
+    assert [feed.backoff.delay(i) for i in range(7)] == [0.8, 1.6, 4.0, 8.0, 24.0, 24.0, 24.0]
 
 
 # -- staleness and the polling fallback -------------------------------------------------------
@@ -334,10 +334,10 @@ async def test_disconnected_feed_is_covered_by_polling() -> None:
 def test_stale_symbols_counts_from_subscription_and_last_stream_tick() -> None:
     now = [0]
     feed = OpenAlgoFeed("ws://127.0.0.1:1", API_KEY, clock_ns=lambda: now[0])
-    feed._wanted = {A: None, B: None}
+    feed.streams.want([A, B])
     assert feed.stale_symbols(0, 1.0) == [A, B]  # not connected: everything is blind
     feed._connected = True
-    feed._stream_since = {A: 0, B: 0}
+    feed.streams.since = {A: 0, B: 0}
     assert feed.stale_symbols(1_000_000_000, 1.0) == []
     feed.handle_message(json.dumps({"type": "market_data", "symbol": "RELIANCE",
                                     "exchange": "NSE", "data": {"ltp": 10}}))  # fmt: skip
@@ -420,7 +420,8 @@ async def test_a_silent_socket_while_rest_quotes_move_is_dropped_with_backoff() 
         rig.server.set_stale(True)  # the socket stays open, the adapter is there: silent
         rig.quotes = {A: 15_010_000}  # ... while the REST quote moves
         await eventually(lambda: rig.feed.reconnects >= 3, message="silent sockets dropped")
-        assert rig.quote_calls and all(call == [A] for call in rig.quote_calls)  # one symbol
+        assert rig.quote_calls
+        assert all(call == [A] for call in rig.quote_calls)
         assert delays[:3] == [0.01, 0.02, 0.04]  # no tick on the new ones: the backoff grows
         assert rig.ticks_for(A)[-1].ltp == 15_010_000  # the watchdog's quote went through
         status = rig.feed.status()

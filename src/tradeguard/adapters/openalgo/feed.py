@@ -40,6 +40,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from tradeguard.adapters.openalgo.feed_backoff import ReconnectBackoff
 from tradeguard.adapters.openalgo.feed_parse import (
     FeedMessageError,
     Key,
@@ -53,6 +54,7 @@ from tradeguard.adapters.openalgo.feed_parse import (
     subscribe_message,
     unsubscribe_message,
 )
+from tradeguard.adapters.openalgo.feed_streams import SymbolStreams
 from tradeguard.adapters.openalgo.polling import PollingConfig, PollingFallback, QuotesFn
 from tradeguard.adapters.openalgo.watchdog import FeedWatchdog, WatchdogConfig
 from tradeguard.app.ports import OrderUpdateHandler, TickHandler
@@ -92,8 +94,6 @@ class OpenAlgoFeed:
         rand: Callable[[], float] = random.random,
         clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
-        if not backoff_s or min(backoff_s) < 0 or not 0 <= jitter < 1:
-            raise ValueError("backoff needs non-negative delays and a jitter in [0, 1)")
         self._url = url
         self._api_key = api_key
         self._on_reconnect = on_reconnect
@@ -101,22 +101,13 @@ class OpenAlgoFeed:
         self._auth_timeout = auth_timeout_s
         self._open_timeout = open_timeout_s
         self._ping_interval = ping_interval_s
-        self._backoff = tuple(backoff_s)
-        self._jitter = jitter
+        self.backoff = ReconnectBackoff(backoff_s, jitter, rand)
         self._sleep = sleep
-        self._rand = rand
         self._clock = clock_ns
         self._on_tick: TickHandler | None = None
         self._on_order: OrderUpdateHandler | None = None
-        self._wanted: dict[Key, None] = {}  # insertion-ordered set
-        self._sent: set[Key] = set()  # subscribed on the current connection
-        self._stream_since: dict[Key, int] = {}  # when subscribed on the current connection
-        self._stream_tick_at: dict[Key, int] = {}
-        self._stream_price: dict[Key, int] = {}
-        self._heard_at: int | None = None  # last stream tick on the current connection
+        self.streams = SymbolStreams()
         self._drop_reason: str | None = None  # why we closed the current connection
-        self._price_at: dict[Key, int] = {}
-        self._rejected: dict[Key, str] = {}
         self._tick_keys = RecentKeys(8192)
         self._order_keys = RecentKeys(8192)
         self._ws: ClientConnection | None = None
@@ -170,13 +161,11 @@ class OpenAlgoFeed:
         self._connected = False
 
     async def subscribe(self, symbols: Sequence[tuple[str, str]]) -> None:
-        for key in symbols:
-            self._wanted.setdefault((key[0], key[1]), None)
+        self.streams.want(symbols)
         await self._sync()
 
     async def unsubscribe(self, symbols: Sequence[tuple[str, str]]) -> None:
-        for key in symbols:
-            self._wanted.pop((key[0], key[1]), None)
+        self.streams.unwant(symbols)
         await self._sync()
 
     @property
@@ -185,50 +174,36 @@ class OpenAlgoFeed:
 
     def last_tick_at(self, symbol: str, exchange: str) -> int | None:
         """Local receive time (epoch ns) of the last price, streamed or polled."""
-        return self._price_at.get((symbol, exchange))
+        return self.streams.priced_at.get((symbol, exchange))
 
     # -- staleness and polling support --------------------------------------------------------
 
     def subscribed(self) -> list[Key]:
-        return list(self._wanted)
+        return list(self.streams.wanted)
 
     def last_stream_tick_at(self, symbol: str, exchange: str) -> int | None:
-        return self._stream_tick_at.get((symbol, exchange))
+        return self.streams.tick_at.get((symbol, exchange))
 
     def stale_symbols(self, now_ns: int, threshold_s: float) -> list[Key]:
-        """Subscribed symbols whose stream has been silent for more than `threshold_s`, counting
-        from their last streamed tick or their subscription on this connection (whichever is
-        later); symbols not subscribed on a live connection are always stale."""
-        limit = int(threshold_s * 1_000_000_000)
-        stale = []
-        for key in self._wanted:
-            since = self._stream_since.get(key) if self._connected else None
-            if since is None:
-                stale.append(key)
-                continue
-            ref = max(since, self._stream_tick_at.get(key, 0))
-            if now_ns - ref > limit:
-                stale.append(key)
-        return stale
+        """Subscribed symbols silent on the stream for more than `threshold_s` (counting from
+        their last streamed tick or their subscription on this connection); all of them while
+        disconnected."""
+        return self.streams.stale(now_ns, threshold_s, self._connected)
 
     def silent_since(self) -> tuple[int, int] | None:
         """(this connection's id, epoch ns of its last tick, or of its first subscription
         when none came yet) while connected with a subscription OpenAlgo accepted."""
-        if not self._connected or self.connected_at is None:
-            return None
-        live = [self._stream_since[k] for k in self._sent if k not in self._rejected]
-        if not live:
-            return None
-        return (self.attempts, self._heard_at or min(live))
+        since = self.streams.silent_since() if self._connected else None
+        return None if since is None else (self.attempts, since)
 
     def last_stream_price(self, symbol: str, exchange: str) -> int | None:
-        return self._stream_price.get((symbol, exchange))
+        return self.streams.price.get((symbol, exchange))
 
     def ingest_polled(self, prices: Mapping[Key, int], received_ns: int) -> int:
         """Feed polled quotes (units) as ticks stamped with the receive time; returns how many."""
         fed = 0
         for (symbol, exchange), units in prices.items():
-            if (symbol, exchange) in self._wanted and units > 0:
+            if (symbol, exchange) in self.streams.wanted and units > 0:
                 self._deliver(Tick(symbol, exchange, units, received_ns), received_ns)
                 fed += 1
         return fed
@@ -246,8 +221,8 @@ class OpenAlgoFeed:
             "last_error": self.last_error,
             "dead_drops": self.dead_drops,
             "last_drop": self.last_drop,
-            "subscribed": len(self._wanted),
-            "rejected": {f"{e}:{s}": msg for (s, e), msg in self._rejected.items()},
+            "subscribed": len(self.streams.wanted),
+            "rejected": {f"{e}:{s}": msg for (s, e), msg in self.streams.rejected.items()},
             "ticks": self.ticks,
             "duplicates_dropped": self.duplicates_dropped,
             "malformed": self.malformed,
@@ -258,17 +233,10 @@ class OpenAlgoFeed:
 
     # -- connection loop ----------------------------------------------------------------------
 
-    def backoff_delay(self, attempt: int) -> float:
-        """Delay before reconnect attempt `attempt` (0-based): capped schedule, +/- jitter."""
-        base = self._backoff[min(attempt, len(self._backoff) - 1)]
-        return max(0.0, base * (1 + self._jitter * (2 * self._rand() - 1)))
-
     async def _run(self) -> None:
-        failures = 0
-        suspect = False  # we dropped a dead connection, and none delivered a tick since
         while True:
             self.attempts += 1
-            self._drop_reason, self._heard_at = None, None
+            self._drop_reason = None
             try:
                 async with connect(
                     self._url,
@@ -280,8 +248,7 @@ class OpenAlgoFeed:
                     logger=_WS_LOG,
                 ) as ws:
                     await self._authenticate(ws)
-                    if not suspect:  # else wait for a tick before trusting it
-                        failures = 0
+                    self.backoff.authenticated()
                     await self._on_connected(ws)
                     await self._read(ws)
                 self.last_error = "connection closed by the server"
@@ -290,14 +257,13 @@ class OpenAlgoFeed:
             except Exception as exc:  # every failure means: back off and try again
                 self.last_error = f"{type(exc).__name__}: {exc}"
             finally:
+                heard_at = self.streams.heard_at
                 self._on_disconnected()
-            if self._heard_at is not None:  # it delivered ticks: start the backoff again
-                failures, suspect = 0, False
             if self._drop_reason is not None:
                 self.last_error = self._drop_reason
-                suspect = True  # the next connection is trusted once it delivers a tick
-            delay = self.backoff_delay(failures)
-            failures += 1
+            delay = self.backoff.ended(
+                heard=heard_at is not None, dropped_as_dead=self._drop_reason is not None
+            )
             log.warning("OpenAlgo feed down (%s); reconnecting in %.1fs", self.last_error, delay)
             await self._sleep(delay)
 
@@ -316,7 +282,7 @@ class OpenAlgoFeed:
         raise ConnectionError("closed before authentication completed")
 
     async def _on_connected(self, ws: ClientConnection) -> None:
-        self._ws = ws  # `_sent` and `_stream_since` were cleared on the last disconnect
+        self._ws = ws  # what was sent on the last connection was cleared when it ended
         self._connected = True
         self.connected_at = self._clock()
         self.last_error = ""
@@ -325,15 +291,14 @@ class OpenAlgoFeed:
             await self._send({"action": "subscribe_orders", "request_id": self._rid("o")})
         if self._ever_connected:
             self.reconnects += 1
-            log.info("OpenAlgo feed reconnected (%d symbols resubscribed)", len(self._sent))
+            log.info("OpenAlgo feed reconnected (%d symbols resubscribed)", len(self.streams.sent))
             self._fire_reconnect()
         self._ever_connected = True
 
     def _on_disconnected(self) -> None:
         self._ws = None
         self._connected = False
-        self._sent.clear()
-        self._stream_since.clear()
+        self.streams.connection_lost()
 
     def drop_connection(self, reason: str) -> None:
         """Close the current connection as dead (`reason` logged, kept as `last_error`); the
@@ -381,7 +346,7 @@ class OpenAlgoFeed:
         ws = self._ws
         if ws is None:
             return
-        # On a closed connection the read loop reconnects and `_sent` is rebuilt then.
+        # On a closed connection the read loop reconnects and resubscribes everything then.
         with contextlib.suppress(ConnectionClosed):
             await ws.send(json.dumps(message))
 
@@ -390,18 +355,12 @@ class OpenAlgoFeed:
         async with self._sub_lock:
             if self._ws is None or not self._connected:
                 return
-            add = [k for k in self._wanted if k not in self._sent]
-            drop = [k for k in self._sent if k not in self._wanted]
-            now = self._clock()
-            for batch in batches(add):
-                self._sent.update(batch)
-                self._stream_since.update(dict.fromkeys(batch, now))
+            streams, now = self.streams, self._clock()
+            for batch in batches(streams.to_add()):
+                streams.sent_now(batch, now)
                 await self._send(subscribe_message(batch, self._rid("s")))
-            for batch in batches(drop):
-                self._sent.difference_update(batch)
-                for key in batch:
-                    self._stream_since.pop(key, None)
-                    self._rejected.pop(key, None)
+            for batch in batches(streams.to_drop()):
+                streams.dropped_now(batch)
                 await self._send(unsubscribe_message(batch, self._rid("u")))
 
     # -- incoming messages --------------------------------------------------------------------
@@ -425,7 +384,7 @@ class OpenAlgoFeed:
                 self._handle_order(msg)
             elif kind == "subscribe":
                 for key, why in refused_entries(msg).items():
-                    self._rejected[key] = why
+                    self.streams.rejected[key] = why
                     log.error("OpenAlgo refused %s:%s: %s", key[1], key[0], why)
             elif kind == "broker_info" and msg.get("adapter_status") == "disconnected":
                 self.drop_connection("OpenAlgo's broker adapter for this connection is gone")
@@ -445,18 +404,16 @@ class OpenAlgoFeed:
 
     def _handle_tick(self, tick: Tick, received: int) -> None:
         key = (tick.symbol, tick.exchange)
-        if key not in self._wanted:
+        if key not in self.streams.wanted:
             return  # in flight after an unsubscribe
         if self._tick_keys.seen(tick):
             self.duplicates_dropped += 1
             return
-        self._stream_tick_at[key] = received
-        self._stream_price[key] = tick.ltp
-        self._heard_at = received
+        self.streams.streamed(key, tick.ltp, received)
         self._deliver(tick, received)
 
     def _deliver(self, tick: Tick, received: int) -> None:
-        self._price_at[(tick.symbol, tick.exchange)] = received
+        self.streams.priced_at[(tick.symbol, tick.exchange)] = received
         self.ticks += 1
         if self._on_tick is None:
             return
