@@ -14,13 +14,6 @@ from tests.conformance.kit import OpenAlgo, default_workdir, find_kit, find_pyth
 from tests.conformance.world import RealStack, open_stack
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(str(item.fspath)).parents:
-            item.add_marker(pytest.mark.conformance)
-
-
 @pytest.fixture(scope="session")
 def openalgo() -> Iterator[OpenAlgo]:
     kit = find_kit()

@@ -11,6 +11,8 @@ import pytest
 from tests.conformance.kit import OpenAlgo
 from tests.conformance.world import open_stack, same_money
 
+pytestmark = pytest.mark.conformance
+
 SL = {"enable_sl": True, "sl_type": "POINTS", "sl_value": "5"}
 
 

@@ -9,6 +9,8 @@ import pytest
 
 from tests.conformance.world import RealStack, same_money
 
+pytestmark = pytest.mark.conformance
+
 
 def points(kind: str, value: str) -> dict[str, object]:
     return {f"enable_{kind}": True, f"{kind}_type": "POINTS", f"{kind}_value": value}

@@ -17,6 +17,8 @@ from tests.helpers import eventually
 from tradeguard.adapters.openalgo.polling import PollingConfig
 from tradeguard.core.money import to_units
 
+pytestmark = pytest.mark.conformance
+
 SL = {"enable_sl": True, "sl_type": "POINTS", "sl_value": "5"}
 
 
