@@ -17,7 +17,8 @@ A connection that is open but dead is dropped too (then reconnected the same way
 reply (`{"status":"error",...}`, no `type`: e.g. BROKER_ERROR "Broker adapter not found",
 what OpenAlgo answers on a socket opened before a re-login), a `get_broker_info` answer with
 `adapter_status: disconnected`, and the `FeedWatchdog`'s verdict (silent while REST quotes
-move). The backoff is reset only by a connection that delivered a tick (or ended on its own).
+move); see `watchdog`. Symbol state lives in `feed_streams.SymbolStreams`, the reconnect delay
+in `feed_backoff.ReconnectBackoff` (after a dead connection, only a tick resets it).
 
 Staleness: `last_tick_at` is the last price from any source (stream or poll), so the app knows
 whether it is blind; `stale_symbols` looks at the stream only, so polling knows when to help.
