@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint fmt bench sim replay clean setup
+.PHONY: run test conformance lint fmt bench sim replay clean setup
 
 setup: $(STAMP)
 
@@ -21,6 +21,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Against the real OpenAlgo server (the test-peer kit; docs/openalgo.md): needs Python 3.12.
+conformance: $(STAMP)
+	$(BIN)/python -m pytest -m conformance tests/conformance $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -1,6 +1,7 @@
 """End to end: WebSocket feed faults. A dropped feed is covered by REST quote polling (a stop
 still fires) until it returns with its subscriptions; a stale feed is polled and shown on
-/health; duplicate ticks and order updates change nothing.
+/health; duplicate ticks and order updates change nothing; after a re-login (the proxy dropped
+its broker adapter, the open socket is silent) the feed reconnects by itself.
 """
 
 from __future__ import annotations
@@ -128,3 +129,33 @@ async def test_duplicate_ticks_and_order_updates_have_no_effect(tmp_path: Path) 
             a for a in await stack.store.audit_entries() if a.action == "exit_duplicate_ignored"
         ]
         assert ignored == []
+
+
+@pytest.mark.asyncio
+async def test_after_a_relogin_the_feed_reconnects_by_itself_and_a_stop_fires_from_a_tick(
+    tmp_path: Path,
+) -> None:
+    async with running_stack(tmp_path) as stack:
+        await strategy(stack, "main", **SL)
+        ours = await guard(stack, "main", "SBIN", "BUY", 10)
+        feed = stack.feed
+        stack.price("SBIN", "801")
+        await eventually(lambda: feed.last_stream_price("SBIN", "NSE") == 8_010_000)
+
+        stack.sim.api.faults.update({"session_down": True})  # the daily logout...
+        stack.sim.api.faults.update({"session_down": False})  # ... and login: socket silent
+        stack.price("SBIN", "799")
+        await eventually(lambda: feed.reconnects == 1, timeout=10.0, message="reconnected")
+        assert feed.last_drop
+        await eventually(lambda: stack.sim.ws.subscriptions() == [{("SBIN", "NSE", 1)}])
+        assert stack.sim.ws.order_subscribers() == 1
+        assert feed.fallback is not None
+        polled = feed.fallback.polled_ticks
+        stack.price("SBIN", "794")  # the stop: from a WebSocket tick on the new connection
+        row = await closed(stack, ours["trade_id"])
+        assert same_money(row["exit_price"], "794")
+        assert_one_exit(stack, ours["trade_id"], "SELL", 10, "STOP_LOSS")
+        assert feed.last_stream_price("SBIN", "NSE") == 7_940_000
+        assert feed.fallback.polled_ticks == polled  # no REST quote fed a price meanwhile
+        assert net(stack, "SBIN") == 0
+        assert "feed" not in stack.service.health()["degraded"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -16,6 +17,7 @@ from tests.helpers import eventually
 from tests.sim.ws_fakes import API_KEY, FakeBroker, FakeMarket, report
 from tradeguard.adapters.openalgo.feed import OpenAlgoFeed
 from tradeguard.adapters.openalgo.polling import PollingConfig
+from tradeguard.adapters.openalgo.watchdog import WatchdogConfig
 from tradeguard.adapters.sim.ws_server import SimWsServer
 from tradeguard.core.broker import OrderReport, OrderStatus
 from tradeguard.core.model import Tick
@@ -279,7 +281,7 @@ async def test_bad_key_retries_and_never_logs_the_key(caplog: pytest.LogCaptureF
 
 def test_backoff_jitter_stays_within_bounds() -> None:
     feed = OpenAlgoFeed("ws://127.0.0.1:1", API_KEY, jitter=0.2, rand=lambda: 0.0)
-    assert [feed.backoff_delay(i) for i in range(7)] == [0.8, 1.6, 4.0, 8.0, 24.0, 24.0, 24.0]
+    assert [feed.backoff.delay(i) for i in range(7)] == [0.8, 1.6, 4.0, 8.0, 24.0, 24.0, 24.0]
 
 
 # -- staleness and the polling fallback -------------------------------------------------------
@@ -332,10 +334,10 @@ async def test_disconnected_feed_is_covered_by_polling() -> None:
 def test_stale_symbols_counts_from_subscription_and_last_stream_tick() -> None:
     now = [0]
     feed = OpenAlgoFeed("ws://127.0.0.1:1", API_KEY, clock_ns=lambda: now[0])
-    feed._wanted = {A: None, B: None}
+    feed.streams.want([A, B])
     assert feed.stale_symbols(0, 1.0) == [A, B]  # not connected: everything is blind
     feed._connected = True
-    feed._stream_since = {A: 0, B: 0}
+    feed.streams.since = {A: 0, B: 0}
     assert feed.stale_symbols(1_000_000_000, 1.0) == []
     feed.handle_message(json.dumps({"type": "market_data", "symbol": "RELIANCE",
                                     "exchange": "NSE", "data": {"ltp": 10}}))  # fmt: skip
@@ -344,3 +346,143 @@ def test_stale_symbols_counts_from_subscription_and_last_stream_tick() -> None:
                                     "exchange": "NSE", "data": {"ltp": 11}}))  # fmt: skip
     assert feed.stale_symbols(1_500_000_000, 1.0) == [B]
     assert feed.stale_symbols(2_000_000_000, 1.0) == [A, B]
+
+
+# -- a dead connection is dropped and replaced (OpenAlgo's re-login) --------------------------
+
+
+@pytest.mark.asyncio
+async def test_an_error_reply_after_a_relogin_drops_the_connection_and_reconnects() -> None:
+    rig = await make_rig(watchdog=None)  # the error reply alone must do it
+    await rig.feed.start()
+    try:
+        await rig.feed.subscribe([A])
+        await rig.connected_with(A)
+        rig.server.set_session_down(True)  # the trader logs out and in again: the proxy drops
+        rig.server.set_session_down(False)  # its broker adapter, the old socket goes silent
+        rig.market.tick(*A, 14_240_500, T0 + 1)
+        await rig.feed.subscribe([B])  # answered BROKER_ERROR "Broker adapter not found"
+        await eventually(lambda: rig.feed.reconnects == 1 and rig.reconnected == 1)
+        assert rig.feed.last_drop == "OpenAlgo feed error BROKER_ERROR: Broker adapter not found"
+        await rig.connected_with(A, B)
+        await eventually(lambda: rig.server.order_subscribers() == 1)
+        rig.market.tick(*A, 14_241_000, T0 + 2)
+        await eventually(lambda: rig.ticks, message="ticks on the new connection")
+        assert rig.ticks == [Tick("RELIANCE", "NSE", 14_241_000, (T0 + 2) * NS)]
+        assert rig.feed.last_error == ""
+    finally:
+        await rig.feed.stop()
+        await rig.server.stop()
+
+
+@pytest.mark.asyncio
+async def test_the_watchdog_probe_finds_the_adapter_gone_and_reconnects() -> None:
+    rig = await make_rig(watchdog=WatchdogConfig(silence_s=0.1, probe_interval_s=0.1))
+    await rig.feed.start()
+    try:
+        await rig.feed.subscribe([A])
+        await rig.connected_with(A)
+        rig.server.set_session_down(True)
+        rig.server.set_session_down(False)  # no new subscription: only the probe can tell
+        await eventually(lambda: rig.feed.reconnects == 1, message="reconnected")
+        assert rig.feed.last_drop == "OpenAlgo's broker adapter for this connection is gone"
+        assert rig.feed.watchdog is not None
+        assert rig.feed.watchdog.probes >= 1
+        assert [r.get("action") for r in rig.server.requests].count("get_broker_info") >= 1
+        await rig.connected_with(A)
+        rig.market.tick(*A, 14_240_500, T0 + 3)
+        await eventually(lambda: rig.ticks, message="ticks again")
+    finally:
+        await rig.feed.stop()
+        await rig.server.stop()
+
+
+@pytest.mark.asyncio
+async def test_a_silent_socket_while_rest_quotes_move_is_dropped_with_backoff() -> None:
+    delays: list[float] = []
+
+    async def recorded_sleep(seconds: float) -> None:
+        delays.append(seconds)
+
+    rig = await make_rig(
+        PollingConfig(interval_s=60.0, stale_after_s=60.0),  # the fallback stays out of it
+        watchdog=WatchdogConfig(silence_s=0.05, probe_interval_s=0.05),
+        backoff_s=(0.01, 0.02, 0.04),
+        sleep=recorded_sleep,
+    )
+    rig.quotes = {A: 15_000_000}
+    await rig.feed.start()
+    try:
+        await rig.feed.subscribe([A])
+        await rig.connected_with(A)
+        rig.market.tick(*A, 15_000_000, T0 + 1)
+        await eventually(lambda: rig.ticks)
+        rig.server.set_stale(True)  # the socket stays open, the adapter is there: silent
+        rig.quotes = {A: 15_010_000}  # ... while the REST quote moves
+        await eventually(lambda: rig.feed.reconnects >= 3, message="silent sockets dropped")
+        assert rig.quote_calls
+        assert all(call == [A] for call in rig.quote_calls)
+        assert delays[:3] == [0.01, 0.02, 0.04]  # no tick on the new ones: the backoff grows
+        assert rig.ticks_for(A)[-1].ltp == 15_010_000  # the watchdog's quote went through
+        status = rig.feed.status()
+        assert status["watchdog"]["drops"] >= 3
+
+        rig.server.set_stale(False)
+        reconnects = rig.feed.reconnects
+        await rig.connected_with(A)
+        rig.market.tick(*A, 15_020_000, T0 + 2)
+        await eventually(lambda: rig.ticks_for(A)[-1].ltp == 15_020_000)
+        assert rig.feed.connected
+        assert rig.feed.reconnects <= reconnects + 1
+    finally:
+        await rig.feed.stop()
+        await rig.server.stop()
+
+
+@pytest.mark.asyncio
+async def test_a_quiet_market_keeps_the_connection() -> None:
+    rig = await make_rig(
+        PollingConfig(interval_s=60.0, stale_after_s=60.0),
+        watchdog=WatchdogConfig(silence_s=0.05, probe_interval_s=0.05),
+    )
+    rig.quotes = {A: 15_000_000}
+    await rig.feed.start()
+    try:
+        await rig.feed.subscribe([A])
+        await rig.connected_with(A)
+        rig.market.tick(*A, 15_000_000, T0 + 1)
+        await eventually(lambda: rig.ticks)
+        assert rig.feed.watchdog is not None
+        await eventually(lambda: rig.feed.watchdog.probes >= 5, message="probes")  # type: ignore[union-attr]
+        assert rig.feed.connected
+        assert rig.feed.reconnects == 0
+        assert rig.feed.watchdog.drops == 0
+    finally:
+        await rig.feed.stop()
+        await rig.server.stop()
+
+
+@pytest.mark.asyncio
+async def test_health_shows_the_feed_down_while_a_dropped_connection_waits_to_reconnect() -> None:
+    gate = asyncio.Event()
+
+    async def held_sleep(seconds: float) -> None:
+        await gate.wait()
+
+    rig = await make_rig(watchdog=None, sleep=held_sleep)
+    await rig.feed.start()
+    try:
+        await eventually(lambda: rig.feed.connected)
+        await rig.feed.subscribe([A])
+        await rig.connected_with(A)
+        rig.server.set_session_down(True)
+        rig.server.set_session_down(False)
+        await rig.feed.subscribe([B])
+        await eventually(lambda: not rig.feed.connected, message="dropped")
+        assert rig.feed.status()["connected"] is False
+        assert rig.feed.stale_symbols(time.time_ns(), 60.0) == [A, B]  # blind: poll them
+        gate.set()
+        await eventually(lambda: rig.feed.connected and rig.feed.reconnects == 1)
+    finally:
+        await rig.feed.stop()
+        await rig.server.stop()

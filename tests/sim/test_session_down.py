@@ -2,8 +2,10 @@
 /sim/admin/faults, or `tradeguard sim --session-down`, over real sockets.
 
 Every /api/v1 endpoint answers 403 "Invalid openalgo apikey"; WebSocket authenticate with the
-right key answers BROKER_ERROR; open sockets stay open but get no ticks. Switching it off
-restores all of it.
+right key answers BROKER_ERROR. As with the real OpenAlgo proxy (which drops its broker adapter
+on a logout), sockets open before the session went down stay open but silent, also after the
+session is back: their subscribe answers BROKER_ERROR "Broker adapter not found" with no `type`
+field; only a fresh connection gets ticks again. Switching it off restores REST.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ BROKER_ERROR = {
     "code": "BROKER_ERROR",
     "message": "No broker configuration found for user",
 }
+NO_ADAPTER = {"status": "error", "code": "BROKER_ERROR", "message": "Broker adapter not found"}
+SUBSCRIBE = {"action": "subscribe", "symbols": [SBIN], "mode": 1, "request_id": "s-9"}
 
 
 async def authenticated(sim: EmbeddedSimulator) -> ClientConnection:
@@ -113,22 +117,57 @@ async def test_websocket_authenticate_answers_broker_error_while_down(
 
 
 @pytest.mark.asyncio
-async def test_open_sockets_stay_open_but_get_no_ticks_while_down(
+async def test_open_sockets_stay_silent_while_down_and_after_the_session_is_back(
     sim: EmbeddedSimulator, http: httpx.AsyncClient
 ) -> None:
     ws = await authenticated(sim)
     try:
         await move(http, "801")
         assert (await recv(ws))["data"]["ltp"] == 801.0
+        assert (await ask(ws, {"action": "get_broker_info"}))["adapter_status"] == "connected"
 
         await set_faults(http, session_down=True)
         await move(http, "802")
         await next_is_pong(ws)  # still open and answering, but the tick never came
         assert sim.ws.client_count == 1
+        assert await ask(ws, SUBSCRIBE) == NO_ADAPTER  # no `type`, no request_id
 
-        await set_faults(http, session_down=False)
+        await set_faults(http, session_down=False)  # the trader logged in again
         await move(http, "803")
-        assert (await recv(ws))["data"]["ltp"] == 803.0
+        await next_is_pong(ws)  # the old socket's broker adapter is gone for good
+        assert await ask(ws, SUBSCRIBE) == NO_ADAPTER
+        unsubscribe = {"action": "unsubscribe", "symbols": [SBIN | {"mode": 1}]}
+        assert await ask(ws, unsubscribe) == NO_ADAPTER
+        info = await ask(ws, {"action": "get_broker_info"})
+        assert info["adapter_status"] == "disconnected"
+
+        fresh = await authenticated(sim)  # a new connection gets ticks at once
+        try:
+            await move(http, "804")
+            assert (await recv(fresh))["data"]["ltp"] == 804.0
+            # as in OpenAlgo: its new adapter streams SBIN, and the proxy kept the old socket's
+            # SBIN subscription, so that socket hears SBIN again (only what others subscribe)
+            assert (await recv(ws))["data"]["ltp"] == 804.0
+        finally:
+            await fresh.close()
+    finally:
+        await ws.close()
+
+
+@pytest.mark.asyncio
+async def test_order_updates_still_reach_a_socket_whose_adapter_is_gone(
+    sim: EmbeddedSimulator, http: httpx.AsyncClient
+) -> None:
+    ws = await authenticated(sim)
+    try:
+        assert (await ask(ws, {"action": "subscribe_orders"}))["status"] == "success"
+        await set_faults(http, session_down=True)
+        await set_faults(http, session_down=False)
+        order = SBIN | {"apikey": sim.apikey, "strategy": "t", "action": "BUY", "quantity": "1"}
+        placed = await http.post("/api/v1/placeorder", json=order | {"product": "MIS"})
+        assert placed.status_code == 200, placed.text
+        update = await recv(ws)
+        assert (update["type"], update["orderid"]) == ("order_update", placed.json()["orderid"])
     finally:
         await ws.close()
 

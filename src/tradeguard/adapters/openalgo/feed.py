@@ -13,6 +13,13 @@ exponential backoff and jitter, re-authenticates, resubscribes everything and th
 then calls `on_reconnect` (OpenAlgo does not replay missed order updates: reconcile then).
 While it is blind, an optional `PollingFallback` feeds REST quotes through the same tick path.
 
+A connection that is open but dead is dropped too (then reconnected the same way): any error
+reply (`{"status":"error",...}`, no `type`: e.g. BROKER_ERROR "Broker adapter not found",
+what OpenAlgo answers on a socket opened before a re-login), a `get_broker_info` answer with
+`adapter_status: disconnected`, and the `FeedWatchdog`'s verdict (silent while REST quotes
+move); see `watchdog`. Symbol state lives in `feed_streams.SymbolStreams`, the reconnect delay
+in `feed_backoff.ReconnectBackoff` (after a dead connection, only a tick resets it).
+
 Staleness: `last_tick_at` is the last price from any source (stream or poll), so the app knows
 whether it is blind; `stale_symbols` looks at the stream only, so polling knows when to help.
 The api key is never logged.
@@ -28,12 +35,13 @@ import json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from tradeguard.adapters.openalgo.feed_backoff import ReconnectBackoff
 from tradeguard.adapters.openalgo.feed_parse import (
     FeedMessageError,
     Key,
@@ -47,7 +55,9 @@ from tradeguard.adapters.openalgo.feed_parse import (
     subscribe_message,
     unsubscribe_message,
 )
+from tradeguard.adapters.openalgo.feed_streams import SymbolStreams
 from tradeguard.adapters.openalgo.polling import PollingConfig, PollingFallback, QuotesFn
+from tradeguard.adapters.openalgo.watchdog import FeedWatchdog, WatchdogConfig
 from tradeguard.app.ports import OrderUpdateHandler, TickHandler
 from tradeguard.core.model import Tick
 
@@ -74,6 +84,7 @@ class OpenAlgoFeed:
         on_reconnect: Callable[[], Awaitable[None] | None] | None = None,
         quotes: QuotesFn | None = None,
         polling: PollingConfig | None = None,
+        watchdog: WatchdogConfig | None = WatchdogConfig(),  # noqa: B008 - frozen, immutable
         subscribe_orders: bool = True,
         auth_timeout_s: float = 60.0,
         open_timeout_s: float = 10.0,
@@ -84,8 +95,6 @@ class OpenAlgoFeed:
         rand: Callable[[], float] = random.random,
         clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
-        if not backoff_s or min(backoff_s) < 0 or not 0 <= jitter < 1:
-            raise ValueError("backoff needs non-negative delays and a jitter in [0, 1)")
         self._url = url
         self._api_key = api_key
         self._on_reconnect = on_reconnect
@@ -93,19 +102,13 @@ class OpenAlgoFeed:
         self._auth_timeout = auth_timeout_s
         self._open_timeout = open_timeout_s
         self._ping_interval = ping_interval_s
-        self._backoff = tuple(backoff_s)
-        self._jitter = jitter
+        self.backoff = ReconnectBackoff(backoff_s, jitter, rand)
         self._sleep = sleep
-        self._rand = rand
         self._clock = clock_ns
         self._on_tick: TickHandler | None = None
         self._on_order: OrderUpdateHandler | None = None
-        self._wanted: dict[Key, None] = {}  # insertion-ordered set
-        self._sent: set[Key] = set()  # subscribed on the current connection
-        self._stream_since: dict[Key, int] = {}  # when subscribed on the current connection
-        self._stream_tick_at: dict[Key, int] = {}
-        self._price_at: dict[Key, int] = {}
-        self._rejected: dict[Key, str] = {}
+        self.streams = SymbolStreams()
+        self._drop_reason: str | None = None  # why we closed the current connection
         self._tick_keys = RecentKeys(8192)
         self._order_keys = RecentKeys(8192)
         self._ws: ClientConnection | None = None
@@ -121,9 +124,14 @@ class OpenAlgoFeed:
         self.duplicates_dropped = 0
         self.malformed = 0
         self.last_error = ""
+        self.dead_drops = 0  # connections we closed as dead (see drop_connection)
+        self.last_drop = ""
         self.connected_at: int | None = None
         self.fallback = (
             PollingFallback(self, quotes, polling, clock_ns=clock_ns) if quotes else None
+        )
+        self.watchdog = (
+            FeedWatchdog(self, quotes, watchdog, clock_ns=clock_ns) if watchdog else None
         )
 
     # -- MarketFeed ---------------------------------------------------------------------------
@@ -138,11 +146,15 @@ class OpenAlgoFeed:
             self._task = asyncio.create_task(self._run(), name="openalgo-feed")
         if self.fallback is not None:
             await self.fallback.start()
+        if self.watchdog is not None:
+            await self.watchdog.start()
 
     async def stop(self) -> None:
         task, self._task = self._task, None
         if self.fallback is not None:
             await self.fallback.stop()
+        if self.watchdog is not None:
+            await self.watchdog.stop()
         tasks = [t for t in (task, *self._side_tasks) if t is not None]
         for t in tasks:
             t.cancel()
@@ -150,13 +162,11 @@ class OpenAlgoFeed:
         self._connected = False
 
     async def subscribe(self, symbols: Sequence[tuple[str, str]]) -> None:
-        for key in symbols:
-            self._wanted.setdefault((key[0], key[1]), None)
+        self.streams.want(symbols)
         await self._sync()
 
     async def unsubscribe(self, symbols: Sequence[tuple[str, str]]) -> None:
-        for key in symbols:
-            self._wanted.pop((key[0], key[1]), None)
+        self.streams.unwant(symbols)
         await self._sync()
 
     @property
@@ -165,37 +175,36 @@ class OpenAlgoFeed:
 
     def last_tick_at(self, symbol: str, exchange: str) -> int | None:
         """Local receive time (epoch ns) of the last price, streamed or polled."""
-        return self._price_at.get((symbol, exchange))
+        return self.streams.priced_at.get((symbol, exchange))
 
     # -- staleness and polling support --------------------------------------------------------
 
     def subscribed(self) -> list[Key]:
-        return list(self._wanted)
+        return list(self.streams.wanted)
 
     def last_stream_tick_at(self, symbol: str, exchange: str) -> int | None:
-        return self._stream_tick_at.get((symbol, exchange))
+        return self.streams.tick_at.get((symbol, exchange))
 
     def stale_symbols(self, now_ns: int, threshold_s: float) -> list[Key]:
-        """Subscribed symbols whose stream has been silent for more than `threshold_s`, counting
-        from their last streamed tick or their subscription on this connection (whichever is
-        later); symbols not subscribed on a live connection are always stale."""
-        limit = int(threshold_s * 1_000_000_000)
-        stale = []
-        for key in self._wanted:
-            since = self._stream_since.get(key) if self._connected else None
-            if since is None:
-                stale.append(key)
-                continue
-            ref = max(since, self._stream_tick_at.get(key, 0))
-            if now_ns - ref > limit:
-                stale.append(key)
-        return stale
+        """Subscribed symbols silent on the stream for more than `threshold_s` (counting from
+        their last streamed tick or their subscription on this connection); all of them while
+        disconnected."""
+        return self.streams.stale(now_ns, threshold_s, self._connected)
+
+    def silent_since(self) -> tuple[int, int] | None:
+        """(this connection's id, epoch ns of its last tick, or of its first subscription
+        when none came yet) while connected with a subscription OpenAlgo accepted."""
+        since = self.streams.silent_since() if self._connected else None
+        return None if since is None else (self.attempts, since)
+
+    def last_stream_price(self, symbol: str, exchange: str) -> int | None:
+        return self.streams.price.get((symbol, exchange))
 
     def ingest_polled(self, prices: Mapping[Key, int], received_ns: int) -> int:
         """Feed polled quotes (units) as ticks stamped with the receive time; returns how many."""
         fed = 0
         for (symbol, exchange), units in prices.items():
-            if (symbol, exchange) in self._wanted and units > 0:
+            if (symbol, exchange) in self.streams.wanted and units > 0:
                 self._deliver(Tick(symbol, exchange, units, received_ns), received_ns)
                 fed += 1
         return fed
@@ -211,26 +220,24 @@ class OpenAlgoFeed:
             "attempts": self.attempts,
             "connected_at": self.connected_at,
             "last_error": self.last_error,
-            "subscribed": len(self._wanted),
-            "rejected": {f"{e}:{s}": msg for (s, e), msg in self._rejected.items()},
+            "dead_drops": self.dead_drops,
+            "last_drop": self.last_drop,
+            "subscribed": len(self.streams.wanted),
+            "rejected": {f"{e}:{s}": msg for (s, e), msg in self.streams.rejected.items()},
             "ticks": self.ticks,
             "duplicates_dropped": self.duplicates_dropped,
             "malformed": self.malformed,
             "stale": [f"{e}:{s}" for s, e in self.stale_symbols(now, stale_after)],
             "polling": self.fallback.status() if self.fallback else None,
+            "watchdog": self.watchdog.status() if self.watchdog else None,
         }
 
     # -- connection loop ----------------------------------------------------------------------
 
-    def backoff_delay(self, attempt: int) -> float:
-        """Delay before reconnect attempt `attempt` (0-based): capped schedule, +/- jitter."""
-        base = self._backoff[min(attempt, len(self._backoff) - 1)]
-        return max(0.0, base * (1 + self._jitter * (2 * self._rand() - 1)))
-
     async def _run(self) -> None:
-        failures = 0
         while True:
             self.attempts += 1
+            self._drop_reason = None
             try:
                 async with connect(
                     self._url,
@@ -242,7 +249,7 @@ class OpenAlgoFeed:
                     logger=_WS_LOG,
                 ) as ws:
                     await self._authenticate(ws)
-                    failures = 0
+                    self.backoff.authenticated()
                     await self._on_connected(ws)
                     await self._read(ws)
                 self.last_error = "connection closed by the server"
@@ -251,9 +258,13 @@ class OpenAlgoFeed:
             except Exception as exc:  # every failure means: back off and try again
                 self.last_error = f"{type(exc).__name__}: {exc}"
             finally:
+                heard_at = self.streams.heard_at
                 self._on_disconnected()
-            delay = self.backoff_delay(failures)
-            failures += 1
+            if self._drop_reason is not None:
+                self.last_error = self._drop_reason
+            delay = self.backoff.ended(
+                heard=heard_at is not None, dropped_as_dead=self._drop_reason is not None
+            )
             log.warning("OpenAlgo feed down (%s); reconnecting in %.1fs", self.last_error, delay)
             await self._sleep(delay)
 
@@ -272,7 +283,7 @@ class OpenAlgoFeed:
         raise ConnectionError("closed before authentication completed")
 
     async def _on_connected(self, ws: ClientConnection) -> None:
-        self._ws = ws  # `_sent` and `_stream_since` were cleared on the last disconnect
+        self._ws = ws  # what was sent on the last connection was cleared when it ended
         self._connected = True
         self.connected_at = self._clock()
         self.last_error = ""
@@ -281,15 +292,36 @@ class OpenAlgoFeed:
             await self._send({"action": "subscribe_orders", "request_id": self._rid("o")})
         if self._ever_connected:
             self.reconnects += 1
-            log.info("OpenAlgo feed reconnected (%d symbols resubscribed)", len(self._sent))
+            log.info("OpenAlgo feed reconnected (%d symbols resubscribed)", len(self.streams.sent))
             self._fire_reconnect()
         self._ever_connected = True
 
     def _on_disconnected(self) -> None:
         self._ws = None
         self._connected = False
-        self._sent.clear()
-        self._stream_since.clear()
+        self.streams.connection_lost()
+
+    def drop_connection(self, reason: str) -> None:
+        """Close the current connection as dead (`reason` logged, kept as `last_error`); the
+        connection loop reconnects with backoff. At once: `connected` is False from here."""
+        ws = self._ws
+        if ws is None or self._drop_reason is not None:
+            return
+        self._drop_reason = self.last_drop = reason
+        self.dead_drops += 1
+        self._connected = False
+        log.warning("OpenAlgo feed connection dropped: %s", reason)
+        self._side(ws.close(code=1000, reason="tradeguard: connection dead"))
+
+    async def probe_adapter(self) -> None:
+        """Ask the proxy whether this connection's broker adapter is still there."""
+        if self._connected:
+            await self._send({"action": "get_broker_info"})
+
+    def _side(self, work: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(work)
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
 
     def _fire_reconnect(self) -> None:
         callback = self._on_reconnect
@@ -304,9 +336,7 @@ class OpenAlgoFeed:
             except Exception:
                 log.exception("on_reconnect callback failed")
 
-        task = asyncio.create_task(run(), name="openalgo-feed-reconnected")
-        self._side_tasks.add(task)
-        task.add_done_callback(self._side_tasks.discard)
+        self._side(run())
 
     # -- subscriptions ------------------------------------------------------------------------
 
@@ -317,7 +347,7 @@ class OpenAlgoFeed:
         ws = self._ws
         if ws is None:
             return
-        # On a closed connection the read loop reconnects and `_sent` is rebuilt then.
+        # On a closed connection the read loop reconnects and resubscribes everything then.
         with contextlib.suppress(ConnectionClosed):
             await ws.send(json.dumps(message))
 
@@ -326,18 +356,12 @@ class OpenAlgoFeed:
         async with self._sub_lock:
             if self._ws is None or not self._connected:
                 return
-            add = [k for k in self._wanted if k not in self._sent]
-            drop = [k for k in self._sent if k not in self._wanted]
-            now = self._clock()
-            for batch in batches(add):
-                self._sent.update(batch)
-                self._stream_since.update(dict.fromkeys(batch, now))
+            streams, now = self.streams, self._clock()
+            for batch in batches(streams.to_add()):
+                streams.sent_now(batch, now)
                 await self._send(subscribe_message(batch, self._rid("s")))
-            for batch in batches(drop):
-                self._sent.difference_update(batch)
-                for key in batch:
-                    self._stream_since.pop(key, None)
-                    self._rejected.pop(key, None)
+            for batch in batches(streams.to_drop()):
+                streams.dropped_now(batch)
                 await self._send(unsubscribe_message(batch, self._rid("u")))
 
     # -- incoming messages --------------------------------------------------------------------
@@ -361,10 +385,14 @@ class OpenAlgoFeed:
                 self._handle_order(msg)
             elif kind == "subscribe":
                 for key, why in refused_entries(msg).items():
-                    self._rejected[key] = why
+                    self.streams.rejected[key] = why
                     log.error("OpenAlgo refused %s:%s: %s", key[1], key[0], why)
-            elif msg.get("status") == "error":
-                log.warning("OpenAlgo feed error %s: %s", msg.get("code"), msg.get("message"))
+            elif kind == "broker_info" and msg.get("adapter_status") == "disconnected":
+                self.drop_connection("OpenAlgo's broker adapter for this connection is gone")
+            elif kind is None and msg.get("status") == "error":
+                # the answer to a request (subscribe after a re-login: BROKER_ERROR "Broker
+                # adapter not found"): this connection cannot be trusted any more
+                self.drop_connection(f"OpenAlgo feed error {msg.get('code')}: {msg.get('message')}")
             else:
                 log.debug("OpenAlgo feed message %s ignored", kind)
         except FeedMessageError as exc:
@@ -377,16 +405,16 @@ class OpenAlgoFeed:
 
     def _handle_tick(self, tick: Tick, received: int) -> None:
         key = (tick.symbol, tick.exchange)
-        if key not in self._wanted:
+        if key not in self.streams.wanted:
             return  # in flight after an unsubscribe
         if self._tick_keys.seen(tick):
             self.duplicates_dropped += 1
             return
-        self._stream_tick_at[key] = received
+        self.streams.streamed(key, tick.ltp, received)
         self._deliver(tick, received)
 
     def _deliver(self, tick: Tick, received: int) -> None:
-        self._price_at[(tick.symbol, tick.exchange)] = received
+        self.streams.priced_at[(tick.symbol, tick.exchange)] = received
         self.ticks += 1
         if self._on_tick is None:
             return

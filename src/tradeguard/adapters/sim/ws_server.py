@@ -8,10 +8,15 @@ from a `TickSource` (the sim market), order events from an `OrderSource` (the pa
 
 Faults switch on at run time: drop every connection (1011), go silent (stale), send every tick
 or order update twice, refuse new connections (HTTP 503), or push raw text to clients. Broker
-session down (`set_session_down`) is OpenAlgo after the daily rollover: authenticate with the
-right key answers BROKER_ERROR, and open sockets stay open but get no ticks (openalgo-interface
-§7: "WS connected and subscribed but no ticks after token rollover"); ticks come back when it
-is switched off.
+session down (`set_session_down`) is OpenAlgo around the daily re-login, as observed with the
+real proxy (v2.0.2.1): authenticate with the right key answers BROKER_ERROR ("No broker
+configuration found for user") and the proxy drops the user's broker adapter. Open sockets stay
+open but silent, also once the session is back: their subscribe and unsubscribe answer
+BROKER_ERROR "Broker adapter not found" (no `type` field) and get_broker_info says
+`adapter_status: disconnected`. The next successful authenticate (a fresh connection) creates
+a new adapter: from then on the symbols subscribed through it tick again, for every socket
+holding a subscription to them (old ones too: the proxy keeps their subscriptions). Order
+updates reach every socket that asked for them throughout.
 
 The sim publishes one tick shape whatever the mode: a client gets each tick once, tagged with
 its lowest subscribed mode for that symbol. Every message to a client goes through one queue,
@@ -46,6 +51,7 @@ Key = tuple[str, str]  # (symbol, exchange)
 
 AUTH_TIMEOUT_CODE = 4401
 NO_BROKER_SESSION = "No broker configuration found for user"
+NO_ADAPTER = "Broker adapter not found"
 DROP_CODE = 1011
 _PRE_AUTH = frozenset({"authenticate", "auth", "ping", "get_supported_brokers"})
 _ACTIONS = frozenset(
@@ -128,6 +134,7 @@ class SimWsServer:
         self._dup_orders = False
         self._refuse = False
         self._session_down = False
+        self._upstream: set[Key] | None = None  # the adapter's symbols; None: no adapter
         self._send_watch: dict[Key, Callable[[int], None]] = {}
         self.requests: deque[dict[str, Any]] = deque(maxlen=1000)
         """Recent client messages (api keys removed), newest last: for tests and debugging."""
@@ -204,11 +211,17 @@ class SimWsServer:
         self._refuse = on
 
     def set_session_down(self, on: bool) -> None:
-        """Broker session down: authenticate answers BROKER_ERROR and no ticks go out (open
-        connections stay, and keep answering requests, pings and order updates)."""
+        """Broker session down: authenticate answers BROKER_ERROR and the broker adapter of
+        every open socket is gone for good (see the module docstring); open connections stay,
+        and keep answering pings and getting order updates."""
         if on != self._session_down:
             log.warning("sim WS: broker session %s", "down" if on else "up again")
+        if on:
+            self._upstream = None
         self._session_down = on
+
+    def _has_adapter(self, client: _Client) -> bool:
+        return client.authenticated and self._upstream is not None
 
     def stamp_next_send(self, symbol: str, exchange: str, stamp: Callable[[int], None]) -> None:
         """Call `stamp(time.time_ns())` once, just before the next tick of symbol/exchange is
@@ -250,8 +263,10 @@ class SimWsServer:
     def _on_tick(self, symbol: str, exchange: str, ltp_units: int, ts_ms: int) -> None:
         if self._handed_to_loop(self._on_tick, symbol, exchange, ltp_units, ts_ms):
             return
-        if self._stale or self._session_down or self._server is None:
+        if self._stale or self._server is None:
             return
+        if self._upstream is None or (symbol, exchange) not in self._upstream:
+            return  # no adapter, or the adapter does not stream the symbol
         for client in list(self._clients):
             mode = client.lowest_mode(symbol, exchange) if client.authenticated else None
             if mode is None:
@@ -361,8 +376,15 @@ class SimWsServer:
 
     def _answer(self, client: _Client, action: str, request: proto.Message) -> proto.Message:
         broker = self.broker_name
+        if action in ("subscribe", "unsubscribe", "unsubscribe_all") and not self._has_adapter(
+            client
+        ):
+            return proto.error("BROKER_ERROR", NO_ADAPTER)
         if action == "subscribe":
-            return proto.subscribe(client.subs, request, broker)
+            reply = proto.subscribe(client.subs, request, broker)
+            if self._upstream is not None:
+                self._upstream.update((s, e) for s, e, _ in client.subs)
+            return reply
         if action in ("unsubscribe", "unsubscribe_all"):
             return proto.unsubscribe(client.subs, request, broker)
         if action in ("subscribe_orders", "unsubscribe_orders"):
@@ -371,8 +393,9 @@ class SimWsServer:
         if action == "ping":
             return proto.pong(request)
         if action == "get_broker_info":
+            adapter = "connected" if self._has_adapter(client) else "disconnected"
             return {"type": "broker_info", "status": "success", "broker": broker,
-                    "user_id": self.user_id}  # fmt: skip
+                    "adapter_status": adapter, "user_id": self.user_id}  # fmt: skip
         return {"type": "supported_brokers", "status": "success", "brokers": [broker]}
 
     async def _authenticate(self, client: _Client, request: proto.Message) -> None:
@@ -388,5 +411,7 @@ class SimWsServer:
             return
         if self.auth_delay_s > 0:
             await asyncio.sleep(self.auth_delay_s)  # the real proxy connects the broker first
+        if self._upstream is None:
+            self._upstream = set()  # the proxy creates the user's broker adapter
         client.authenticated = True
         self._send(client, proto.auth_success(self.broker_name, self.user_id))
