@@ -107,7 +107,10 @@ async def test_rule_values_take_ascii_decimal_only(api: Api) -> None:
     for value in ("1_0", "١٠", "²"):
         reply = await api.post(
             "updatetrade",
-            {"trade_id": trade["trade_id"], "rules": {"stop_loss": {"type": "POINTS", "value": value}}},
+            {
+                "trade_id": trade["trade_id"],
+                "rules": {"stop_loss": {"type": "POINTS", "value": value}},
+            },
         )
         assert reply.status_code == 400, (value, reply.text)
     [after] = await api.data("activetrades", {})

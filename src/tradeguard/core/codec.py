@@ -35,7 +35,7 @@ def decimal_of(value: object, name: str) -> Decimal:
     if isinstance(value, str):
         dec = plain_decimal(value)
         if dec is None:
-            raise RuleError(f"{name}: not a number (digits 0-9 and '.' only): {value!r}")
+            raise RuleError(f"{name}: not a number: {value!r}")
         return dec
     if isinstance(value, int):
         return Decimal(value)
