@@ -34,8 +34,7 @@ async def test_a_stop_crossed_while_paused_exits_and_new_trades_are_refused(api:
     async def stopped() -> bool:
         history = await api.data("tradehistory", {})
         return any(
-            h["trade_id"] == trade["trade_id"] and h["exit_reason"] == "STOP_LOSS"
-            for h in history
+            h["trade_id"] == trade["trade_id"] and h["exit_reason"] == "STOP_LOSS" for h in history
         )
 
     await eventually(stopped, message="stop fired while paused")

@@ -1,7 +1,9 @@
 """Core layer: per-trade rule settings and the pure functions that turn them into price levels.
 
-All levels are integer units (see money.py) rounded to the instrument's tick in the position's
-favourable direction: up for LONG, down for SHORT (docs/rules.md explains why).
+All levels are integer units (see money.py) rounded to the instrument's tick: stop-loss, target
+and breakeven in the position's favourable direction (up for LONG, down for SHORT), trailing
+stops away from the best price (down for LONG, up for SHORT) and at least one tick from it
+(docs/rules.md explains why).
 """
 
 from __future__ import annotations
@@ -178,7 +180,16 @@ def trailing_price(rule: TrailingRule, side: Side, entry: int, best: int, tick: 
         raw = anchor - side.sign * rule.distance.units(entry)
     else:
         raw = Fraction(anchor) * (1 - side.sign * Fraction(rule.distance.value) / 100)
-    return round_favourable(raw, side, tick)
+    return round_away(raw, anchor, side, tick)
+
+
+def round_away(raw: Fraction | int, anchor: Fraction | int, side: Side, tick: int) -> int:
+    """A trailing level onto the grid, away from its anchor (down for LONG, up for SHORT), and
+    at least one tick beyond the anchor: it keeps at least its configured distance and never
+    sits on the best price, whatever the price (a PERCENT distance shrinks with the price)."""
+    if side is Side.LONG:
+        return min(floor_to_tick(raw, tick), floor_to_tick(anchor, tick) - tick)
+    return max(ceil_to_tick(raw, tick), ceil_to_tick(anchor, tick) + tick)
 
 
 def breakeven_price(

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from tradeguard.core.engine import EngineError
-from tradeguard.core.model import ExitReason, Side, StrategyState, TradeState
+from tradeguard.core.model import ExitReason, Side, TradeState
 from tradeguard.core.rules import TradeRules
 
-from .factory import POINTS, Rig, level, make_trade, trail, u
+from .factory import POINTS, Rig, level, make_trade, u
 
 
 def test_duplicate_ticks_change_nothing() -> None:

@@ -114,7 +114,9 @@ def build_router(settings_defaults: dict[str, Any]) -> APIRouter:
         service = ctx(request).service
         return ok(await service.exit_all(account, body.strategy, _actor(account)))
 
-    @router.post("/strategy/pause", summary="Pause a strategy: no new trades; open trades stay guarded")
+    @router.post(
+        "/strategy/pause", summary="Pause a strategy: no new trades; open trades stay guarded"
+    )
     async def pause(body: StrategyBody, request: Request) -> JSONResponse:
         account = await account_of(request, body.apikey)
         service = ctx(request).service
