@@ -76,8 +76,8 @@ def test_a_trailing_level_keeps_a_tick_and_its_distance_from_the_best_price(
     if on_grid:
         entry = entry // tick_units * tick_units or tick_units
     kind, value = distance
-    if kind is POINTS and to_units(value) < tick_units:
-        return  # refused at entry: a POINTS trail is at least one tick
+    if kind is POINTS and not tick_units <= to_units(value) < entry:
+        return  # refused at entry: a POINTS trail is at least one tick and below the entry
     if kind is PERCENT and Fraction(entry) * Fraction(value) / 100 < tick_units:
         return  # refused at entry: a trail narrower than a tick
     engine = RiskEngine()

@@ -22,6 +22,7 @@ from tradeguard.interfaces.api.schemas import (
     Authed,
     CreateTradeBody,
     HistoryBody,
+    ProtectTradeBody,
     StrategyBody,
     TradeBody,
     UpdateTradeBody,
@@ -36,7 +37,7 @@ def _actor(account: str) -> str:
     return f"api:{account}"
 
 
-def build_router(settings_defaults: dict[str, Any]) -> APIRouter:
+def build_router(settings_defaults: dict[str, Any]) -> APIRouter:  # noqa: C901 - one route each
     router = APIRouter(prefix="/api/v1", dependencies=[Depends(per_ip_limit)], tags=["api"])
     configure_body = settings_model(settings_defaults, api=True)
 
@@ -70,6 +71,19 @@ def build_router(settings_defaults: dict[str, Any]) -> APIRouter:
         return ok(
             await service.update_trade(
                 account, body.trade_id, body.rules.changes(), _actor(account)
+            )
+        )
+
+    @router.post("/protecttrade", summary="One click: stop to cost, or lock in profit")
+    async def protecttrade(body: ProtectTradeBody, request: Request) -> JSONResponse:
+        """Move an ACTIVE trade's stop-loss beyond its entry: `stop_to_cost` puts it at the
+        entry, `lock_profit` locks `percent` % (default 50) of the open profit at the last
+        price. 400 while the trade is not in profit. Same as an updatetrade of the stop."""
+        account = await account_of(request, body.apikey)
+        service = ctx(request).service
+        return ok(
+            await service.protect_trade(
+                account, body.trade_id, body.action, _actor(account), body.percent
             )
         )
 

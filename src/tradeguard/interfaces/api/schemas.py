@@ -173,6 +173,18 @@ class TradeBody(Authed):
     trade_id: TradeId
 
 
+class ProtectSpec(Strict):
+    """A one-click protective stop: `stop_to_cost` (stop-loss at the entry) or `lock_profit`
+    (stop-loss locking `percent` % of the open profit, default 50)."""
+
+    action: Literal["stop_to_cost", "lock_profit"]
+    percent: Annotated[int, Whole, Field(ge=1, le=99)] = 50
+
+
+class ProtectTradeBody(ProtectSpec, Authed):
+    trade_id: TradeId
+
+
 class StrategyBody(Authed):
     strategy: Name
 
