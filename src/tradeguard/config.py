@@ -42,7 +42,7 @@ class Settings:
     flush_interval: float = 1.0
     stale_after: float = 30.0
     reconcile_interval: float = 30.0  # live position/order reconciliation; 0: reconnects only
-    stale_policy: str = "alert"  # alert | exit
+    stale_policy: str = "exit"  # exit | alert: when a symbol is blind in market hours (app.blind)
     demo: bool = True  # with the embedded simulator: open demo trades so exits are visible
     log_level: str = "INFO"
     failpoint: str = ""  # tests only: crash at a named point (see app/failpoints.py)

@@ -22,6 +22,7 @@ from tradeguard.core.lifecycle import EngineError, LifecycleCommands
 from tradeguard.core.model import ExitReason, StrategyState, Tick, TradeState
 from tradeguard.core.portfolio import StrategyBook
 from tradeguard.core.rules import TradeRules
+from tradeguard.core.sessions import ALWAYS_OPEN, MarketCalendar
 from tradeguard.core.strategy import StrategyRiskConfig
 from tradeguard.core.symbols import Bucket, SymbolBook
 from tradeguard.core.timeutil import DAY_NS, ist_day, ist_day_start
@@ -45,7 +46,8 @@ def _merge(decisions: Decisions | None, more: Decisions | None) -> Decisions | N
 class RiskEngine(LifecycleCommands):
     """Holds every open trade and strategy book; turns ticks and events into decisions."""
 
-    def __init__(self) -> None:
+    def __init__(self, calendar: MarketCalendar = ALWAYS_OPEN) -> None:
+        self.calendar = calendar  # time exits fire only while the trade's exchange is open
         self._books: dict[str, dict[str, SymbolBook]] = {}
         self._trades: dict[str, Trade] = {}
         self._strategies: dict[str, StrategyBook] = {}
@@ -421,6 +423,12 @@ class RiskEngine(LifecycleCommands):
             trade = self._trades.get(trade_id)
             if trade is None or trade.deadline != at or trade.state is not TradeState.ACTIVE:
                 continue  # closed, rescheduled by an edit, or already exiting
+            exchange = trade.instrument.exchange
+            if not self.calendar.is_open(exchange, now):
+                # outside the exchange's session an exit order cannot fill: at the next open
+                trade.deadline = self.calendar.next_open(exchange, now)
+                heapq.heappush(heap, (trade.deadline, trade_id))
+                continue
             assert trade.deadline_reason is not None
             book = self._books[trade.instrument.exchange][trade.instrument.symbol]
             decisions.exits.append(
