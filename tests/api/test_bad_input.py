@@ -144,3 +144,13 @@ async def test_an_oversized_body_without_a_length_is_refused(api: Api) -> None:
     assert reply.status_code == 413, reply.text
     # a normal request still works afterwards
     assert await api.data("strategy/list", {}) == []
+
+
+@pytest.mark.asyncio
+async def test_configure_checks_the_key_before_the_settings(api: Api) -> None:
+    reply = await api.client.post(
+        "/api/v1/strategy/configure",
+        json={"apikey": "wrong-key", "strategy": "s1", "daily_loss_limit": "1e30"},
+    )
+    assert reply.status_code == 403, reply.text
+    assert reply.json()["message"] == "Invalid apikey"

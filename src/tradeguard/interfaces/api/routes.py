@@ -104,8 +104,14 @@ def build_router(settings_defaults: dict[str, Any]) -> APIRouter:  # noqa: C901 
         },
     )
     async def configure(request: Request) -> JSONResponse:
-        body = await parse_body(request, configure_body)
-        account = await account_of(request, body.apikey)  # type: ignore[attr-defined]
+        raw = await read_json(request)
+        key = raw.get("apikey") if isinstance(raw, dict) else None
+        account = None
+        if isinstance(key, str) and 0 < len(key) <= 256:
+            account = await account_of(request, key)  # 403 before any setting is read
+        body = validate_body(raw, configure_body)
+        if account is None:
+            account = await account_of(request, body.apikey)  # type: ignore[attr-defined]
         name: str = body.strategy  # type: ignore[attr-defined]
         service = ctx(request).service
         return ok(
@@ -153,12 +159,20 @@ def build_router(settings_defaults: dict[str, Any]) -> APIRouter:  # noqa: C901 
 async def parse_body(request: Request, model: type[M]) -> M:
     """Validate a JSON body against a model built at run time (FastAPI's own parsing needs
     the model at import time); errors are reported like FastAPI's."""
+    return validate_body(await read_json(request), model)
+
+
+async def read_json(request: Request) -> Any:
+    """The request body as JSON (size-limited by interfaces.api.bodylimit), or a 400."""
     try:
-        raw = await request.json()
+        return await request.json()
     except ValueError:
         raise RequestValidationError(
             [{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error"}]
         ) from None
+
+
+def validate_body(raw: Any, model: type[M]) -> M:
     try:
         return model.model_validate(raw)
     except ValidationError as error:
