@@ -150,7 +150,7 @@ async def test_an_oversized_body_without_a_length_is_refused(api: Api) -> None:
 async def test_configure_checks_the_key_before_the_settings(api: Api) -> None:
     reply = await api.client.post(
         "/api/v1/strategy/configure",
-        json={"apikey": "wrong-key", "strategy": "s1", "daily_loss_limit": "1e30"},
+        json={"apikey": "wrong-key", "strategy": "s1", "no_such_setting": [1]},
     )
     assert reply.status_code == 403, reply.text
     assert reply.json()["message"] == "Invalid apikey"
