@@ -6,7 +6,9 @@ Unknown TRADEGUARD_* variables are refused so a typo never silently falls back t
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -45,7 +47,7 @@ class Settings:
     flush_interval: float = 1.0
     stale_after: float = 30.0
     reconcile_interval: float = 30.0  # live position/order reconciliation; 0: reconnects only
-    stale_policy: str = "alert"  # alert | exit
+    stale_policy: str = "exit"  # exit | alert: when a symbol is blind in market hours (app.blind)
     demo: bool = True  # with the embedded simulator: open demo trades so exits are visible
     log_level: str = "INFO"
     failpoint: str = ""  # tests only: crash at a named point (see app/failpoints.py)
@@ -64,6 +66,8 @@ class Settings:
 
 
 _PREFIX = "TRADEGUARD_"
+_WHOLE = re.compile(r"-?[0-9]{1,12}")
+_DECIMAL = re.compile(r"-?[0-9]{1,12}(\.[0-9]{0,12})?")
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -82,36 +86,59 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         default = getattr(Settings(), name)
         values[name] = _convert(key, raw, default)
     settings = Settings(**values)  # type: ignore[arg-type]
+    check_settings(settings)
+    return settings
+
+
+# Numeric settings: (lowest, highest) allowed, both inclusive. Every one is range-checked at
+# start-up, so NaN, a negative interval or port 99999 stops tradeguard with a clear error.
+RANGES: dict[str, tuple[float, float]] = {
+    "port": (0, 65535),  # 0: any free port
+    "sim_rest_port": (0, 65535),
+    "sim_ws_port": (0, 65535),
+    "api_rate_limit": (0.01, 100_000),
+    "api_rate_burst": (1, 100_000),
+    "openalgo_order_rate": (1, 10_000),
+    "openalgo_smart_order_rate": (1, 10_000),
+    "openalgo_api_rate": (1, 10_000),
+    "flush_interval": (0.01, 1),
+    "stale_after": (1, 3600),
+    "openalgo_timeout": (1, 60),
+    # keep it above the ~10 s OpenAlgo's first order after a re-login can take (default 15)
+    "openalgo_order_timeout": (1, 120),
+    "exit_ack_alert": (0.001, 120),
+}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def check_settings(settings: Settings) -> None:
+    """Refuse a setting outside its range (SettingsError naming the variable and the range)."""
+    for name, (low, high) in RANGES.items():
+        value = getattr(settings, name)
+        if not (math.isfinite(value) and low <= value <= high):
+            raise SettingsError(
+                f"{_PREFIX}{name.upper()} must be {_num(low)} to {_num(high)}, was {value}"
+            )
     if settings.stale_policy not in ("alert", "exit"):
         raise SettingsError("TRADEGUARD_STALE_POLICY must be 'alert' or 'exit'")
-    if settings.api_rate_limit <= 0 or settings.api_rate_burst < 1:
-        raise SettingsError(
-            "TRADEGUARD_API_RATE_LIMIT must be > 0 and TRADEGUARD_API_RATE_BURST >= 1"
-        )
-    for name in ("openalgo_order_rate", "openalgo_smart_order_rate", "openalgo_api_rate"):
-        if not 1 <= getattr(settings, name) <= 10_000:
-            raise SettingsError(f"TRADEGUARD_{name.upper()} must be 1 to 10000 requests/s")
-    _check_timeouts(settings)
-    if settings.flush_interval <= 0 or settings.flush_interval > 1:
-        raise SettingsError("TRADEGUARD_FLUSH_INTERVAL must be in (0, 1] seconds")
-    if settings.reconcile_interval != 0 and not 5 <= settings.reconcile_interval <= 3600:
+    _check_exit_ack_alert(settings)
+    interval = settings.reconcile_interval
+    if not math.isfinite(interval) or (interval != 0 and not 5 <= interval <= 3600):
         raise SettingsError(
             "TRADEGUARD_RECONCILE_INTERVAL must be 0 (after feed reconnects only) or in "
             "[5, 3600] seconds"
         )
+    if settings.log_level.upper() not in LOG_LEVELS:
+        raise SettingsError(f"TRADEGUARD_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
     if settings.openalgo_url and not settings.openalgo_api_key:
         raise SettingsError("TRADEGUARD_OPENALGO_API_KEY is required with TRADEGUARD_OPENALGO_URL")
-    return settings
 
 
-def _check_timeouts(settings: Settings) -> None:
-    if not 1 <= settings.openalgo_timeout <= 60:
-        raise SettingsError("TRADEGUARD_OPENALGO_TIMEOUT must be in [1, 60] seconds")
-    if not 1 <= settings.openalgo_order_timeout <= 120:
-        raise SettingsError(
-            "TRADEGUARD_OPENALGO_ORDER_TIMEOUT must be in [1, 120] seconds (keep it above the "
-            "~10 s OpenAlgo's first order after a re-login can take; default 15)"
-        )
+def _num(value: float) -> str:
+    return f"{value:g}"
+
+
+def _check_exit_ack_alert(settings: Settings) -> None:
     if not 0 < settings.exit_ack_alert < settings.openalgo_order_timeout:
         raise SettingsError(
             "TRADEGUARD_EXIT_ACK_ALERT must be > 0 and below TRADEGUARD_OPENALGO_ORDER_TIMEOUT "
@@ -127,15 +154,13 @@ def _convert(key: str, raw: str, default: object) -> object:
             return False
         raise SettingsError(f"{key}: expected true/false, was {raw!r}")
     if isinstance(default, int):
-        try:
-            return int(raw)
-        except ValueError:
-            raise SettingsError(f"{key}: expected a whole number, was {raw!r}") from None
+        if not _WHOLE.fullmatch(raw.strip()):
+            raise SettingsError(f"{key}: expected a whole number, was {raw!r}")
+        return int(raw)
     if isinstance(default, float):
-        try:
-            return float(raw)
-        except ValueError:
-            raise SettingsError(f"{key}: expected a number, was {raw!r}") from None
+        if not _DECIMAL.fullmatch(raw.strip()):
+            raise SettingsError(f"{key}: expected a number (digits 0-9 and '.'), was {raw!r}")
+        return float(raw)
     if isinstance(default, Path):
         return Path(raw)
     return raw

@@ -19,9 +19,9 @@ from tradeguard.bootstrap.service import Running, serve
 from tradeguard.config import Settings
 
 ENDPOINTS = {
-    "createtrade", "activetrades", "updatetrade", "exittrade", "strategy/configure",
-    "strategy/get", "strategy/list", "strategy/exitall", "strategy/pause", "strategy/resume",
-    "tradehistory",
+    "createtrade", "activetrades", "updatetrade", "protecttrade", "exittrade",
+    "strategy/configure", "strategy/get", "strategy/list", "strategy/exitall", "strategy/pause",
+    "strategy/resume", "tradehistory",
 }  # fmt: skip
 
 

@@ -2,8 +2,9 @@
 
 The oracle below reads examples/ticks.csv with the csv module and examples/strategies.toml
 with tomllib and recomputes levels, exits and P&L in Decimal rupees, following docs/rules.md
-(levels round up for LONG, down for SHORT; tightest stop wins; breakeven before trailing on a
-tie). It shares no code with the engine or the replay loaders.
+(stop, target and breakeven levels round up for LONG, down for SHORT; trailing stops round
+away from the best price and stay a tick from it; tightest stop wins; breakeven before
+trailing on a tie). It shares no code with the engine or the replay loaders.
 """
 
 from __future__ import annotations
@@ -75,7 +76,11 @@ class Position:
             self.rules["trailing"]["activation"]["value"]
         ):
             raw = self.best * (1 - self.sign * Decimal(self.rules["trailing"]["value"]) / 100)
-            candidates.append((to_tick(raw, self.tick, self.sign > 0), "TRAILING_STOP"))
+            # away from the best price, and at least one tick from it
+            trail = to_tick(raw, self.tick, self.sign < 0)
+            beside = to_tick(self.best, self.tick, self.sign < 0) - self.sign * self.tick
+            trail = min(trail, beside) if self.sign > 0 else max(trail, beside)
+            candidates.append((trail, "TRAILING_STOP"))
         stop, why = self.level(Decimal(self.cfg["sl_value"]), -1), "STOP_LOSS"
         for level, name in candidates:
             if self.sign * (level - stop) > 0:

@@ -71,3 +71,31 @@ def test_variables_are_converted_to_their_setting_type() -> None:
 def test_a_bad_value_is_a_clear_error(variable: str, value: str, fragment: str) -> None:
     with pytest.raises(SettingsError, match=fragment):
         load_settings({variable: value})
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "fragment"),
+    [
+        ("TRADEGUARD_API_RATE_LIMIT", "nan", "API_RATE_LIMIT"),
+        ("TRADEGUARD_API_RATE_LIMIT", "inf", "API_RATE_LIMIT"),
+        ("TRADEGUARD_API_RATE_LIMIT", "1e9", "API_RATE_LIMIT"),
+        ("TRADEGUARD_FLUSH_INTERVAL", "nan", "FLUSH_INTERVAL"),
+        ("TRADEGUARD_FLUSH_INTERVAL", "0", "FLUSH_INTERVAL must be 0.01 to 1"),
+        ("TRADEGUARD_STALE_AFTER", "nan", "STALE_AFTER"),
+        ("TRADEGUARD_STALE_AFTER", "-1", "STALE_AFTER must be 1 to 3600"),
+        ("TRADEGUARD_STALE_AFTER", "0", "STALE_AFTER"),
+        ("TRADEGUARD_RECONCILE_INTERVAL", "nan", "RECONCILE_INTERVAL"),
+        ("TRADEGUARD_PORT", "99999", "PORT must be 0 to 65535"),
+        ("TRADEGUARD_PORT", "-1", "PORT"),
+        ("TRADEGUARD_PORT", "8_080", "whole number"),
+        ("TRADEGUARD_PORT", "٨٠٨٠", "whole number"),
+        ("TRADEGUARD_SIM_WS_PORT", "70000", "SIM_WS_PORT"),
+        ("TRADEGUARD_API_RATE_BURST", "0", "API_RATE_BURST"),
+        ("TRADEGUARD_LOG_LEVEL", "chatty", "LOG_LEVEL"),
+    ],
+)
+def test_every_number_is_range_checked_at_start_up(
+    variable: str, value: str, fragment: str
+) -> None:
+    with pytest.raises(SettingsError, match=fragment):
+        load_settings({variable: value})

@@ -22,10 +22,13 @@ after `RuntimeOptions.exit_ack_alert` seconds raises a critical alert (None or 0
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 
 from tradeguard.app.ackwatch import AckWatchGateway
+from tradeguard.app.blind import BlindGuard
 from tradeguard.app.events import EventBus
 from tradeguard.app.executor import ExitExecutor
 from tradeguard.app.failpoints import Failpoints
@@ -40,6 +43,7 @@ from tradeguard.app.supervisor import SupervisionPolicy, Supervisor
 from tradeguard.core.broker import BrokerError
 from tradeguard.core.engine import RiskEngine
 from tradeguard.core.model import Tick
+from tradeguard.core.sessions import ALWAYS_OPEN, MarketCalendar
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +58,9 @@ class RuntimeOptions:
     policy: ExecutorPolicy | None = None
     supervision: SupervisionPolicy | None = None
     exit_ack_alert: float | None = 5.0  # alert on an exit order unanswered this long (s)
+    # exchange sessions: time exits and the stale-feed exit act only while open (None: always)
+    calendar: MarketCalendar | None = None
+    stale_policy: str = "exit"  # app.blind: exit (or only alert) when blind in market hours
 
 
 class AppRuntime:
@@ -74,7 +81,7 @@ class AppRuntime:
         self.broker = broker
         self.feed = feed
         self.bus = EventBus()
-        self.engine = RiskEngine()
+        self.engine = RiskEngine(self.options.calendar or ALWAYS_OPEN)
         self.snapshots = Snapshots(self.engine)
         self.alerts = BusAlerts(self.bus, clock, self.engine)
         self.supervisor = Supervisor(clock, self.alerts, store, self.options.supervision)
@@ -119,6 +126,16 @@ class AppRuntime:
             bus=self.bus,
             stale_after=self.options.stale_after,
         )
+        self.blind = BlindGuard(
+            self.engine,
+            feed,
+            clock,
+            self.alerts,
+            self.monitor.dispatch,
+            policy=self.options.stale_policy,
+            after_s=self.options.stale_after,
+        )
+        self._blind_task: asyncio.Task[None] | None = None
         self.recovered: RecoveryResult | None = None
 
     async def start(self) -> RecoveryResult:
@@ -126,6 +143,9 @@ class AppRuntime:
         self.recovered = result
         await self.monitor.start(result.pending)
         await self._prime_prices(result.symbols)
+        self._blind_task = asyncio.create_task(
+            self.blind.run(self.options.clock_interval), name="tradeguard-stale-feed"
+        )
         log.info(
             "monitoring %d trades on %d symbols",
             len(list(self.engine.trades())),
@@ -153,5 +173,10 @@ class AppRuntime:
         self.monitor.feed_reconnected()
 
     async def stop(self) -> None:
+        if self._blind_task is not None:
+            self._blind_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._blind_task
+            self._blind_task = None
         await self.monitor.stop(grace=self.options.stop_grace)
         await self.supervisor.close()

@@ -30,6 +30,8 @@ from tradeguard.app.trade_input import (
     CreateTrade,
     merge_rules,
     probe,
+    product_of,
+    protective_stop,
 )
 from tradeguard.app.views import (
     history_view,
@@ -261,6 +263,16 @@ class TradeService(ServiceOps):
             raise Conflict(str(error)) from None
         self._dispatch(decisions)
         return self._trade_view(trade)
+
+    async def protect_trade(
+        self, account: str, trade_id: str, action: str, actor: str, percent: int = 50
+    ) -> dict[str, Any]:
+        """A one-click protective stop (`stop_to_cost` or `lock_profit`): an update_trade of
+        the stop-loss to a PRICE beyond the entry (app.trade_input.protective_stop)."""
+        trade = self._trade(account, trade_id)
+        last = self.engine.last_price(trade.instrument.symbol, trade.instrument.exchange)
+        changes = protective_stop(trade, last, action, percent)
+        return await self.update_trade(account, trade_id, changes, actor)
 
     async def exit_trade(self, account: str, trade_id: str, actor: str) -> dict[str, Any]:
         """Exit one trade now (ACTIVE, or a deliberate retry of an EXIT_FAILED one)."""

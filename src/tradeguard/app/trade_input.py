@@ -1,18 +1,20 @@
 """App layer: turning a createtrade / updatetrade request into core values, or a clear
-InvalidRequest: the CreateTrade request, explicit trades, products, rule overrides, and a
-dry run of new rules on a copy of a trade."""
+InvalidRequest: the CreateTrade request, explicit trades, products, rule overrides, the
+one-click protective stops (stop to cost, lock profit), and a dry run of new rules on a copy
+of a trade."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from tradeguard.app.errors import InvalidRequest
 from tradeguard.core import codec
 from tradeguard.core.model import Product, Side
-from tradeguard.core.money import MoneyError, to_units
+from tradeguard.core.money import MoneyError, ceil_to_tick, floor_to_tick, fmt, to_units
 from tradeguard.core.rules import RuleError, TradeRules
 from tradeguard.core.trade import Trade
 
@@ -104,3 +106,40 @@ def probe(trade: Trade, rules: TradeRules) -> Trade:
         )
     except (RuleError, ValueError) as error:
         raise InvalidRequest(str(error)) from None
+
+
+PROTECT_ACTIONS = ("stop_to_cost", "lock_profit")
+
+
+def protective_stop(
+    trade: Trade, last: int | None, action: str, percent: int = 50
+) -> dict[str, Any]:
+    """The rule change of a one-click protective action, as an updatetrade `rules` change: a
+    PRICE stop-loss at the entry (`stop_to_cost`) or locking `percent` % of the open profit at
+    the last price (`lock_profit`, rounded onto the grid towards the entry). Refused while the
+    trade is not in profit: such a stop would be beyond the price and exit at once."""
+    if action not in PROTECT_ACTIONS:
+        raise InvalidRequest(f"action must be one of {', '.join(PROTECT_ACTIONS)}, was {action!r}")
+    if not 1 <= percent <= 99:
+        raise InvalidRequest(f"percent must be 1 to 99, was {percent}")
+    what = trade.instrument.key
+    if last is None:
+        raise InvalidRequest(f"no price for {what} yet: the open profit is unknown")
+    sign, entry, tick = trade.sign, trade.entry_price, trade.instrument.tick
+    profit = sign * (last - entry)
+    if profit <= 0:
+        raise InvalidRequest(
+            f"the trade is not in profit (last price {fmt(last)}, entry {fmt(entry)}): a stop "
+            "at or beyond the entry would exit at once"
+        )
+    if action == "stop_to_cost":
+        stop = entry
+    else:
+        raw = entry + sign * Fraction(profit * percent, 100)
+        stop = floor_to_tick(raw, tick) if sign > 0 else ceil_to_tick(raw, tick)
+        if sign * (stop - entry) <= 0:
+            raise InvalidRequest(
+                f"the open profit {fmt(profit)} a unit is too small to lock {percent} % of it "
+                f"on a {fmt(tick)} tick (use stop_to_cost)"
+            )
+    return {"stop_loss": {"type": "PRICE", "value": fmt(stop)}}

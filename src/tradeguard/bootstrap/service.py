@@ -40,6 +40,7 @@ from tradeguard.app.publisher import ViewPublisher
 from tradeguard.app.runtime import AppRuntime, RuntimeOptions
 from tradeguard.bootstrap.loop import freeze_startup_heap
 from tradeguard.config import Settings
+from tradeguard.core.sessions import MarketCalendar
 from tradeguard.interfaces.api import ApiOptions, build_app
 from tradeguard.interfaces.console import print_events
 
@@ -172,6 +173,9 @@ async def serve(
                 stale_after=settings.stale_after,
                 reconcile_interval=settings.reconcile_interval or None,
                 exit_ack_alert=settings.exit_ack_alert,
+                # the exchanges' sessions with a real OpenAlgo; the simulator trades all day
+                calendar=None if settings.embedded_simulator else MarketCalendar(),
+                stale_policy=settings.stale_policy,
             ),
             Failpoints(settings.failpoint),
         )

@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any
 
+from tradeguard.core.bounds import plain_decimal, plain_whole
 from tradeguard.core.rules import (
     BreakevenRule,
     Level,
@@ -26,18 +27,27 @@ from tradeguard.core.strategy import StrategyRiskConfig
 
 
 def decimal_of(value: object, name: str) -> Decimal:
-    """Parse a string-or-number into Decimal; bools, NaN and junk are refused by name."""
+    """Parse a string-or-number into Decimal; bools, NaN and junk are refused by name. Text
+    must be ASCII decimal (core.bounds): no Unicode digits, underscores or exponents."""
     if isinstance(value, bool) or value is None:
         raise RuleError(f"{name}: expected a number, was {value!r}")
-    if isinstance(value, float):
-        value = repr(value)
-    try:
-        dec = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise RuleError(f"{name}: not a number: {value!r}") from None
-    if not dec.is_finite():
-        raise RuleError(f"{name}: not a finite number: {value!r}")
-    return dec
+    dec: Decimal | None
+    if isinstance(value, str):
+        dec = plain_decimal(value)
+        if dec is None:
+            raise RuleError(f"{name}: not a number: {value!r}")
+        return dec
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float | Decimal):
+        try:
+            dec = Decimal(repr(value)) if isinstance(value, float) else value
+        except InvalidOperation:
+            raise RuleError(f"{name}: not a number: {value!r}") from None
+        if not dec.is_finite():
+            raise RuleError(f"{name}: not a finite number: {value!r}")
+        return dec
+    raise RuleError(f"{name}: expected a number, was {value!r}")
 
 
 _KINDS = {kind.value: kind for kind in LevelKind}
@@ -160,9 +170,12 @@ def rules_from_dict(data: dict[str, Any]) -> TradeRules:
         square_off = parse_time(data["square_off"], "square_off")
     max_hold = data.get("max_holding_seconds")
     if max_hold is not None:
-        if isinstance(max_hold, bool) or not str(max_hold).isdigit():
-            raise RuleError(f"max_holding_seconds: expected whole seconds, was {max_hold!r}")
-        max_hold = int(max_hold)
+        if isinstance(max_hold, str):
+            max_hold = plain_whole(max_hold)
+        if isinstance(max_hold, bool) or not isinstance(max_hold, int) or max_hold <= 0:
+            raise RuleError(
+                f"max_holding_seconds: expected whole seconds, was {data['max_holding_seconds']!r}"
+            )
     return TradeRules(stop, target, trailing, breakeven, square_off, max_hold)
 
 
@@ -231,7 +244,12 @@ def _coerce(name: str, raw: object, current: object, annotation: str) -> object:
     if "time" in annotation:
         return parse_time(raw, name)
     if "int" in annotation and "Decimal" not in annotation:
-        if isinstance(raw, bool) or not str(raw).strip().isdigit():
-            raise RuleError(f"{name}: expected a whole number, was {raw!r}")
-        return int(str(raw).strip())
+        return _whole_of(raw, name)
     return decimal_of(raw, name)
+
+
+def _whole_of(raw: object, name: str) -> int:
+    whole = plain_whole(raw) if isinstance(raw, str) else raw
+    if isinstance(whole, bool) or not isinstance(whole, int) or whole < 0:
+        raise RuleError(f"{name}: expected a whole number, was {raw!r}")
+    return whole

@@ -22,6 +22,7 @@ from tradeguard.core.lifecycle import EngineError, LifecycleCommands
 from tradeguard.core.model import ExitReason, StrategyState, Tick, TradeState
 from tradeguard.core.portfolio import StrategyBook
 from tradeguard.core.rules import TradeRules
+from tradeguard.core.sessions import ALWAYS_OPEN, MarketCalendar
 from tradeguard.core.strategy import StrategyRiskConfig
 from tradeguard.core.symbols import Bucket, SymbolBook
 from tradeguard.core.timeutil import DAY_NS, ist_day, ist_day_start
@@ -45,7 +46,8 @@ def _merge(decisions: Decisions | None, more: Decisions | None) -> Decisions | N
 class RiskEngine(LifecycleCommands):
     """Holds every open trade and strategy book; turns ticks and events into decisions."""
 
-    def __init__(self) -> None:
+    def __init__(self, calendar: MarketCalendar = ALWAYS_OPEN) -> None:
+        self.calendar = calendar  # time exits fire only while the trade's exchange is open
         self._books: dict[str, dict[str, SymbolBook]] = {}
         self._trades: dict[str, Trade] = {}
         self._strategies: dict[str, StrategyBook] = {}
@@ -145,12 +147,13 @@ class RiskEngine(LifecycleCommands):
         return self._evaluate_strategy(self.strategy(strategy_id), now)
 
     def pause(self, strategy_id: str, now: int) -> Decisions:
+        """Pause a strategy: it takes no new trades (core.sizing refuses them). Its open trades
+        stay guarded by every rule, and its portfolio rules keep running."""
         book = self.strategy(strategy_id)
         if book.state is not StrategyState.ACTIVE:
             raise EngineError(f"strategy {strategy_id} is {book.state}, not ACTIVE")
         book.state = StrategyState.PAUSED
         book.refresh_band()
-        self._rewatch(book)
         return self._strategy_changed(book, "paused by user", now)
 
     def resume(self, strategy_id: str, now: int) -> Decisions:
@@ -170,17 +173,9 @@ class RiskEngine(LifecycleCommands):
         if was_halted:
             book.rebase()
         book.refresh_band()
-        self._rewatch(book)
         decisions = self._strategy_changed(book, "resumed by user", now)
         decisions.extend(self._evaluate_strategy(book, now))
         return decisions
-
-    def _rewatch(self, book: StrategyBook) -> None:
-        for trade in book.trades.values():
-            self._unwatch(trade)
-            if trade.state is TradeState.ACTIVE:
-                self._watch(trade)
-                self._schedule(trade)  # deadlines skipped while paused fire on the next check
 
     def _strategy_changed(self, book: StrategyBook, reason: str, now: int) -> Decisions:
         self.dirty_strategies.add(book.strategy_id)
@@ -213,8 +208,12 @@ class RiskEngine(LifecycleCommands):
         self._schedule(trade)
         self._dirty_trades.add(trade.trade_id)
         decisions = Decisions()
-        if book.last is not None and trade.state is TradeState.ACTIVE and strategy.watching:
-            self._evaluate_trade(trade, book.last, now, decisions)
+        if trade.state is TradeState.ACTIVE:
+            if self._seen_since_entry(book, trade):
+                assert book.last is not None
+                self._evaluate_trade(trade, book.last, now, decisions)
+            elif book.last is not None:
+                book.pending = True  # the next tick is evaluated even at an unchanged price
         if evaluate_strategy:
             decisions.extend(self._evaluate_strategy(strategy, now))
         return decisions
@@ -234,9 +233,15 @@ class RiskEngine(LifecycleCommands):
         bucket.book.pnl += value - bucket.value
         bucket.value = value
 
+    @staticmethod
+    def _seen_since_entry(book: SymbolBook, trade: Trade) -> bool:
+        """True if the symbol's last price came at or after the trade's entry: a trade is
+        never evaluated at a price from before it existed."""
+        return book.last is not None and book.last_at >= trade.entered_at
+
     def _watch(self, trade: Trade) -> None:
-        if not self._strategies[trade.strategy_id].watching:
-            return
+        """Attach an ACTIVE trade to its symbol: every ACTIVE trade is watched, whatever its
+        strategy's state (a paused or halted strategy never leaves a trade unguarded)."""
         book = self._books[trade.instrument.exchange][trade.instrument.symbol]
         book.sync(self._dirty_trades)  # the newcomer must not inherit earlier prices
         book.watch.append(trade)
@@ -270,7 +275,8 @@ class RiskEngine(LifecycleCommands):
         book.refresh_band()
         self._dirty_trades.add(trade_id)
         decisions = Decisions(levels=[trade.level_change()])
-        if book.last is not None and self._strategies[trade.strategy_id].watching:
+        if self._seen_since_entry(book, trade):
+            assert book.last is not None
             self._evaluate_trade(trade, book.last, now, decisions)
         return decisions
 
@@ -281,8 +287,10 @@ class RiskEngine(LifecycleCommands):
         decisions = self._roll_day(now) if now >= self._day_end else None
         by_symbol = self._books.get(tick.exchange)
         book = by_symbol.get(tick.symbol) if by_symbol is not None else None
-        if book is not None and tick.ltp != book.last:
+        if book is not None and (tick.ltp != book.last or book.pending):
             ltp = book.last = tick.ltp
+            book.last_at = now
+            book.pending = False
             if ltp > book.run_hi:
                 book.run_hi = ltp
             if ltp < book.run_lo:
@@ -415,7 +423,11 @@ class RiskEngine(LifecycleCommands):
             trade = self._trades.get(trade_id)
             if trade is None or trade.deadline != at or trade.state is not TradeState.ACTIVE:
                 continue  # closed, rescheduled by an edit, or already exiting
-            if not self._strategies[trade.strategy_id].watching:
+            exchange = trade.instrument.exchange
+            if not self.calendar.is_open(exchange, now):
+                # outside the exchange's session an exit order cannot fill: at the next open
+                trade.deadline = self.calendar.next_open(exchange, now)
+                heapq.heappush(heap, (trade.deadline, trade_id))
                 continue
             assert trade.deadline_reason is not None
             book = self._books[trade.instrument.exchange][trade.instrument.symbol]

@@ -39,8 +39,8 @@ class LevelPlan:
     """Integer form of one trade's trailing and breakeven rules (see the module docstring).
 
     Trailing level for anchor A/Ad (Ad = 1 without a step): raw = (A*mul - sub*Ad) / (Ad*div),
-    rounded to the tick favourably; POINTS: mul = 1, sub = sign*d, div = 1; PERCENT p/q:
-    mul = 100q - sign*p, sub = 0, div = 100q.
+    rounded to the tick away from the anchor and kept a tick beyond it; POINTS: mul = 1,
+    sub = sign*d, div = 1; PERCENT p/q: mul = 100q - sign*p, sub = 0, div = 100q.
     """
 
     __slots__ = (
@@ -115,17 +115,31 @@ class LevelPlan:
         activation = self.activation
         if activation is not None and move < activation:
             return None, breakeven, activation if activation < wake else wake
+        tick = self.tick
         if self.step_num:
             steps = (move if move > 0 else 0) * self.step_den // self.step_num
-            num = (entry * self.step_den + sign * steps * self.step_num) * self.tr_mul
-            num -= self.tr_sub_step
+            anchor = entry * self.step_den + sign * steps * self.step_num
+            num = anchor * self.tr_mul - self.tr_sub_step
             den = self.tr_den_step
+            anchor_den = self.step_den * tick
             nxt = -(-(steps + 1) * self.step_num // self.step_den)
         else:
+            anchor = best
             num = best * self.tr_mul - self.tr_sub
             den = self.tr_den
+            anchor_den = tick
             nxt = move + 1
-        trailing = -(-num // den) * self.tick if sign > 0 else (num // den) * self.tick
+        # Away from the anchor onto the grid, and at least one tick from it (rules.round_away).
+        if sign > 0:
+            trailing = (num // den) * tick
+            cap = (anchor // anchor_den - 1) * tick
+            if trailing > cap:
+                trailing = cap
+        else:
+            trailing = -(-num // den) * tick
+            cap = (-(-anchor // anchor_den) + 1) * tick
+            if trailing < cap:
+                trailing = cap
         return trailing, breakeven, nxt if nxt < wake else wake
 
     def trailing(self, best: int) -> int | None:

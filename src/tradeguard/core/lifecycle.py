@@ -95,7 +95,7 @@ class LifecycleCommands:
         self._dirty_trades.add(trade_id)
         decisions = Decisions()
         book = self._books[trade.instrument.exchange][trade.instrument.symbol]
-        if book.last is not None and self._strategies[trade.strategy_id].watching:
+        if book.last is not None and book.last_at >= trade.entered_at:
             self._evaluate_trade(trade, book.last, now, decisions)
         return decisions
 

@@ -102,6 +102,7 @@ class ExitReason(StrEnum):
     PORTFOLIO_TARGET = "PORTFOLIO_TARGET"
     MANUAL = "MANUAL"
     MANUAL_ALL = "MANUAL_ALL"
+    STALE_FEED = "STALE_FEED"  # no price for longer than allowed in market hours (stale_policy)
 
     @property
     def is_portfolio(self) -> bool:

@@ -97,7 +97,9 @@ class StrategyBook:
 
     @property
     def watching(self) -> bool:
-        return self.state is StrategyState.ACTIVE
+        """Portfolio rules run while ACTIVE or PAUSED (a pause only blocks new trades); a
+        HALTED strategy's rules have fired. Trade rules run in every state (core.engine)."""
+        return self.state is not StrategyState.HALTED
 
     def _update_trailing(self) -> None:
         if self.trail_amount is None:

@@ -1,7 +1,9 @@
 """Core layer: per-trade rule settings and the pure functions that turn them into price levels.
 
-All levels are integer units (see money.py) rounded to the instrument's tick in the position's
-favourable direction: up for LONG, down for SHORT (docs/rules.md explains why).
+All levels are integer units (see money.py) rounded to the instrument's tick: stop-loss, target
+and breakeven in the position's favourable direction (up for LONG, down for SHORT), trailing
+stops away from the best price (down for LONG, up for SHORT) and at least one tick from it
+(docs/rules.md explains why).
 """
 
 from __future__ import annotations
@@ -142,24 +144,56 @@ def _away(entry: int, level: Level, side: Side, sign: int) -> Fraction | int:
     return entry + sign * side.sign * _distance(level.kind, level.value, entry)
 
 
-def stop_price(level: Level, side: Side, entry: int, tick: int) -> int:
-    """The initial stop-loss level. Raises RuleError if it is not on the losing side of entry."""
+MAX_TARGET_FACTOR = 10  # a LONG target at most 10x the entry price
+
+
+def stop_price(
+    level: Level, side: Side, entry: int, tick: int, reference: int | None = None
+) -> int:
+    """The initial stop-loss level. Raises RuleError if it is not on the losing side of
+    `reference` (the entry, or the best price since entry: a stop may lock in profit), or is
+    absurd: a LONG stop at or below zero, a SHORT stop more than 100 % of the entry away."""
     stop = round_favourable(_away(entry, level, side, -1), side, tick)
-    if side.sign * (entry - stop) <= 0:
+    if reference is None or reference == entry:
+        reference, what = entry, "the entry"
+    else:
+        what = "the best price since entry"
+    if side.sign * (reference - stop) <= 0:
         raise RuleError(
-            f"stop-loss {fmt(stop)} is not {'below' if side.sign > 0 else 'above'} the entry "
-            f"{fmt(entry)} of a {side} trade"
+            f"stop-loss {fmt(stop)} is not {'below' if side.sign > 0 else 'above'} {what} "
+            f"{fmt(reference)} of a {side} trade"
+        )
+    if side is Side.LONG and stop <= 0:
+        raise RuleError(
+            f"stop-loss {fmt(stop)} is not above zero: a LONG stop must be less than the "
+            f"entry {fmt(entry)} away"
+        )
+    if side is Side.SHORT and stop > 2 * entry:
+        raise RuleError(
+            f"stop-loss {fmt(stop)} is more than twice the entry {fmt(entry)}: a SHORT stop "
+            f"may be at most 100 % of the entry away"
         )
     return stop
 
 
 def target_price(level: Level, side: Side, entry: int, tick: int) -> int:
-    """The target level. Raises RuleError if it is not on the winning side of entry."""
+    """The target level. Raises RuleError if it is not on the winning side of entry, or is
+    absurd: a LONG target above 10x the entry, a SHORT target at or below zero."""
     target = round_favourable(_away(entry, level, side, +1), side, tick)
     if side.sign * (target - entry) <= 0:
         raise RuleError(
             f"target {fmt(target)} is not {'above' if side.sign > 0 else 'below'} the entry "
             f"{fmt(entry)} of a {side} trade"
+        )
+    if side is Side.LONG and target > MAX_TARGET_FACTOR * entry:
+        raise RuleError(
+            f"target {fmt(target)} is more than {MAX_TARGET_FACTOR} times the entry "
+            f"{fmt(entry)}: a LONG target may be at most {MAX_TARGET_FACTOR}x the entry"
+        )
+    if side is Side.SHORT and target <= 0:
+        raise RuleError(
+            f"target {fmt(target)} is not above zero: a SHORT target must be less than the "
+            f"entry {fmt(entry)} away"
         )
     return target
 
@@ -178,7 +212,16 @@ def trailing_price(rule: TrailingRule, side: Side, entry: int, best: int, tick: 
         raw = anchor - side.sign * rule.distance.units(entry)
     else:
         raw = Fraction(anchor) * (1 - side.sign * Fraction(rule.distance.value) / 100)
-    return round_favourable(raw, side, tick)
+    return round_away(raw, anchor, side, tick)
+
+
+def round_away(raw: Fraction | int, anchor: Fraction | int, side: Side, tick: int) -> int:
+    """A trailing level onto the grid, away from its anchor (down for LONG, up for SHORT), and
+    at least one tick beyond the anchor: it keeps at least its configured distance and never
+    sits on the best price, whatever the price (a PERCENT distance shrinks with the price)."""
+    if side is Side.LONG:
+        return min(floor_to_tick(raw, tick), floor_to_tick(anchor, tick) - tick)
+    return max(ceil_to_tick(raw, tick), ceil_to_tick(anchor, tick) + tick)
 
 
 def breakeven_price(
@@ -200,11 +243,34 @@ def validate_rules(rules: TradeRules, side: Side, entry: int, tick: int) -> None
     validate_offsets(rules, entry, tick)
 
 
+def _offsets(rules: TradeRules) -> list[tuple[str, Offset]]:
+    """Every POINTS distance of `rules`, named (PERCENT ones are below 100 % by construction)."""
+    named: list[tuple[str, Offset | None]] = []
+    if rules.trailing is not None:
+        named += [
+            ("trailing distance", rules.trailing.distance),
+            ("trailing activation", rules.trailing.activation),
+            ("trailing step", rules.trailing.step),
+        ]
+    if rules.breakeven is not None:
+        named += [
+            ("breakeven trigger", rules.breakeven.trigger),
+            ("breakeven buffer", rules.breakeven.buffer),
+        ]
+    return [(n, o) for n, o in named if o is not None and o.kind is LevelKind.POINTS]
+
+
 def validate_offsets(rules: TradeRules, entry: int, tick: int) -> None:
     """The part of `validate_rules` beyond the stop and target levels (those are checked by
     `stop_price` / `target_price` themselves)."""
     if rules.trailing is not None and rules.trailing.distance.units(entry) < tick:
         raise RuleError("trailing distance is smaller than one tick")
+    for name, offset in _offsets(rules):
+        if offset.units(entry) >= entry:
+            raise RuleError(
+                f"{name} {fmt(to_units(offset.value))} is not less than the entry "
+                f"{fmt(entry)}: a distance must be below 100 % of the entry"
+            )
     step = rules.trailing.step if rules.trailing is not None else None
     if step is not None and step.units(entry) < tick:
         raise RuleError("trailing step is smaller than one tick")

@@ -69,6 +69,10 @@ def check_can_open(book: StrategyBook) -> Refusal | None:
     """The strategy-level gates on any new trade: state and max open positions."""
     if book.state is StrategyState.HALTED:
         return Refusal(f"strategy {book.strategy_id} is HALTED ({book.halt_reason})")
+    if book.state is StrategyState.PAUSED:
+        return Refusal(
+            f"strategy {book.strategy_id} is PAUSED: it takes no new trades until resumed"
+        )
     limit = book.config.max_open_positions
     if limit and book.open_positions >= limit:
         return Refusal(

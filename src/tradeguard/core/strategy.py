@@ -9,6 +9,7 @@ from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 
+from tradeguard.core.bounds import MAX_AMOUNT, MAX_HOLDING_SECONDS, MAX_POSITIONS, PLACES, places_ok
 from tradeguard.core.money import to_units
 from tradeguard.core.rules import (
     BreakevenRule,
@@ -85,9 +86,8 @@ class StrategyRiskConfig:
     exit_order_mode: ExitOrderMode = ExitOrderMode.PLACEORDER
 
     def __post_init__(self) -> None:
+        self._check_bounds()
         self.trade_rules()  # raises RuleError on an unusable per-trade setting
-        if self.max_open_positions < 0:
-            raise RuleError("max_open_positions cannot be negative")
         if self.allocated_funds < 0:
             raise RuleError("allocated_funds cannot be negative")
         if self.position_size_value < 0:
@@ -115,24 +115,62 @@ class StrategyRiskConfig:
         if self.max_holding_minutes is not None and self.max_holding_minutes <= 0:
             raise RuleError("max_holding_minutes must be positive (or unset)")
 
+    def _check_bounds(self) -> None:
+        """Every number within core.bounds, so that it fits the database and every view can
+        format it: amounts at most MAX_AMOUNT rupees with 4 decimal places, counts bounded."""
+        if not 0 <= self.max_open_positions <= MAX_POSITIONS:
+            raise RuleError(f"max_open_positions must be 0 to {MAX_POSITIONS}")
+        if self.max_holding_minutes is not None and not (
+            0 < self.max_holding_minutes <= MAX_HOLDING_SECONDS // 60
+        ):
+            raise RuleError(
+                f"max_holding_minutes must be 1 to {MAX_HOLDING_SECONDS // 60} (or unset)"
+            )
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not isinstance(value, Decimal):
+                continue
+            if not value.is_finite() or not 0 <= value <= MAX_AMOUNT:
+                raise RuleError(f"{f.name} must be 0 to {MAX_AMOUNT:,} (was {value})")
+            if not places_ok(value):
+                raise RuleError(f"{f.name} has more than {PLACES} decimal places (was {value})")
+
     def trade_rules(self) -> TradeRules:
-        """The default rules a new trade of this strategy gets."""
+        """The default rules a new trade of this strategy gets (RuleError names the setting)."""
         trailing = None
         if self.enable_trailing_sl:
             trailing = TrailingRule(
-                distance=Offset(self.trailing_sl_type, self.trailing_sl_value),
-                activation=_offset(self.trailing_activation_type, self.trailing_activation_value),
-                step=_offset(self.trailing_step_type, self.trailing_step_value),
+                distance=_named("trailing_sl_value", self.trailing_sl_type, self.trailing_sl_value),
+                activation=_offset(
+                    "trailing_activation_value",
+                    self.trailing_activation_type,
+                    self.trailing_activation_value,
+                ),
+                step=_offset(
+                    "trailing_step_value", self.trailing_step_type, self.trailing_step_value
+                ),
             )
         breakeven = None
         if self.enable_breakeven:
             breakeven = BreakevenRule(
-                trigger=Offset(self.breakeven_trigger_type, self.breakeven_trigger_value),
-                buffer=_offset(self.breakeven_buffer_type, self.breakeven_buffer_value),
+                trigger=_named(
+                    "breakeven_trigger_value",
+                    self.breakeven_trigger_type,
+                    self.breakeven_trigger_value,
+                ),
+                buffer=_offset(
+                    "breakeven_buffer_value",
+                    self.breakeven_buffer_type,
+                    self.breakeven_buffer_value,
+                ),
             )
         return TradeRules(
-            stop_loss=Level(self.sl_type, self.sl_value) if self.enable_sl else None,
-            target=Level(self.target_type, self.target_value) if self.enable_target else None,
+            stop_loss=(_level("sl_value", self.sl_type, self.sl_value) if self.enable_sl else None),
+            target=(
+                _level("target_value", self.target_type, self.target_value)
+                if self.enable_target
+                else None
+            ),
             trailing=trailing,
             breakeven=breakeven,
             square_off=self.square_off_time,
@@ -175,5 +213,19 @@ class StrategyRiskConfig:
         return StrategyRiskConfig(**values)
 
 
-def _offset(kind: LevelKind, value: Decimal | None) -> Offset | None:
-    return None if value is None else Offset(kind, value)
+def _named(name: str, kind: LevelKind, value: Decimal) -> Offset:
+    try:
+        return Offset(kind, value)
+    except RuleError as error:
+        raise RuleError(f"{name}: {error}") from None
+
+
+def _offset(name: str, kind: LevelKind, value: Decimal | None) -> Offset | None:
+    return None if value is None else _named(name, kind, value)
+
+
+def _level(name: str, kind: LevelKind, value: Decimal) -> Level:
+    try:
+        return Level(kind, value)
+    except RuleError as error:
+        raise RuleError(f"{name}: {error}") from None

@@ -33,13 +33,25 @@ class SymbolBook(PriceRun):
     """One symbol: last price, watched trades, quiet band, per-strategy P&L buckets, and (as a
     PriceRun) the running high/low its watched trades fold into their best prices."""
 
-    __slots__ = ("buckets", "exchange", "hi", "last", "lo", "symbol", "watch")
+    __slots__ = (
+        "buckets",
+        "exchange",
+        "hi",
+        "last",
+        "last_at",
+        "lo",
+        "pending",
+        "symbol",
+        "watch",
+    )
 
     def __init__(self, symbol: str, exchange: str) -> None:
         super().__init__()
         self.symbol = symbol
         self.exchange = exchange
         self.last: int | None = None
+        self.last_at = 0  # engine time of the tick that set `last`
+        self.pending = False  # a trade joined after `last`: evaluate the next tick regardless
         self.watch: list[Trade] = []
         self.buckets: dict[str, Bucket] = {}
         self.lo = NEG

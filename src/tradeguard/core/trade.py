@@ -169,9 +169,12 @@ class Trade:
         tick = self.instrument.tick
         entry = self.entry_price
         # Each of these raises RuleError on a setting that cannot work; nothing is assigned
-        # until all of them passed (an edit that fails changes nothing).
+        # until all of them passed (an edit that fails changes nothing). A stop must be on the
+        # losing side of the best price since entry, so a stop beyond the entry locks profit.
         initial_stop = (
-            stop_price(rules.stop_loss, self.side, entry, tick) if rules.stop_loss else None
+            stop_price(rules.stop_loss, self.side, entry, tick, self.best)
+            if rules.stop_loss
+            else None
         )
         target = target_price(rules.target, self.side, entry, tick) if rules.target else None
         validate_offsets(rules, entry, tick)

@@ -6,26 +6,10 @@ from __future__ import annotations
 import pytest
 
 from tradeguard.core.engine import EngineError
-from tradeguard.core.model import ExitReason, Side, StrategyState, TradeState
+from tradeguard.core.model import ExitReason, Side, TradeState
 from tradeguard.core.rules import TradeRules
 
-from .factory import POINTS, Rig, level, make_trade, trail, u
-
-
-def test_paused_strategy_fires_nothing_but_marks_pnl() -> None:
-    rig = Rig()
-    trade = make_trade(
-        quantity=10, rules=TradeRules(stop_loss=level(POINTS, "2"), trailing=trail(POINTS, "3"))
-    )
-    rig.add(trade)
-    rig.engine.pause("s", rig.now)
-    assert not rig.tick("105").exits
-    assert not rig.tick("90").exits
-    assert trade.best == u(100)  # no level moves while paused
-    assert rig.engine.strategy("s").pnl == -u(100)
-    decisions = rig.engine.resume("s", rig.now)
-    assert [c.state for c in decisions.strategies] == [StrategyState.ACTIVE]
-    assert rig.reasons(rig.tick("89.95")) == {"t1": "STOP_LOSS"}
+from .factory import POINTS, Rig, level, make_trade, u
 
 
 def test_duplicate_ticks_change_nothing() -> None:

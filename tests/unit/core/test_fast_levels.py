@@ -177,24 +177,24 @@ def test_exit_records_the_exact_best_price() -> None:
     assert trade.best == u("107.5")
 
 
-def test_paused_and_exiting_trades_keep_their_best_price() -> None:
+def test_paused_trades_move_and_exiting_trades_keep_their_best_price() -> None:
     rig = Rig()
     trade = plain()
     rig.add(trade)
     rig.tick("104")
     rig.engine.pause("s", rig.now)
-    rig.tick("108")  # paused: no effect on the best price
+    rig.tick("108")  # paused: still guarded, the best price moves
     rig.engine.resume("s", rig.now)
     rig.tick("103")
-    assert trade.best == u(104)
+    assert trade.best == u(108)
     rig.engine.request_exit("t1", rig.now)
-    rig.tick("106")  # exiting: no effect
-    assert trade.best == u(104)
-    rig.engine.exit_abandoned("t1", rig.now)  # evaluated again at the last price (106)
-    assert trade.best == u(106)
-    rig.tick("105")
-    rig.tick("107")
-    assert trade.best == u(107)
+    rig.tick("110")  # exiting: no effect
+    assert trade.best == u(108)
+    rig.engine.exit_abandoned("t1", rig.now)  # evaluated again at the last price (110)
+    assert trade.best == u(110)
+    rig.tick("109")
+    rig.tick("111")
+    assert trade.best == u(111)
 
 
 def test_unarmed_breakeven_arms_on_the_same_tick_as_before() -> None:

@@ -101,8 +101,14 @@ def expected_trailing(side: Side, rules: TradeRules, best: int) -> int | None:
         raw = anchor - side.sign * Decimal(to_units(rule.distance.value))
     else:
         raw = anchor * (1 - side.sign * rule.distance.value / 100)
-    rounding = ROUND_CEILING if side is Side.LONG else ROUND_FLOOR
-    return int((raw / TICK).to_integral_value(rounding=rounding)) * TICK
+    # away from the anchor onto the grid, and at least one tick beyond it
+    if side is Side.LONG:
+        level = int((raw / TICK).to_integral_value(rounding=ROUND_FLOOR)) * TICK
+        return min(
+            level, int((anchor / TICK).to_integral_value(rounding=ROUND_FLOOR)) * TICK - TICK
+        )
+    level = int((raw / TICK).to_integral_value(rounding=ROUND_CEILING)) * TICK
+    return max(level, int((anchor / TICK).to_integral_value(rounding=ROUND_CEILING)) * TICK + TICK)
 
 
 @settings(max_examples=300, deadline=None)

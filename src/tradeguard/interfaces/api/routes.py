@@ -22,6 +22,7 @@ from tradeguard.interfaces.api.schemas import (
     Authed,
     CreateTradeBody,
     HistoryBody,
+    ProtectTradeBody,
     StrategyBody,
     TradeBody,
     UpdateTradeBody,
@@ -36,7 +37,7 @@ def _actor(account: str) -> str:
     return f"api:{account}"
 
 
-def build_router(settings_defaults: dict[str, Any]) -> APIRouter:
+def build_router(settings_defaults: dict[str, Any]) -> APIRouter:  # noqa: C901 - one route each
     router = APIRouter(prefix="/api/v1", dependencies=[Depends(per_ip_limit)], tags=["api"])
     configure_body = settings_model(settings_defaults, api=True)
 
@@ -73,6 +74,19 @@ def build_router(settings_defaults: dict[str, Any]) -> APIRouter:
             )
         )
 
+    @router.post("/protecttrade", summary="One click: stop to cost, or lock in profit")
+    async def protecttrade(body: ProtectTradeBody, request: Request) -> JSONResponse:
+        """Move an ACTIVE trade's stop-loss beyond its entry: `stop_to_cost` puts it at the
+        entry, `lock_profit` locks `percent` % (default 50) of the open profit at the last
+        price. 400 while the trade is not in profit. Same as an updatetrade of the stop."""
+        account = await account_of(request, body.apikey)
+        service = ctx(request).service
+        return ok(
+            await service.protect_trade(
+                account, body.trade_id, body.action, _actor(account), body.percent
+            )
+        )
+
     @router.post("/exittrade", summary="Exit one trade now")
     async def exittrade(body: TradeBody, request: Request) -> JSONResponse:
         account = await account_of(request, body.apikey)
@@ -90,8 +104,14 @@ def build_router(settings_defaults: dict[str, Any]) -> APIRouter:
         },
     )
     async def configure(request: Request) -> JSONResponse:
-        body = await parse_body(request, configure_body)
-        account = await account_of(request, body.apikey)  # type: ignore[attr-defined]
+        raw = await read_json(request)
+        key = raw.get("apikey") if isinstance(raw, dict) else None
+        account = None
+        if isinstance(key, str) and 0 < len(key) <= 256:
+            account = await account_of(request, key)  # 403 before any setting is read
+        body = validate_body(raw, configure_body)
+        if account is None:
+            account = await account_of(request, body.apikey)  # type: ignore[attr-defined]
         name: str = body.strategy  # type: ignore[attr-defined]
         service = ctx(request).service
         return ok(
@@ -114,7 +134,9 @@ def build_router(settings_defaults: dict[str, Any]) -> APIRouter:
         service = ctx(request).service
         return ok(await service.exit_all(account, body.strategy, _actor(account)))
 
-    @router.post("/strategy/pause", summary="Pause a strategy's monitoring")
+    @router.post(
+        "/strategy/pause", summary="Pause a strategy: no new trades; open trades stay guarded"
+    )
     async def pause(body: StrategyBody, request: Request) -> JSONResponse:
         account = await account_of(request, body.apikey)
         service = ctx(request).service
@@ -137,12 +159,20 @@ def build_router(settings_defaults: dict[str, Any]) -> APIRouter:
 async def parse_body(request: Request, model: type[M]) -> M:
     """Validate a JSON body against a model built at run time (FastAPI's own parsing needs
     the model at import time); errors are reported like FastAPI's."""
+    return validate_body(await read_json(request), model)
+
+
+async def read_json(request: Request) -> Any:
+    """The request body as JSON (size-limited by interfaces.api.bodylimit), or a 400."""
     try:
-        raw = await request.json()
+        return await request.json()
     except ValueError:
         raise RequestValidationError(
             [{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error"}]
         ) from None
+
+
+def validate_body(raw: Any, model: type[M]) -> M:
     try:
         return model.model_validate(raw)
     except ValidationError as error:

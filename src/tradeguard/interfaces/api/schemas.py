@@ -13,20 +13,26 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, model_validator
 
-MAX_QUANTITY = 10_000_000
-MAX_PRICE = Decimal("10000000")  # one crore rupees a unit: above any listed instrument
-MAX_LEVEL = Decimal("10000000")
-MAX_HOLD_SECONDS = 366 * 24 * 3600
+from tradeguard.core.bounds import (
+    MAX_HOLDING_SECONDS,
+    MAX_PRICE,
+    MAX_QUANTITY,
+    plain_decimal,
+    plain_whole,
+)
+
+MAX_LEVEL = MAX_PRICE
+MAX_HOLD_SECONDS = MAX_HOLDING_SECONDS
 
 
 def _whole(value: object) -> object:
     if isinstance(value, bool):
         raise ValueError("expected a whole number, not a boolean")
     if isinstance(value, str):
-        text = value.strip()
-        if not text.lstrip("-").isdigit() or len(text) > 20:
-            raise ValueError("expected a whole number")
-        return int(text)
+        whole = plain_whole(value)
+        if whole is None:
+            raise ValueError("expected a whole number (digits 0-9 only)")
+        return whole
     if isinstance(value, float):
         if not value.is_integer():
             raise ValueError("expected a whole number")
@@ -38,7 +44,10 @@ def _number(value: object) -> object:
     if isinstance(value, bool):
         raise ValueError("expected a number, not a boolean")
     if isinstance(value, str):
-        return value.strip()
+        number = plain_decimal(value)
+        if number is None:
+            raise ValueError("expected a decimal number (digits 0-9 and '.' only)")
+        return number
     return value
 
 
@@ -161,6 +170,18 @@ class UpdateTradeBody(Authed):
 
 
 class TradeBody(Authed):
+    trade_id: TradeId
+
+
+class ProtectSpec(Strict):
+    """A one-click protective stop: `stop_to_cost` (stop-loss at the entry) or `lock_profit`
+    (stop-loss locking `percent` % of the open profit, default 50)."""
+
+    action: Literal["stop_to_cost", "lock_profit"]
+    percent: Annotated[int, Whole, Field(ge=1, le=99)] = 50
+
+
+class ProtectTradeBody(ProtectSpec, Authed):
     trade_id: TradeId
 
 

@@ -15,7 +15,12 @@ from tradeguard.app.accounts import Session
 from tradeguard.interfaces.api.context import ctx
 from tradeguard.interfaces.api.envelope import ok
 from tradeguard.interfaces.api.routes import parse_body
-from tradeguard.interfaces.api.schemas import RulesSpec, settings_model, settings_of
+from tradeguard.interfaces.api.schemas import (
+    ProtectSpec,
+    RulesSpec,
+    settings_model,
+    settings_of,
+)
 from tradeguard.interfaces.web.auth import require_csrf, require_session
 
 User = Annotated[Session, Depends(require_session)]
@@ -46,6 +51,17 @@ def build_router(settings_defaults: dict[str, Any]) -> APIRouter:  # noqa: C901 
     ) -> JSONResponse:
         service = ctx(request).service
         return ok(await service.update_trade(user.account, trade_id, rules.changes(), _actor(user)))
+
+    @router.post("/trades/{trade_id}/protect", dependencies=posts)
+    async def protect(
+        request: Request, user: User, trade_id: TradeIdPath, body: ProtectSpec
+    ) -> JSONResponse:
+        service = ctx(request).service
+        return ok(
+            await service.protect_trade(
+                user.account, trade_id, body.action, _actor(user), body.percent
+            )
+        )
 
     @router.post("/trades/{trade_id}/exit", dependencies=posts)
     async def exit_trade(request: Request, user: User, trade_id: TradeIdPath) -> JSONResponse:

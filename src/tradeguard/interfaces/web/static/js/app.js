@@ -123,6 +123,8 @@ function actionButtons(t, size = "btn-xs") {
   const canExit = t.state === "ACTIVE" || t.state === "EXIT_FAILED";
   return `<div class="flex justify-end gap-1.5">
       <button type="button" class="btn btn-ghost ${size}" data-action="edit" data-trade-id="${esc(t.trade_id)}" ${canEdit ? "" : "disabled"}>Edit</button>
+      <button type="button" class="btn btn-ghost ${size}" data-action="stop_to_cost" data-trade-id="${esc(t.trade_id)}" title="Move the stop-loss to the entry price" ${canEdit ? "" : "disabled"}>To cost</button>
+      <button type="button" class="btn btn-ghost ${size}" data-action="lock_profit" data-trade-id="${esc(t.trade_id)}" title="Move the stop-loss to lock half of the open profit" ${canEdit ? "" : "disabled"}>Lock profit</button>
       <button type="button" class="btn btn-error btn-outline ${size}" data-action="exit" data-trade-id="${esc(t.trade_id)}" ${canExit ? "" : "disabled"}>${t.state === "EXIT_FAILED" ? "Retry exit" : "Exit"}</button>
     </div>`;
 }
@@ -832,6 +834,20 @@ async function saveEdit(event) {
   }
 }
 
+const PROTECT_WORDS = { stop_to_cost: "stop moved to cost", lock_profit: "half the open profit locked" };
+
+async function protectTrade(tradeId, action, button) {
+  const t = state.trades.get(tradeId);
+  if (!t) return;
+  try {
+    const view = await busy(button, () => api(`trades/${encodeURIComponent(tradeId)}/protect`, { method: "POST", body: { action } }));
+    if (view) upsertTrade(view);
+    toast("success", `${t.symbol}: ${PROTECT_WORDS[action]}`, `stop ${price(view?.stop_loss)}`);
+  } catch (err) {
+    reportError(`${t.symbol}: ${PROTECT_WORDS[action].split(" ")[0] === "stop" ? "stop to cost" : "lock profit"} refused`, err);
+  }
+}
+
 async function exitTrade(tradeId, button) {
   const t = state.trades.get(tradeId);
   if (!t) return;
@@ -942,6 +958,7 @@ function wire() {
     const action = button.dataset.action;
     if (action === "edit") openEdit(button.dataset.tradeId);
     else if (action === "exit") exitTrade(button.dataset.tradeId, button);
+    else if (action === "stop_to_cost" || action === "lock_profit") protectTrade(button.dataset.tradeId, action, button);
     else {
       const card = button.closest("[data-strategy-id]");
       const s = card && state.strategies.get(card.dataset.strategyId);
