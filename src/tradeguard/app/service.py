@@ -30,7 +30,6 @@ from tradeguard.app.trade_input import (
     CreateTrade,
     merge_rules,
     probe,
-    product_of,
     protective_stop,
 )
 from tradeguard.app.views import (
