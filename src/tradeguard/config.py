@@ -106,7 +106,6 @@ RANGES: dict[str, tuple[float, float]] = {
     "openalgo_timeout": (1, 60),
     # keep it above the ~10 s OpenAlgo's first order after a re-login can take (default 15)
     "openalgo_order_timeout": (1, 120),
-    "exit_ack_alert": (0.001, 120),
 }
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
