@@ -289,3 +289,41 @@ async def test_reconciliations_run_one_at_a_time(world: World, first: Harness) -
     assert sorted(len(r) for r in results) == [0, 1]  # the second saw a closed trade
     assert (await record(first, "a")).state == "CLOSED_EXTERNALLY"
     assert "error" not in first.alerts.levels()
+
+
+# -- the exit-order ledger (issue 11) ---------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_an_intent_never_adopts_another_trades_exit_order(
+    world: World, first: Harness
+) -> None:
+    """Failure 2 of issue 11: a closes on order X; b's exit intent is committed and we die
+    before b's order goes out. X matches b's intent (same key, side and quantity, placed at
+    the same moment) but belongs to a: the restart must not adopt it for b (b's 10 would stay
+    open at the broker, unguarded); b is evaluated again and sends its own exit."""
+    await first.enter("a", "RELIANCE", Side.LONG, 10, SL)
+    await first.enter(
+        "b", "RELIANCE", Side.LONG, 10, TradeRules(stop_loss=Level(LevelKind.POINTS, Decimal("3")))
+    )
+    first.tick("RELIANCE", "97.9")  # a's stop: SELL 10, filled
+    await first.settle()
+    assert (await record(first, "a")).state == "CLOSED"
+    [x] = first.broker.order_ids
+    first.broker.script = [("hang", None)]  # b's order never leaves
+    first.tick("RELIANCE", "96.9")
+    await first.settle_until(lambda: first.broker.inflight == 1)
+    await first.crash()
+
+    second, summary = await restart(world)
+    assert "adopted" not in summary
+    assert second.engine.trade("b").state is TradeState.ACTIVE  # reopened, not closed on X
+    second.tick("RELIANCE", "96.8")
+    await second.settle()
+    [again] = second.exits()
+    assert (again.action, again.quantity) == ("SELL", 10)
+    closed = await record(second, "b")
+    assert closed.state == "CLOSED"
+    assert closed.exit_order_id not in (None, x)
+    assert world.paper.net_quantity(again) == 0
+    await second.stop()

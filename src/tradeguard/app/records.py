@@ -163,6 +163,9 @@ class ExitOrderRecord:
     intent_at: int
     attempt: int = 1
     reason: str | None = None
+    trigger: int | None = None
+    tick_price: int | None = None
+    tick_time: int | None = None
     order_id: str | None = None
     filled: int = 0
     average_price: int | None = None

@@ -8,6 +8,8 @@ States (`ExitOrderState`), one transition table (`EXIT_TRANSITIONS`); an illegal
       │              │    │            │  │           │  │
       │              │    └► UNRESOLVED┘  └► REJECTED ◄┘  └► CANCELLED (rest unfilled)
       └► ABANDONED   └► (an order report: any of WORKING / PARTLY_FILLED / final)
+    (also: INTENT -> UNRESOLVED after a crash; INTENT -> a reported state when the reply
+    comes; SUBMITTED_UNKNOWN / UNRESOLVED -> ABANDONED when nothing was placed after all)
 
 INTENT: committed before the order goes out, no order id yet. SUBMITTED_UNKNOWN: sent, the
 reply was lost (timeout, 5xx): an order may exist. WORKING / PARTLY_FILLED: the broker has it.
@@ -89,6 +91,9 @@ EXIT_TRANSITIONS: dict[ExitOrderState, frozenset[ExitOrderState]] = {
         {
             ExitOrderState.SUBMITTED_UNKNOWN,
             ExitOrderState.ABANDONED,
+            # a committed intent read back after a crash may have gone out: recovery can
+            # find it ambiguous in the order book
+            ExitOrderState.UNRESOLVED,
             *_REPORTED,  # the reply came back with an order id (and maybe its fill already)
         }
     ),
@@ -127,6 +132,9 @@ class ExitOrder:
     intent_at: int
     attempt: int = 1
     reason: str | None = None
+    trigger: int | None = None  # the level that fired (a price, or a P&L amount)
+    tick_price: int | None = None  # the price that fired it, and its time
+    tick_time: int | None = None
     state: ExitOrderState = ExitOrderState.INTENT
     order_id: str | None = None
     filled: int = 0
@@ -203,6 +211,14 @@ class ExitOrder:
         if self.order_id is not None and self.order_id != order_id:
             raise LedgerError(f"exit {self.exit_id} is order {self.order_id}, not {order_id}")
         self.order_id = order_id
+
+    def resize(self, quantity: int) -> None:
+        """The quantity to send, cut before it was sent (a smaller position at the broker)."""
+        if self.state not in (ExitOrderState.INTENT, ExitOrderState.SUBMITTED_UNKNOWN):
+            raise LedgerError(f"exit {self.exit_id} is {self.state}: its quantity is fixed")
+        if not 0 < quantity <= self.quantity:
+            raise LedgerError(f"exit {self.exit_id}: new quantity {quantity} out of range")
+        self.quantity = quantity
 
     def abandon(self, now: int, message: str) -> None:
         """Never reached the broker (nothing placed)."""
@@ -340,6 +356,10 @@ class ExitLedger:
     def next_id(self, trade_id: str) -> str:
         """A fresh exit id for the trade's next order."""
         return f"{trade_id}:x{len(self._by_trade.get(trade_id, ())) + 1}"
+
+    def claim(self, order_ids: Iterable[str]) -> None:
+        """Order ids of rows not held in memory (read at start-up): never adopted."""
+        self._claimed.update(order_ids)
 
     def claimed_order_ids(self) -> set[str]:
         """Every order id any exit row has ever had (any trade, any state)."""

@@ -97,8 +97,10 @@ def test_fills_keyed_by_trade_id_are_applied_once() -> None:
 
 def test_illegal_transitions_raise() -> None:
     o = order()
+    o.acknowledged("o1", 1)
     with pytest.raises(IllegalExitTransition):
-        o.move(ExitOrderState.UNRESOLVED, 1)  # never sent: cannot be unresolved
+        o.move(ExitOrderState.UNRESOLVED, 1)  # the broker has it: it is known
+    o = order()
     o.abandon(1, "nothing placed")
     with pytest.raises(IllegalExitTransition):
         o.submitted(2)
