@@ -29,6 +29,7 @@ from tradeguard.app.trade_input import (
     product_of,
 )
 from tradeguard.app.views import (
+    exit_view,
     history_view,
     name_of,
     owner_of,
@@ -192,6 +193,7 @@ class TradeService(ServiceOps):
         last = self.engine.last_price(trade.instrument.symbol, trade.instrument.exchange)
         view = trade_view(trade, last)
         view["strategy"] = name_of(trade.strategy_id)
+        view["exit"] = exit_view(self.monitor.snapshots.ledger.latest(trade.trade_id))
         return view
 
     def active_trades(self, account: str, strategy: str | None = None) -> list[dict[str, Any]]:

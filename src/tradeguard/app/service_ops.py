@@ -15,6 +15,7 @@ from tradeguard.app.monitor import Monitor
 from tradeguard.app.ports import Clock, MarketFeed, Store
 from tradeguard.app.views import account_of, history_view, owner_of
 from tradeguard.core.engine import EngineError, RiskEngine
+from tradeguard.core.exit_order import ExitOrderState
 from tradeguard.core.portfolio import StrategyBook
 from tradeguard.core.trade import Trade
 
@@ -144,6 +145,13 @@ class ServiceOps:
             degraded.append("broker_session")
         if stale:
             degraded.append("stale_symbols")
+        unresolved = sorted(
+            o.trade_id
+            for o in self.monitor.snapshots.ledger
+            if o.state is ExitOrderState.UNRESOLVED
+        )
+        if unresolved:
+            degraded.append("exits_unresolved")
         return {
             "status": "degraded" if degraded else "ok",
             "degraded": degraded,
@@ -155,6 +163,7 @@ class ServiceOps:
                 "trades": sum(1 for _ in self.engine.trades()),
                 "strategies": sum(1 for _ in self.engine.strategies()),
                 "exits_in_flight": len(self.monitor.executor.in_flight()),
+                "exits_unresolved": unresolved,
             },
         }
 
