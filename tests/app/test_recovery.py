@@ -327,3 +327,32 @@ async def test_an_intent_never_adopts_another_trades_exit_order(
     assert closed.exit_order_id not in (None, x)
     assert world.paper.net_quantity(again) == 0
     await second.stop()
+
+
+@pytest.mark.asyncio
+async def test_an_ambiguous_intent_is_shown_unresolved_not_guessed(
+    world: World, first: Harness
+) -> None:
+    """We die between placing the exit and its reply, and someone sells 10 by hand on the same
+    key in the same second: two orders could be ours. Neither is adopted: the exit is
+    UNRESOLVED (the trade EXIT_FAILED, fires nothing more), alerted critical."""
+    await first.enter("t1", "RELIANCE", Side.LONG, 20, SL)
+    first.broker.script = [("hang_after", None)]
+    first.tick("RELIANCE", "97.5")
+    await first.settle_until(lambda: len(first.broker.order_ids) == 1)
+    await first.crash()
+    world.external("RELIANCE", "SELL", 20)  # the trader's own order, indistinguishable
+
+    second, summary = await restart(world)
+    assert "1 exit unresolved" in summary
+    assert "adopted" not in summary
+    saved = await record(second, "t1")
+    assert saved.state == "EXIT_FAILED"
+    [row] = await second.store.inner.exit_orders("t1")
+    assert (row.state, row.order_id) == ("UNRESOLVED", None)
+    assert any(lvl == "critical" and "UNRESOLVED" in m for lvl, m, _ in second.alerts.items)
+    assert second.broker.placed == []  # nothing sent again
+    second.tick("RELIANCE", "90")
+    await second.settle()
+    assert second.broker.placed == []
+    await second.stop()
