@@ -159,8 +159,10 @@ class Recovery:
             self._restore_strategy(record, now)
         ledger = self.snapshots.ledger
         ledger.claim(state.claimed_order_ids)
+        open_ids = {t.trade_id for t in state.trades}
         for exit_record in state.exit_orders:
-            if ledger.get(exit_record.exit_id) is None:
+            # A row left open by a trade that is closed counts on no key: only its id stays.
+            if exit_record.trade_id in open_ids and ledger.get(exit_record.exit_id) is None:
                 ledger.add(exit_from_record(exit_record))
         pending = Decisions()
         as_stored: list[str] = []

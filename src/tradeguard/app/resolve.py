@@ -167,8 +167,3 @@ class OrderTracker:
             if absent >= policy.absent_confirmations:
                 return None, Search.ABSENT
         return None, Search.UNREADABLE
-
-
-def claimed_ids(exit_ids: Collection[str | None], entry_ids: Collection[str | None]) -> set[str]:
-    """Order ids that belong to some trade already and must never be adopted by another."""
-    return {i for i in (*exit_ids, *entry_ids) if i}
