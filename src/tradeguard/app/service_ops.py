@@ -1,13 +1,14 @@
 """App layer: the service facade's read side for live views and operations: change marks for
 the dashboard publisher, single views, event visibility, health and metrics.
 
-A mixin of TradeService (app.service): it reads the engine, the store, the feed and the bus
-that TradeService holds; it changes nothing.
+`ServiceOps` is composed by TradeService (app.service), which delegates to it: it reads the
+engine, the store, the feed and the bus it is given, and builds trade and strategy views with
+the facade's view functions; it changes nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from tradeguard.app.events import EventBus
@@ -19,26 +20,37 @@ from tradeguard.core.exit_order import ExitOrderState
 from tradeguard.core.portfolio import StrategyBook
 from tradeguard.core.trade import Trade
 
+ViewOf = Callable[[Trade], dict[str, Any]]
+StrategyViewOf = Callable[[StrategyBook], dict[str, Any]]
+
 
 class ServiceOps:
-    """Live views and operations of the facade (see TradeService for the attributes)."""
+    """Live views and operations of the facade."""
 
-    monitor: Monitor
-    store: Store
-    clock: Clock
-    feed: MarketFeed | None
-    bus: EventBus
-    stale_after: float
+    def __init__(
+        self,
+        monitor: Monitor,
+        store: Store,
+        clock: Clock,
+        feed: MarketFeed | None,
+        bus: EventBus,
+        stale_after: float,
+        *,
+        trade_view: ViewOf,
+        strategy_view: StrategyViewOf,
+    ) -> None:
+        self.monitor = monitor
+        self.store = store
+        self.clock = clock
+        self.feed = feed
+        self.bus = bus
+        self.stale_after = stale_after
+        self._trade_view = trade_view
+        self._strategy_view = strategy_view
 
     @property
     def engine(self) -> RiskEngine:
         return self.monitor.engine
-
-    def _trade_view(self, trade: Trade) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def _strategy_view(self, book: StrategyBook) -> dict[str, Any]:
-        raise NotImplementedError
 
     # -- live views (dashboard pushes) -----------------------------------------------------
 
