@@ -13,14 +13,8 @@ down, 429 back-off) (b) is done again before (c) is re-sent; (d) commit the orde
 WORKING); (e) resolve: every report goes into the row; complete -> CLOSED at the real fill
 price; rejected -> EXIT_FAILED and an alert; not final in time -> the row stays working (it
 still counts on its key) and a late order update finishes it.
-Unknown outcome (timeout, 5xx: the row is SUBMITTED_UNKNOWN): the order book is searched for
-the one unclaimed order matching it (same key, side and quantity, placed at or after the
-intent, no ledger row of any trade claiming it) -> adopted. Otherwise the policy decides
-(ExecutorPolicy.place_again_after_unknown): by default nothing is placed again: the row is
-UNRESOLVED, the trade EXIT_FAILED ("exit unresolved"), alerted critical; an order report or a
-reconciliation may still settle it, or a person retries (which gives the unresolved row up,
-audited). With the policy on, an order the book does not show on `absent_confirmations` reads
-is abandoned and a new attempt placed (audited, at most `max_attempts`).
+Unknown outcome (timeout, 5xx: the row is SUBMITTED_UNKNOWN) -> unknown.py: adopt the one
+matching unclaimed order, else by default leave it UNRESOLVED (never placed again blindly).
 Smart orders: OpenAlgo computes its order from the LIVE net, so a target is only right when no
 other exit of ours on the key may still fill: while one may, the exit goes out as a capped
 `placeorder` instead. "Positions Already Matched" -> the position is read again: ours gone ->
@@ -29,7 +23,7 @@ closed externally; else EXIT_FAILED, alerted (never re-sent blindly).
 The executor is a small orchestrator: it owns the tasks, the per-trade once-only guard, and
 the per-key locks; the parts it composes do the rest (exit_parts.ExitParts: what they share;
 placement.ExitPlacement: read, request, send under the retry policy; caps.ExitCaps: the cap;
-outcomes.ExitOutcomes: what a report means).
+outcomes.ExitOutcomes: what a report means; unknown.UnknownOutcomes: an unknown outcome).
 Concurrency: every decision runs in its own task; per symbol/exchange/product a lock covers
 "read position -> place -> acknowledged" so concurrent exits never over-count the net, and a
 smart-order exit holds it until the order is final (OpenAlgo computes against the live net).
@@ -55,13 +49,14 @@ from tradeguard.app.metrics import ExitMetrics
 from tradeguard.app.outcomes import ExitOutcomes, exit_tag, trade_last_price
 from tradeguard.app.placement import AGAIN, MATCHED, UNRESOLVED, ExitPlacement, Waits, exit_request
 from tradeguard.app.ports import AlertSink, BrokerGateway, Clock, Store
-from tradeguard.app.resolve import ExecutorPolicy, OrderTracker, Search
+from tradeguard.app.resolve import ExecutorPolicy, OrderTracker
 from tradeguard.app.session import BrokerSession, SessionGateway
 from tradeguard.app.snapshots import Snapshots, audit
+from tradeguard.app.unknown import UnknownOutcomes
 from tradeguard.core.broker import OrderReport
 from tradeguard.core.decisions import Decisions, ExitDecision
 from tradeguard.core.engine import EngineError, RiskEngine
-from tradeguard.core.exit_order import ExitOrder, ExitOrderState, Key
+from tradeguard.core.exit_order import ExitOrder, Key
 from tradeguard.core.model import TradeState
 from tradeguard.core.strategy import ExitOrderMode
 from tradeguard.core.trade import Trade
@@ -69,15 +64,6 @@ from tradeguard.core.trade import Trade
 log = logging.getLogger(__name__)
 
 Prefetch = tuple[int, "asyncio.Task[int | None]"]  # (key generation at start, the net read)
-
-_UNRESOLVED_WHY = {
-    Search.ABSENT: (
-        "the order book shows no such order, but a slow broker can show it late: not placed "
-        "again (policy place_again_after_unknown is off)"
-    ),
-    Search.AMBIGUOUS: "several unclaimed orders in the order book could be it: not guessed",
-    Search.UNREADABLE: "the order book could not be read",
-}
 
 
 class ExitExecutor:
@@ -116,6 +102,7 @@ class ExitExecutor:
         self.outcomes = ExitOutcomes(self.parts)
         self.placement = ExitPlacement(self.parts, self.outcomes)
         self.caps = ExitCaps(self.parts, self.outcomes, self.placement)
+        self.unknown = UnknownOutcomes(self.parts, self.outcomes)
         self._inflight: dict[str, int] = {}  # trade id -> quantity: the once-only guard
         self._tasks: set[asyncio.Task[None]] = set()
         self._locks: dict[Key, asyncio.Lock] = {}
@@ -257,7 +244,7 @@ class ExitExecutor:
         if trade.state is not TradeState.EXITING:
             log.warning("exit of %s skipped: trade is %s", trade.trade_id, trade.state)
             return
-        await self._give_up_unresolved(trade)
+        await self.unknown.give_up_unresolved(trade)
         first = True
         while True:
             order = self._intent(trade, decision)
@@ -273,34 +260,8 @@ class ExitExecutor:
             finally:
                 if prefetch is not None:
                     _discard(prefetch[1])
-            if outcome != UNRESOLVED:
+            if outcome != UNRESOLVED or not await self.unknown.settle(trade, order):
                 return
-            found, search = await p.tracker.find_placed(
-                p.snapshots.reconcile_snapshot(trade),
-                order.quantity,
-                order.intent_at,
-                self.claimed_order_ids(),
-            )
-            if found is not None:
-                await self.outcomes.adopted(trade, order, found)
-                return
-            if search is not Search.ABSENT or not p.policy.place_again_after_unknown:
-                await self.outcomes.unresolved(
-                    trade, order, f"exit outcome unknown: {_UNRESOLVED_WHY[search]}"
-                )
-                return
-            if order.attempt >= p.policy.max_attempts:
-                await self.outcomes.fail(trade, order, f"not placed after {order.attempt} attempts")
-                return
-            now = p.clock.now()
-            order.abandon(now, "not in the order book: placed again (place_again_after_unknown)")
-            self._touch(order.key)
-            await p.commit(
-                [
-                    p.snapshots.exit_record(order, now),
-                    audit(now, "exit_retry", trade.trade_id, attempt=order.attempt + 1),
-                ]
-            )
             received_at = None
 
     def _intent(self, trade: Trade, decision: ExitDecision) -> ExitOrder:
@@ -327,37 +288,9 @@ class ExitExecutor:
         p.snapshots.note(trade.trade_id, None)
         return ledger.add(order)
 
-    async def _give_up_unresolved(self, trade: Trade) -> None:
-        """A new exit of a trade whose earlier exit stayed unresolved: only a person's retry
-        starts one (the trade was EXIT_FAILED). Their decision gives the old row up (audited):
-        it no longer counts on the key."""
-        p = self.parts
-        stale = [
-            o for o in p.ledger.of_trade(trade.trade_id) if o.state is ExitOrderState.UNRESOLVED
-        ]
-        if not stale:
-            return
-        now = p.clock.now()
-        for order in stale:
-            order.abandon(now, "given up by a deliberate retry")
-            self._touch(order.key)
-        await p.commit(
-            [
-                *(p.snapshots.exit_record(o, now) for o in stale),
-                audit(
-                    now,
-                    "exit_unresolved_given_up",
-                    trade.trade_id,
-                    exits=[o.exit_id for o in stale],
-                ),
-            ]
-        )
-
     def claimed_order_ids(self) -> set[str]:
-        """Order ids never to adopt: every ledger row's, every open trade's entry order."""
-        claimed = self.parts.ledger.claimed_order_ids()
-        claimed.update(t.entry_order_id for t in self.parts.engine.trades() if t.entry_order_id)
-        return claimed
+        """Order ids never to adopt (see UnknownOutcomes)."""
+        return self.unknown.claimed_order_ids()
 
     async def _commit_intent(self, trade: Trade, order: ExitOrder) -> None:
         p = self.parts
