@@ -212,3 +212,51 @@ def test_fills_are_idempotent_by_trade_id(fills: list[tuple[str, int]]) -> None:
         o.apply_fill(fill_id, quantity, 1000, 1)
         assert o.filled <= o.quantity
     assert o.filled == min(o.quantity, sum(first.values()))
+
+
+ops = st.lists(
+    st.tuples(
+        st.integers(min_value=0, max_value=3),  # which order
+        st.sampled_from(["submit", "ack", "report", "abandon", "forget"]),
+        st.sampled_from(list(OrderStatus)),
+        st.integers(min_value=0, max_value=12),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(ops)
+def test_the_ledger_reserves_exactly_the_live_unfilled_remainders(
+    steps: list[tuple[int, str, OrderStatus, int]],
+) -> None:
+    """Whatever happens to the orders, `reserved` is the signed sum of what may still fill,
+    and a claimed order id is never unclaimed."""
+    ledger = ExitLedger()
+    rows = [
+        ledger.add(order(f"t{i}:x1", f"t{i}", quantity=10, side="SELL" if i % 2 else "BUY"))
+        for i in range(4)
+    ]
+    claimed: set[str] = set()
+    for at, (i, op, status, filled) in enumerate(steps, start=1):
+        row = rows[i]
+        try:
+            if op == "submit":
+                row.submitted(at)
+            elif op == "ack":
+                ledger.bind(row, f"o{i}")
+                row.acknowledged(f"o{i}", at)
+            elif op == "report" and row.order_id is not None:
+                row.apply_report(report(status, filled, order_id=row.order_id), at)
+            elif op == "abandon":
+                row.abandon(at, "nothing placed")
+            elif op == "forget":
+                ledger.forget_trade(row.trade_id)
+        except (IllegalExitTransition, LedgerError):
+            pass  # refused, and nothing changed
+        claimed |= {r.order_id for r in rows if r.order_id}
+        live = [r for r in ledger if r.remaining]
+        assert ledger.reserved(KEY) == sum(r.signed_remaining for r in live)
+        assert ledger.working(KEY) == len(live)
+        assert claimed <= ledger.claimed_order_ids()
+        assert all(0 <= r.filled <= r.quantity for r in rows)
