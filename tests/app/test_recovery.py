@@ -11,9 +11,11 @@ from typing import TypeVar
 
 import pytest
 import pytest_asyncio
+from sqlalchemy import text
 
 from tests.app.harness import Harness, World
 from tests.helpers import eventually
+from tradeguard.adapters.db.connect import create_engine
 from tradeguard.app.records import TradeRecord
 from tradeguard.core.model import Side, TradeState
 from tradeguard.core.money import to_units
@@ -354,5 +356,34 @@ async def test_an_ambiguous_intent_is_shown_unresolved_not_guessed(
     assert second.broker.placed == []  # nothing sent again
     second.tick("RELIANCE", "90")
     await second.settle()
+    assert second.broker.placed == []
+    await second.stop()
+
+
+@pytest.mark.asyncio
+async def test_a_trade_exiting_before_the_ledger_existed_is_still_resolved(
+    world: World, first: Harness
+) -> None:
+    """A database written before migration 0004: an EXITING trade row with its exit order id
+    and no exit_orders row. Start-up takes the row's order as the trade's exit (and claims it)."""
+    await first.enter("t1", "RELIANCE", Side.LONG, 10, SL)
+    world.paper.set_fill_late(True)
+    first.tick("RELIANCE", "97.5")
+    await eventually(lambda: exit_order_written(first, "t1"), timeout=10)
+    [order_id] = first.broker.order_ids
+    await first.crash()
+    engine = create_engine(world.db_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM exit_orders"))  # as if never written
+    finally:
+        engine.dispose()
+    world.paper.set_fill_late(False)
+    world.paper.release_late_fills()
+
+    second, summary = await restart(world)
+    closed = await record(second, "t1")
+    assert (closed.state, closed.exit_order_id) == ("CLOSED", order_id)
+    assert "1 exit filled while down" in summary
     assert second.broker.placed == []
     await second.stop()

@@ -170,7 +170,9 @@ class Recovery:
             trade = trade_from_record(trade_record)
             if ledger.latest(trade.trade_id) is None:  # a row from before the ledger
                 legacy = exit_from_trade_record(trade_record)
-                if legacy is not None and not (legacy.order_id and ledger.claims(legacy.order_id)):
+                if legacy is not None and not (
+                    legacy.order_id and ledger.by_order(legacy.order_id)
+                ):
                     ledger.add(legacy)
             self.snapshots.mark_stored(trade)
             pending.extend(self.engine.add_trade(trade, now, evaluate_strategy=False))
