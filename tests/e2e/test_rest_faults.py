@@ -92,7 +92,11 @@ async def test_unknown_outcome_never_doubles_the_exit(
         if not placed:
             # Not in the order book: by default it is NOT placed again (a slow broker can show
             # it late), but left unresolved (EXIT_FAILED, alerted) until a person retries.
-            await state(stack, trade_id, "EXIT_FAILED", within=8.0)
+            view = await state(stack, trade_id, "EXIT_FAILED", within=8.0)
+            assert (view["exit"]["state"], view["exit"]["unresolved"]) == ("UNRESOLVED", True)
+            health = stack.service.health()
+            assert "exits_unresolved" in health["degraded"]
+            assert health["monitor"]["exits_unresolved"] == [trade_id]
             assert exit_orders(stack, trade_id) == []
             assert net(stack, "SBIN") == 15
             await stack.service.exit_trade(ACCOUNT, trade_id, actor="person")
