@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tradeguard.adapters.db.store import SqlStore
@@ -20,6 +20,7 @@ from tradeguard.core.broker import (
     FillReport,
     OrderReport,
     OrderRequest,
+    OrderStatus,
     PlaceResult,
     PositionReport,
     SmartOrderRequest,
@@ -101,6 +102,12 @@ class FaultyBroker:
         self.max_inflight = 0
         self.barrier = 0  # hold placements until this many are in flight at once
         self._together = asyncio.Event()
+        # A broker whose order reports lag its position book: each order placed while
+        # `lag_reports` is set reads as still open, nothing filled, on its next that-many
+        # order_status / order_book reads (its fill is in the position book at once).
+        self.lag_reports = 0
+        self._stale: dict[str, int] = {}
+        self.status_reads = 0
 
     async def _place(self, request: OrderRequest | SmartOrderRequest) -> PlaceResult:
         self.inflight += 1
@@ -123,6 +130,8 @@ class FaultyBroker:
                 result = await self.paper.place_order(request)
             if result.order_id:
                 self.order_ids.append(result.order_id)
+                if self.lag_reports:
+                    self._stale[result.order_id] = self.lag_reports
             if when == "hang_after":
                 await self.hang.wait()
             if when == "after" and error is not None:
@@ -137,11 +146,19 @@ class FaultyBroker:
     async def place_smart_order(self, request: SmartOrderRequest) -> PlaceResult:
         return await self._place(request)
 
+    def _lagging(self, report: OrderReport) -> OrderReport:
+        left = self._stale.get(report.order_id, 0)
+        if not left:
+            return report
+        self._stale[report.order_id] = left - 1
+        return replace(report, status=OrderStatus.OPEN, filled_quantity=0, average_price=None)
+
     async def order_status(self, order_id: str, strategy: str) -> OrderReport:
-        return await self.paper.order_status(order_id, strategy)
+        self.status_reads += 1
+        return self._lagging(await self.paper.order_status(order_id, strategy))
 
     async def order_book(self) -> list[OrderReport]:
-        return await self.paper.order_book()
+        return [self._lagging(r) for r in await self.paper.order_book()]
 
     async def trade_book(self) -> list[FillReport]:
         return await self.paper.trade_book()

@@ -7,8 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from tests.app.harness import EX, Harness
+from tests.app.harness import EX, Harness, World
+from tests.helpers import eventually
 from tradeguard.app.records import AuditRecord, TradeRecord
+from tradeguard.app.resolve import ExecutorPolicy
 from tradeguard.core.broker import (
     NotPlaced,
     OrderReport,
@@ -167,15 +169,56 @@ async def test_unknown_outcome_is_resolved_from_the_order_book_without_resending
 
 
 @pytest.mark.asyncio
-async def test_unknown_outcome_with_no_order_places_again_once(app: Harness) -> None:
+async def test_unknown_outcome_with_no_order_is_left_unresolved_not_placed_again(
+    app: Harness,
+) -> None:
+    """The default policy: an unknown outcome the order book does not show is NOT placed
+    again (a slow broker can show it late): the exit is unresolved, the trade EXIT_FAILED
+    (it fires nothing more), alerted critical; a person's retry places it again."""
     await app.enter("t1", "RELIANCE", Side.LONG, 10, TradeRules(stop_loss=pts("2")))
     app.broker.script = [("before", UnknownOutcome("connection reset"))]
     app.tick("RELIANCE", "97")
     await app.settle()
-    assert len(app.exits()) == 1  # the first call never reached the broker
+    assert app.exits() == []  # the call never reached the broker, and nothing was resent
+    failed = await record(app, "t1")
+    assert (failed.state, failed.exit_attempt) == ("EXIT_FAILED", 1)
+    assert "unknown" in (failed.exit_message or "")
+    [row] = await app.store.inner.exit_orders("t1")
+    assert (row.state, row.order_id) == ("UNRESOLVED", None)
+    assert any(lvl == "critical" and "UNRESOLVED" in m for lvl, m, _ in app.alerts.items)
+    assert "exit_retry" not in await actions(app, "t1")
+    key = ("RELIANCE", EX, "MIS")
+    assert app.snapshots.ledger.reserved(key) == -10  # it may still exist: it counts
+
+    app.executor.submit([app.engine.request_exit("t1", app.clock.now())])  # a person retries
+    await app.settle()
+    [order] = app.exits()
+    assert (order.action, order.quantity) == ("SELL", 10)
     closed = await record(app, "t1")
     assert (closed.state, closed.exit_attempt) == ("CLOSED", 2)
-    assert "exit_retry" in await actions(app, "t1")
+    rows = await app.store.inner.exit_orders("t1")
+    assert [r.state for r in rows] == ["ABANDONED", "FILLED"]
+    assert "exit_unresolved_given_up" in await actions(app, "t1")
+
+
+@pytest.mark.asyncio
+async def test_unknown_outcome_with_no_order_places_again_once_when_the_policy_says_so(
+    world: World,
+) -> None:
+    app = await Harness.open(world, policy=ExecutorPolicy(place_again_after_unknown=True))
+    await app.start()
+    await app.add_strategy("s1")
+    try:
+        await app.enter("t1", "RELIANCE", Side.LONG, 10, TradeRules(stop_loss=pts("2")))
+        app.broker.script = [("before", UnknownOutcome("connection reset"))]
+        app.tick("RELIANCE", "97")
+        await app.settle()
+        assert len(app.exits()) == 1  # the first call never reached the broker
+        closed = await record(app, "t1")
+        assert (closed.state, closed.exit_attempt) == ("CLOSED", 2)
+        assert "exit_retry" in await actions(app, "t1")
+    finally:
+        await app.stop()
 
 
 @pytest.mark.asyncio
@@ -484,8 +527,10 @@ async def test_an_exit_left_working_after_its_resolver_gave_up_still_counts_as_g
 ) -> None:
     """a's SELL 10 is accepted but does not fill within the resolver's wait (its update is
     lost), so it may still fill. Then 5 are sold by hand and b's stop fires: the net of 10 is
-    all a's working order, so b has nothing left (closed externally, no order). Counting a's
-    order as done would send b's SELL 5 too, and the net would cross zero when both fill."""
+    all a's working order, so b sends nothing. Counting a's order as done would send b's SELL 5
+    too, and the net would cross zero when both fill. Nor can b tell the hand sale from a fill
+    of a's that is not reported yet (a is still working after b's wait): it is not closed as
+    external on that read, but fails loudly (EXIT_FAILED, alerted) for a person."""
     await app.enter("a", "RELIANCE", Side.LONG, 10)
     await app.enter("b", "RELIANCE", Side.LONG, 5)
     paper = app.world.paper
@@ -499,11 +544,45 @@ async def test_an_exit_left_working_after_its_resolver_gave_up_still_counts_as_g
     app.executor.submit([app.engine.request_exit("b", app.clock.now())])
     await app.settle()
     assert [(o.action, o.quantity) for o in app.exits()] == [("SELL", 10)]
-    assert (await record(app, "b")).state == "CLOSED_EXTERNALLY"
+    failed = await record(app, "b")
+    assert failed.state == "EXIT_FAILED"
+    assert "cannot tell" in (failed.exit_message or "")
+    assert any(lvl == "critical" and "cannot tell" in m for lvl, m, _ in app.alerts.items)
     paper.add_order_listener(app.monitor.on_order_update)
     paper.release_late_fills()  # a's order fills at last, and its update arrives
     await app.settle_until(lambda: "a" not in {t.trade_id for t in app.engine.trades()})
     assert paper.net_quantity(app.exits()[0]) == 0  # never crossed zero
     assert (await record(app, "a")).state == "CLOSED"
-    assert app.executor._reserved == {("RELIANCE", EX, "MIS"): 0}  # released once final
-    assert app.executor._held == {}
+    key = ("RELIANCE", EX, "MIS")
+    assert app.snapshots.ledger.reserved(key) == 0  # released once final
+    assert app.snapshots.ledger.working(key) == 0
+
+
+@pytest.mark.asyncio
+async def test_a_fill_in_the_position_book_before_its_order_report_is_not_counted_twice(
+    app: Harness,
+) -> None:
+    """Failure 1 of issue 11: two LONG 10 on one key, the order-update stream down and order
+    reports lagging the position book (a broker polled every few seconds). a's exit fills at
+    once (net 20 -> 10) but still reads as open; b's stop fires. Counting a's order as still
+    to come (net 10 - 10 = 0) would close b as external and send nothing, leaving 10 open and
+    unguarded: b's exit must wait until a's order's fate is known, then sell its 10."""
+    await app.enter("a", "RELIANCE", Side.LONG, 10)
+    await app.enter("b", "RELIANCE", Side.LONG, 10)
+    paper = app.world.paper
+    paper.remove_order_listener(app.monitor.on_order_update)  # the order-update stream is down
+    app.broker.lag_reports = 4
+    app.executor.submit([app.engine.request_exit("a", app.clock.now())])
+
+    async def a_sent() -> bool:
+        return (await record(app, "a")).exit_order_id is not None
+
+    await eventually(a_sent, timeout=10)
+    assert paper.net_quantity(app.exits()[0]) == 10  # a's fill is in the position book
+    app.broker.lag_reports = 0
+    app.executor.submit([app.engine.request_exit("b", app.clock.now())])
+    await app.settle()
+    assert [(o.action, o.quantity) for o in app.exits()] == [("SELL", 10), ("SELL", 10)]
+    assert paper.net_quantity(app.exits()[0]) == 0  # nothing left open, nothing crossed
+    assert (await record(app, "a")).state == "CLOSED"
+    assert (await record(app, "b")).state == "CLOSED"

@@ -11,9 +11,11 @@ from typing import TypeVar
 
 import pytest
 import pytest_asyncio
+from sqlalchemy import text
 
 from tests.app.harness import Harness, World
 from tests.helpers import eventually
+from tradeguard.adapters.db.connect import create_engine
 from tradeguard.app.records import TradeRecord
 from tradeguard.core.model import Side, TradeState
 from tradeguard.core.money import to_units
@@ -289,3 +291,99 @@ async def test_reconciliations_run_one_at_a_time(world: World, first: Harness) -
     assert sorted(len(r) for r in results) == [0, 1]  # the second saw a closed trade
     assert (await record(first, "a")).state == "CLOSED_EXTERNALLY"
     assert "error" not in first.alerts.levels()
+
+
+# -- the exit-order ledger (issue 11) ---------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_an_intent_never_adopts_another_trades_exit_order(
+    world: World, first: Harness
+) -> None:
+    """Failure 2 of issue 11: a closes on order X; b's exit intent is committed and we die
+    before b's order goes out. X matches b's intent (same key, side and quantity, placed at
+    the same moment) but belongs to a: the restart must not adopt it for b (b's 10 would stay
+    open at the broker, unguarded); b is evaluated again and sends its own exit."""
+    await first.enter("a", "RELIANCE", Side.LONG, 10, SL)
+    await first.enter(
+        "b", "RELIANCE", Side.LONG, 10, TradeRules(stop_loss=Level(LevelKind.POINTS, Decimal("3")))
+    )
+    first.tick("RELIANCE", "97.9")  # a's stop: SELL 10, filled
+    await first.settle()
+    assert (await record(first, "a")).state == "CLOSED"
+    [x] = first.broker.order_ids
+    first.broker.script = [("hang", None)]  # b's order never leaves
+    first.tick("RELIANCE", "96.9")
+    await first.settle_until(lambda: first.broker.inflight == 1)
+    await first.crash()
+
+    second, summary = await restart(world)
+    assert "adopted" not in summary
+    assert second.engine.trade("b").state is TradeState.ACTIVE  # reopened, not closed on X
+    second.tick("RELIANCE", "96.8")
+    await second.settle()
+    [again] = second.exits()
+    assert (again.action, again.quantity) == ("SELL", 10)
+    closed = await record(second, "b")
+    assert closed.state == "CLOSED"
+    assert closed.exit_order_id not in (None, x)
+    assert world.paper.net_quantity(again) == 0
+    await second.stop()
+
+
+@pytest.mark.asyncio
+async def test_an_ambiguous_intent_is_shown_unresolved_not_guessed(
+    world: World, first: Harness
+) -> None:
+    """We die between placing the exit and its reply, and someone sells 10 by hand on the same
+    key in the same second: two orders could be ours. Neither is adopted: the exit is
+    UNRESOLVED (the trade EXIT_FAILED, fires nothing more), alerted critical."""
+    await first.enter("t1", "RELIANCE", Side.LONG, 20, SL)
+    first.broker.script = [("hang_after", None)]
+    first.tick("RELIANCE", "97.5")
+    await first.settle_until(lambda: len(first.broker.order_ids) == 1)
+    await first.crash()
+    world.external("RELIANCE", "SELL", 20)  # the trader's own order, indistinguishable
+
+    second, summary = await restart(world)
+    assert "1 exit unresolved" in summary
+    assert "adopted" not in summary
+    saved = await record(second, "t1")
+    assert saved.state == "EXIT_FAILED"
+    [row] = await second.store.inner.exit_orders("t1")
+    assert (row.state, row.order_id) == ("UNRESOLVED", None)
+    assert any(lvl == "critical" and "UNRESOLVED" in m for lvl, m, _ in second.alerts.items)
+    assert second.broker.placed == []  # nothing sent again
+    second.tick("RELIANCE", "90")
+    await second.settle()
+    assert second.broker.placed == []
+    await second.stop()
+
+
+@pytest.mark.asyncio
+async def test_a_trade_exiting_before_the_ledger_existed_is_still_resolved(
+    world: World, first: Harness
+) -> None:
+    """A database written before migration 0004: an EXITING trade row with its exit order id
+    and no exit_orders row. Start-up takes the row's order as the trade's exit (and claims it)."""
+    await first.enter("t1", "RELIANCE", Side.LONG, 10, SL)
+    world.paper.set_fill_late(True)
+    first.tick("RELIANCE", "97.5")
+    await eventually(lambda: exit_order_written(first, "t1"), timeout=10)
+    [order_id] = first.broker.order_ids
+    await first.crash()
+    engine = create_engine(world.db_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM exit_orders"))  # as if never written
+    finally:
+        engine.dispose()
+    world.paper.set_fill_late(False)
+    world.paper.release_late_fills()
+
+    second, summary = await restart(world)
+    closed = await record(second, "t1")
+    assert (closed.state, closed.exit_order_id) == ("CLOSED", order_id)
+    assert "1 exit filled while down" in summary
+    assert second.broker.placed == []
+    await second.stop()

@@ -10,6 +10,7 @@ from typing import Any
 from tradeguard.app.records import (
     AccountRecord,
     AuditRecord,
+    ExitOrderRecord,
     StrategyRecord,
     TradeProgress,
     TradeRecord,
@@ -154,3 +155,24 @@ def audit(n: int, subject: str = "trade:t-1", **changes: Any) -> AuditRecord:
         detail={"n": n, "price": "1244.25", "nested": {"ok": True, "list": [1, 2]}},
     )
     return replace(record, **changes)
+
+
+def exit_order(exit_id: str = "t-1:x1", **changes: Any) -> ExitOrderRecord:
+    """An exit-order ledger row (an intent unless changed)."""
+    base = ExitOrderRecord(
+        exit_id=exit_id,
+        trade_id="t-1",
+        account="acct-1",
+        symbol="RELIANCE",
+        exchange="NSE",
+        product="MIS",
+        side="SELL",
+        quantity=10,
+        tag="tg:strat-1:STOP_LOSS:t-1",
+        state="INTENT",
+        intent_at=T0,
+        attempt=1,
+        reason="STOP_LOSS",
+        updated_at=T0,
+    )
+    return replace(base, **changes)

@@ -24,6 +24,7 @@ from tests.e2e.world import (
     net,
     recording,
     same_money,
+    state,
     strategy,
     trade,
 )
@@ -87,17 +88,30 @@ async def test_unknown_outcome_never_doubles_the_exit(
         else:
             faults(stack, fail=fault, fail_count=1, endpoints=["placeorder"], hang_ms=10_000)
         stack.price("SBIN", "794")
-        row = await closed(stack, ours["trade_id"], within=8.0)
-        report = assert_one_exit(stack, ours["trade_id"], "SELL", 10, "STOP_LOSS")
+        trade_id = ours["trade_id"]
+        if not placed:
+            # Not in the order book: by default it is NOT placed again (a slow broker can show
+            # it late), but left unresolved (EXIT_FAILED, alerted) until a person retries.
+            view = await state(stack, trade_id, "EXIT_FAILED", within=8.0)
+            assert (view["exit"]["state"], view["exit"]["unresolved"]) == ("UNRESOLVED", True)
+            health = stack.service.health()
+            assert "exits_unresolved" in health["degraded"]
+            assert health["monitor"]["exits_unresolved"] == [trade_id]
+            assert exit_orders(stack, trade_id) == []
+            assert net(stack, "SBIN") == 15
+            await stack.service.exit_trade(ACCOUNT, trade_id, actor="person")
+        row = await closed(stack, trade_id, within=8.0)
+        report = assert_one_exit(stack, trade_id, "SELL", 10, None if not placed else "STOP_LOSS")
         assert row["state"] == "CLOSED"
         assert row["exit_order_id"] == report.order_id
         assert same_money(row["exit_price"], "794")
         assert net(stack, "SBIN") == 5
-        actions = await audit_actions(stack, ours["trade_id"])
+        actions = await audit_actions(stack, trade_id)
         assert "exit_unresolved" in actions
-        # placed -> the order found in the book is adopted; not placed -> one audited retry
+        # placed -> the order found in the book is adopted; not placed -> a person's retry
         assert ("exit_adopted" in actions) is placed
-        assert ("exit_retry" in actions) is not placed
+        assert ("exit_unresolved_given_up" in actions) is not placed
+        assert "exit_retry" not in actions
 
 
 @pytest.mark.asyncio

@@ -1,33 +1,37 @@
-"""App layer: the exit executor. One ExitDecision becomes exactly one exit order.
+"""App layer: the exit executor. One ExitDecision becomes exit orders in the exit-order ledger
+(core.exit_order), exactly one at a time per trade.
 
-Per exit: (a) commit the intent (a degraded store queues it: we alert and go on, because a
-missed stop costs money); (b) read a fresh position and cap the quantity so the account's net
-never crosses zero (a position that cannot be read -> the exit waits, and fails loudly rather
-than go out uncapped); (c) place a MARKET `placeorder` of the opposite side (or, per strategy,
-a `placesmartorder` with quantity 0 and position_size = live net minus our capped signed
-quantity); after any wait (403 session down, 429 back-off) (b) is done again before (c) is
-re-sent; (d) commit the order id; (e) resolve: complete -> CLOSED at the real fill price;
-rejected -> EXIT_FAILED and an alert; unknown -> resolved from the order book, never resent
-blindly.
+Per exit: (a) a new ledger row (INTENT) is committed with the trade's EXITING snapshot and the
+`exit_intent` audit entry (a degraded store queues it: we alert and go on, because a missed stop
+costs money); (b) read a fresh position and cap the quantity from the ledger so the account's
+net never crosses zero (caps.py: net minus the unfilled remainder of our other working exits on
+the key; a shortfall is checked against their order status before anything is concluded; a
+position that cannot be read -> the exit fails loudly rather than go out uncapped); (c) place
+a MARKET `placeorder` of the opposite side (or, per strategy, a `placesmartorder` with quantity
+0 and position_size = live net minus our capped signed quantity); after any wait (403 session
+down, 429 back-off) (b) is done again before (c) is re-sent; (d) commit the order id (row
+WORKING); (e) resolve: every report goes into the row; complete -> CLOSED at the real fill
+price; rejected -> EXIT_FAILED and an alert; not final in time -> the row stays working (it
+still counts on its key) and a late order update finishes it.
+Unknown outcome (timeout, 5xx: the row is SUBMITTED_UNKNOWN) -> unknown.py: adopt the one
+matching unclaimed order, else by default leave it UNRESOLVED (never placed again blindly).
 Smart orders: OpenAlgo computes its order from the LIVE net, so a target is only right when no
-other exit of ours on the key is still working (reserved): while one is, the exit goes out as
-a capped `placeorder` instead (a fill landing between our read and OpenAlgo's would otherwise
-make it exit too much or nothing). "Positions Already Matched" -> the position is read again:
-ours gone -> closed externally; else EXIT_FAILED, alerted (never re-sent blindly).
+other exit of ours on the key may still fill: while one may, the exit goes out as a capped
+`placeorder` instead. "Positions Already Matched" -> the position is read again: ours gone ->
+closed externally; else EXIT_FAILED, alerted (never re-sent blindly).
 
-The position read, the cap, the request and placing it under the retry policy (429, 403,
-rejections, semi-auto) are in placement.py, what follows a final order report in
-outcomes.py. An unknown outcome -> adopt the matching
-order, or place again only after the order book showed twice that no such order exists
-(attempt + 1, audited, at most `max_attempts`).
+The executor is a small orchestrator: it owns the tasks, the per-trade once-only guard, and
+the per-key locks; the parts it composes do the rest (exit_parts.ExitParts: what they share;
+placement.ExitPlacement: read, request, send under the retry policy; caps.ExitCaps: the cap;
+outcomes.ExitOutcomes: what a report means; unknown.UnknownOutcomes: an unknown outcome).
 Concurrency: every decision runs in its own task; per symbol/exchange/product a lock covers
 "read position -> place -> acknowledged" so concurrent exits never over-count the net, and a
 smart-order exit holds it until the order is final (OpenAlgo computes against the live net).
 Latency: on an exit's first attempt the position read starts alongside the intent commit (they
 are independent; the order still waits for both). The prefetched net is used only if nothing
 touched that key since it started (a per-key generation, bumped on every placement,
-acknowledgement, reservation change and lock release) and the lock was free; else it is read
-again under the lock as before.
+acknowledgement, ledger change on the key and lock release) and the lock was free; else it is
+read again under the lock as before.
 """
 
 from __future__ import annotations
@@ -38,19 +42,21 @@ import logging
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
+from tradeguard.app.caps import ExitCaps
+from tradeguard.app.exit_parts import ExitParts, trade_key
 from tradeguard.app.failpoints import Failpoints
 from tradeguard.app.metrics import ExitMetrics
-from tradeguard.app.outcomes import exit_tag, trade_last_price
-from tradeguard.app.placement import AGAIN, MATCHED, UNRESOLVED, ExitPlacement, Key, Waits
+from tradeguard.app.outcomes import ExitOutcomes, exit_tag, trade_last_price
+from tradeguard.app.placement import AGAIN, MATCHED, UNRESOLVED, ExitPlacement, Waits, exit_request
 from tradeguard.app.ports import AlertSink, BrokerGateway, Clock, Store
 from tradeguard.app.resolve import ExecutorPolicy, OrderTracker
 from tradeguard.app.session import BrokerSession, SessionGateway
-from tradeguard.app.snapshots import ExitInfo, Snapshots, audit
-from tradeguard.core.broker import (
-    OrderReport,
-)
+from tradeguard.app.snapshots import Snapshots, audit
+from tradeguard.app.unknown import UnknownOutcomes
+from tradeguard.core.broker import OrderReport
 from tradeguard.core.decisions import Decisions, ExitDecision
 from tradeguard.core.engine import EngineError, RiskEngine
+from tradeguard.core.exit_order import ExitOrder, Key
 from tradeguard.core.model import TradeState
 from tradeguard.core.strategy import ExitOrderMode
 from tradeguard.core.trade import Trade
@@ -60,7 +66,7 @@ log = logging.getLogger(__name__)
 Prefetch = tuple[int, "asyncio.Task[int | None]"]  # (key generation at start, the net read)
 
 
-class ExitExecutor(ExitPlacement):
+class ExitExecutor:
     """Runs exits as tasks; see the module docstring for the rules."""
 
     def __init__(
@@ -75,36 +81,72 @@ class ExitExecutor(ExitPlacement):
         policy: ExecutorPolicy | None = None,
         metrics: ExitMetrics | None = None,
     ) -> None:
-        self.engine = engine
-        self.store = store
-        self.clock = clock
-        self.alerts = alerts
-        self.snapshots = snapshots
-        self.policy = policy or ExecutorPolicy()
-        self.metrics = metrics or ExitMetrics()
-        self.session = BrokerSession(
-            broker, clock, alerts, store, down_interval=self.policy.session_interval
+        policy = policy or ExecutorPolicy()
+        session = BrokerSession(broker, clock, alerts, store, down_interval=policy.session_interval)
+        gateway: BrokerGateway = SessionGateway(broker, session)  # sees every 403
+        self._early = Decisions()
+        self.parts = ExitParts(
+            engine=engine,
+            broker=gateway,
+            store=store,
+            clock=clock,
+            alerts=alerts,
+            snapshots=snapshots,
+            policy=policy,
+            metrics=metrics or ExitMetrics(),
+            tracker=OrderTracker(gateway, clock, policy),
+            session=session,
+            dispatch=self._early.extend,
+            touch=self._touch,
         )
-        self.broker: BrokerGateway = SessionGateway(broker, self.session)  # sees every 403
-        self.tracker = OrderTracker(self.broker, clock, self.policy)
-        self._inflight: dict[str, int] = {}
+        self.outcomes = ExitOutcomes(self.parts)
+        self.placement = ExitPlacement(self.parts, self.outcomes)
+        self.caps = ExitCaps(self.parts, self.outcomes, self.placement)
+        self.unknown = UnknownOutcomes(self.parts, self.outcomes)
+        self._inflight: dict[str, int] = {}  # trade id -> quantity: the once-only guard
         self._tasks: set[asyncio.Task[None]] = set()
         self._locks: dict[Key, asyncio.Lock] = {}
-        self._reserved: dict[Key, int] = {}  # signed quantity of our exits still working
-        self._working: dict[Key, int] = {}  # how many of them (reservations can cancel out)
         self._generation: dict[Key, int] = {}  # bumped whenever an exit on the key changes
-        self._waiting: dict[str, str] = {}  # order id -> trade id, left for late updates
-        # order id -> (trade id, key, reserved, working) of those still counted as working
-        self._held: dict[str, tuple[str, Key, int, int]] = {}
-        self.failpoints = Failpoints()
-        self._early = Decisions()
-        self._dispatch: Callable[[Decisions], None] = self._early.extend
-        self._closed: Callable[[Trade], None] = lambda trade: None
+
+    # -- what others read -----------------------------------------------------------------
+
+    @property
+    def broker(self) -> BrokerGateway:
+        return self.parts.broker
+
+    @property
+    def session(self) -> BrokerSession:
+        return self.parts.session
+
+    @property
+    def session_down(self) -> bool:
+        """The broker session is down (a 403 seen, no successful ping or placement since)."""
+        return self.parts.session.down
+
+    @property
+    def metrics(self) -> ExitMetrics:
+        return self.parts.metrics
+
+    @property
+    def policy(self) -> ExecutorPolicy:
+        return self.parts.policy
+
+    @property
+    def tracker(self) -> OrderTracker:
+        return self.parts.tracker
+
+    @property
+    def failpoints(self) -> Failpoints:
+        return self.parts.failpoints
+
+    @failpoints.setter
+    def failpoints(self, value: Failpoints) -> None:
+        self.parts.failpoints = value
 
     def bind(self, dispatch: Callable[[Decisions], None], closed: Callable[[Trade], None]) -> None:
         """Where follow-up decisions (a close can fire a strategy rule) and closed trades go.
         Decisions made before binding are handed over now."""
-        self._dispatch, self._closed = dispatch, closed
+        self.parts.dispatch, self.parts.closed = dispatch, closed
         if self._early:
             early, self._early = self._early, Decisions()
             dispatch(early)
@@ -123,17 +165,26 @@ class ExitExecutor(ExitPlacement):
 
     def track(self, trade_id: str, order_id: str) -> None:
         """Keep resolving an exit order that is already working (recovery, reconciliation)."""
-        self._spawn(self._guarded(trade_id, 0, self._resume(trade_id, order_id)))
+        self._spawn(self._guarded(trade_id, 0, self.outcomes.resume(trade_id, order_id)))
 
     def on_order_update(self, report: OrderReport) -> None:
-        """An order update pushed by the feed. Finishes exits whose resolver timed out."""
-        self.tracker.push(report)
-        trade_id = self._waiting.get(report.order_id)
-        if report.status.is_final:
-            self._release_order(report.order_id)
-        if trade_id is not None and report.status.is_final and trade_id not in self._inflight:
-            del self._waiting[report.order_id]
-            self._spawn(self._guarded(trade_id, 0, self._finish_late(trade_id, report)))
+        """An order update pushed by the feed: into the tracker and the ledger row of the
+        order (if it is one of ours). A final one finishes an exit nobody waits for any more."""
+        p = self.parts
+        p.tracker.push(report)
+        order = p.ledger.by_order(report.order_id)
+        if order is None:
+            return
+        self.outcomes.note_report(order, report)
+        trade_id = order.trade_id
+        if not report.status.is_final or trade_id in self._inflight:
+            return
+        try:
+            trade = p.engine.trade(trade_id)
+        except EngineError:
+            return
+        if trade.state is TradeState.EXITING and p.ledger.latest(trade_id) is order:
+            self._spawn(self._guarded(trade_id, 0, self.outcomes.finish_late(trade_id, report)))
 
     def in_flight(self) -> set[str]:
         return set(self._inflight)
@@ -148,7 +199,7 @@ class ExitExecutor(ExitPlacement):
         if self._tasks:
             _done, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
             await cancel_all(pending)
-        await self.session.close()
+        await self.parts.session.close()
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
@@ -159,11 +210,12 @@ class ExitExecutor(ExitPlacement):
         await self._guarded(decision.trade_id, decision.quantity, self._run(decision, received_at))
 
     async def _guarded(self, trade_id: str, quantity: int, work: Coroutine[Any, Any, None]) -> None:
+        p = self.parts
         if trade_id in self._inflight:
             work.close()
             log.warning("exit of %s (%d) already running; duplicate ignored", trade_id, quantity)
-            await self._commit(
-                [audit(self.clock.now(), "exit_duplicate_ignored", trade_id, quantity=quantity)]
+            await p.commit(
+                [audit(p.clock.now(), "exit_duplicate_ignored", trade_id, quantity=quantity)]
             )
             return
         self._inflight[trade_id] = quantity
@@ -173,7 +225,7 @@ class ExitExecutor(ExitPlacement):
             raise
         except Exception as error:
             log.exception("exit of %s crashed", trade_id)
-            self.alerts.alert(
+            p.alerts.alert(
                 "critical",
                 f"exit of {trade_id} crashed ({error!r}); left EXITING for reconciliation",
                 trade_id=trade_id,
@@ -184,67 +236,86 @@ class ExitExecutor(ExitPlacement):
     # -- the exit -------------------------------------------------------------------------
 
     async def _run(self, decision: ExitDecision, received_at: int | None) -> None:
+        p = self.parts
         try:
-            trade = self.engine.trade(decision.trade_id)
+            trade = p.engine.trade(decision.trade_id)
         except EngineError:
             return  # closed meanwhile
         if trade.state is not TradeState.EXITING:
             log.warning("exit of %s skipped: trade is %s", trade.trade_id, trade.state)
             return
-        info = self.snapshots.exit_info(trade.trade_id)
+        await self.unknown.give_up_unresolved(trade)
         first = True
         while True:
-            info.begin(decision, self.clock.now())
-            self.failpoints.hit("before_intent")
-            prefetch = self._prefetch(_key(trade)) if first else None
+            order = self._intent(trade, decision)
+            p.failpoints.hit("before_intent")
+            prefetch = self._prefetch(order.key) if first else None
             first = False
             try:
                 if prefetch is not None:
                     await asyncio.sleep(0)  # the read goes on the wire before the commit starts
-                await self._commit_intent(trade, info, decision)
-                self.failpoints.hit("after_intent")
-                outcome = await self._place(trade, info, decision, received_at, prefetch)
+                await self._commit_intent(trade, order)
+                p.failpoints.hit("after_intent")
+                outcome = await self._place(trade, order, received_at, prefetch)
             finally:
                 if prefetch is not None:
                     _discard(prefetch[1])
-            if outcome != UNRESOLVED:
+            if outcome != UNRESOLVED or not await self.unknown.settle(trade, order):
                 return
-            order, absent = await self._resolve_unknown(trade, info)
-            if order is not None:
-                await self._adopted(trade, info, order)
-                return
-            if not absent:
-                await self._leave_unresolved(trade, info)
-                return
-            if info.attempt >= self.policy.max_attempts:
-                await self._fail(trade, info, f"not placed after {info.attempt} attempts")
-                return
-            await self._commit(
-                [audit(self.clock.now(), "exit_retry", trade.trade_id, attempt=info.attempt + 1)]
-            )
             received_at = None
 
-    async def _commit_intent(self, trade: Trade, info: ExitInfo, decision: ExitDecision) -> None:
-        now = self.clock.now()
-        ok = await self._commit(
+    def _intent(self, trade: Trade, decision: ExitDecision) -> ExitOrder:
+        """A new ledger row for the trade's next exit order (not yet committed)."""
+        p = self.parts
+        ledger = p.ledger
+        last = ledger.latest(trade.trade_id)
+        reason = decision.reason.value
+        order = ExitOrder(
+            exit_id=ledger.next_id(trade.trade_id),
+            trade_id=trade.trade_id,
+            account=trade.account,
+            key=trade_key(trade),
+            side=trade.side.exit_action,
+            quantity=trade.quantity,
+            tag=exit_tag(trade.strategy_id, reason, trade.trade_id),
+            intent_at=p.clock.now(),
+            attempt=(last.attempt if last is not None else 0) + 1,
+            reason=reason,
+            trigger=decision.trigger,
+            tick_price=decision.price,
+            tick_time=decision.at,
+        )
+        p.snapshots.note(trade.trade_id, None)
+        return ledger.add(order)
+
+    def claimed_order_ids(self) -> set[str]:
+        """Order ids never to adopt (see UnknownOutcomes)."""
+        return self.unknown.claimed_order_ids()
+
+    async def _commit_intent(self, trade: Trade, order: ExitOrder) -> None:
+        p = self.parts
+        now = p.clock.now()
+        ok = await p.commit(
             [
-                self.snapshots.trade_record(trade, now),
+                p.snapshots.trade_record(trade, now),
+                p.snapshots.exit_record(order, now),
                 audit(
                     now,
                     "exit_intent",
                     trade.trade_id,
-                    reason=decision.reason.value,
-                    trigger=decision.trigger,
-                    tick_price=decision.price,
-                    tick_time=decision.at,
+                    reason=order.reason,
+                    trigger=order.trigger,
+                    tick_price=order.tick_price,
+                    tick_time=order.tick_time,
                     quantity=trade.quantity,
-                    attempt=info.attempt,
+                    attempt=order.attempt,
+                    exit_id=order.exit_id,
                 ),
             ]
         )
         if not ok:
             log.error("exit intent of %s NOT stored (unjournaled); exiting anyway", trade)
-            self.alerts.alert(
+            p.alerts.alert(
                 "critical",
                 f"exit intent of {trade.trade_id} unjournaled (neither the database nor the "
                 "journal took it): exit sent anyway, resolved from the broker's books if we "
@@ -258,7 +329,7 @@ class ExitExecutor(ExitPlacement):
         lock = self._locks.get(key)
         if lock is not None and lock.locked():
             return None
-        return self._generation.get(key, 0), asyncio.create_task(self._net(key))
+        return self._generation.get(key, 0), asyncio.create_task(self.placement.net(key))
 
     def _touch(self, key: Key) -> None:
         self._generation[key] = self._generation.get(key, 0) + 1
@@ -266,16 +337,15 @@ class ExitExecutor(ExitPlacement):
     async def _place(
         self,
         trade: Trade,
-        info: ExitInfo,
-        decision: ExitDecision,
+        order: ExitOrder,
         received_at: int | None,
         prefetch: Prefetch | None = None,
     ) -> str:
         """Cap, place and resolve. Returns "done" or UNRESOLVED (unknown outcome)."""
-        key = _key(trade)
+        p = self.parts
+        key = order.key
         smart_mode = (
-            self.engine.strategy(trade.strategy_id).config.exit_order_mode
-            is ExitOrderMode.SMARTORDER
+            p.engine.strategy(trade.strategy_id).config.exit_order_mode is ExitOrderMode.SMARTORDER
         )
         lock = self._locks.setdefault(key, asyncio.Lock())
         contended = lock.locked()
@@ -292,95 +362,58 @@ class ExitExecutor(ExitPlacement):
                 net = await prefetch[1]  # nothing touched the key since the read started
             while True:  # again after every wait: the position may have changed meanwhile
                 if net is None:
-                    net = await self._read_position(trade, info, key, waits)
+                    net = await self.placement.read_position(trade, order, key, waits)
                     if net is None:
                         return "done"  # unreadable within the bounds: failed, never uncapped
-                quantity = await self._cap(trade, net, key)
+                quantity, net = await self.caps.cap(trade, order, net, key, waits)
                 if quantity == 0:
                     return "done"
-                smart = smart_mode and not self._working.get(key, 0)
+                others = any(o is not order for o in p.ledger.live_on_key(key))
+                smart = smart_mode and not others
                 if smart_mode and not smart:
                     log.info("exit of %s as placeorder: another exit on its key works", trade)
-                tag = exit_tag(trade.strategy_id, info.reason or "EXIT", trade.trade_id)
-                request = self._request(trade, net, quantity, tag, smart)
-                order_id = await self._send(trade, info, request, received_at, waits)
+                request = exit_request(trade, net, quantity, order.tag, smart)
+                order_id = await self.placement.send(trade, order, request, received_at, waits)
                 received_at = None
                 self._touch(key)
                 if order_id != AGAIN:
                     break
                 net = None
             if order_id == MATCHED:
-                await self._matched(trade, info, key, waits)
+                await self.caps.matched(trade, order, key, waits)
                 return "done"
             if order_id is None or order_id == UNRESOLVED:
                 return UNRESOLVED if order_id == UNRESOLVED else "done"
-            acked = self.clock.now()
-            info.order_id = order_id
-            mode = "smartorder" if smart else "placeorder"
-            await self._commit(
-                [
-                    self.snapshots.trade_record(trade, acked),
-                    audit(
-                        acked, "exit_sent", trade.trade_id, order_id=order_id, tag=tag, mode=mode
-                    ),
-                ]
-            )
-            reserved = 0 if self.tracker.final(order_id) else -trade.sign * quantity
-            working = 1 if reserved else 0
-            self._reserved[key] = self._reserved.get(key, 0) + reserved
-            self._working[key] = self._working.get(key, 0) + working
-            self._touch(key)
+            acked = await self._acknowledged(trade, order, order_id, smart)
             if not smart:
                 lock.release()
                 held = False
-            try:
-                await self._await_outcome(trade, info, order_id, tag, acked)
-            finally:
-                self._outcome_done(trade.trade_id, order_id, key, reserved, working)
+            await self.outcomes.await_outcome(trade, order, acked)
             return "done"
         finally:
             self._touch(key)
             if held:
                 lock.release()
 
-    def _outcome_done(
-        self, trade_id: str, order_id: str, key: Key, reserved: int, working: int
-    ) -> None:
-        """The exit's wait for its order is over. If the resolver gave up, the order may still
-        fill: it stays reserved (counted as gone from the position) until its final report,
-        or until the trade is closed or failed by another path."""
-        if reserved and self._waiting.get(order_id) == trade_id:
-            self._held[order_id] = (trade_id, key, reserved, working)
-        else:
-            self._unreserve(key, reserved, working)
-
-    def _unreserve(self, key: Key, reserved: int, working: int) -> None:
-        self._reserved[key] -= reserved
-        self._working[key] -= working
-        self._touch(key)
-
-    def _release_order(self, order_id: str) -> None:
-        """An exit order left working is final: it no longer counts against the position."""
-        held = self._held.pop(order_id, None)
-        if held is not None:
-            _trade_id, key, reserved, working = held
-            self._unreserve(key, reserved, working)
-
-    def _release_trade(self, trade_id: str) -> None:
-        for order_id in [o for o, held in self._held.items() if held[0] == trade_id]:
-            self._release_order(order_id)
-
-    async def commit_closed(self, trade: Trade, action: str, **detail: object) -> None:
-        self._release_trade(trade.trade_id)  # however it closed (late fill, reconciliation)
-        await super().commit_closed(trade, action, **detail)
-
-    async def _fail(self, trade: Trade, info: ExitInfo, message: str) -> None:
-        self._release_trade(trade.trade_id)
-        await super()._fail(trade, info, message)
-
-
-def _key(trade: Trade) -> Key:
-    return trade.instrument.symbol, trade.instrument.exchange, trade.product.value
+    async def _acknowledged(
+        self, trade: Trade, order: ExitOrder, order_id: str, smart: bool
+    ) -> int:
+        """The broker took the order: its id into the ledger row, committed (WORKING)."""
+        p = self.parts
+        acked = p.clock.now()
+        p.ledger.bind(order, order_id)
+        order.acknowledged(order_id, acked)
+        known = p.tracker.final(order_id)  # its update may have come before the reply
+        if known is not None:
+            self.outcomes.note_report(order, known)
+        mode = "smartorder" if smart else "placeorder"
+        await p.commit_exit(
+            trade,
+            order,
+            audit(acked, "exit_sent", trade.trade_id, order_id=order_id, tag=order.tag, mode=mode),
+        )
+        self._touch(order.key)
+        return acked
 
 
 def _discard(task: asyncio.Task[Any]) -> None:

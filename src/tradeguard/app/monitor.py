@@ -92,7 +92,7 @@ class Monitor:
         self.clock_interval = clock_interval
         self.flush_chunk = flush_chunk
         self.reconcile = reconcile
-        self.supervisor = supervisor or Supervisor(clock, executor.alerts, store)
+        self.supervisor = supervisor or Supervisor(clock, executor.parts.alerts, store)
         self.failpoints = failpoints or Failpoints()
         self.reconcile_interval = reconcile_interval  # None or <= 0: only after reconnects
         self.reconciles = 0  # reconciliations completed while running

@@ -1,25 +1,26 @@
-"""App layer: what the executor does once an exit order's fate is known (or cannot be).
+"""App layer: what the exit path does once an exit order's fate is known (or cannot be).
 
-complete -> `engine.close_trade` at the real fill price (order report, else the trade book's
-volume-weighted price, else the last price flagged for review), committed as CLOSED with the
-strategy's new realized P&L; rejected / cancelled -> EXIT_FAILED with the broker's message and
-an alert; not final in time -> left EXITING with its order id, finished by a late order update
-or by reconciliation. `ExitOutcomes` is the executor's base class; it holds no state of its own.
+Every report goes into the exit order's ledger row first (core.exit_order: duplicates and late
+reports change nothing), then: complete -> `engine.close_trade` at the real fill price (order
+report, else the trade book's volume-weighted price, else the last price flagged for review),
+committed as CLOSED with the strategy's new realized P&L; rejected / cancelled -> EXIT_FAILED
+with the broker's message and an alert (a part filled before is taken off the trade first);
+not final in time -> left EXITING with its order working in the ledger (it still counts on its
+key), finished by a late order update or by reconciliation. An outcome that stays unknown ->
+the row is UNRESOLVED, the trade EXIT_FAILED ("exit unresolved"), alerted critical.
+`ExitOutcomes` is composed by the executor (and used by recovery); it keeps no state.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
-from tradeguard.app.metrics import ExitMetrics
-from tradeguard.app.ports import AlertSink, BrokerGateway, Clock, Store
+from tradeguard.app.exit_parts import ExitParts
 from tradeguard.app.records import Record
-from tradeguard.app.resolve import ExecutorPolicy, OrderTracker, claimed_ids
-from tradeguard.app.snapshots import ExitInfo, Snapshots, audit, commit_logged
+from tradeguard.app.snapshots import audit
 from tradeguard.core.broker import BrokerError, OrderReport, OrderStatus
-from tradeguard.core.decisions import Decisions
 from tradeguard.core.engine import EngineError, RiskEngine
+from tradeguard.core.exit_order import ExitOrder, ExitOrderState
 from tradeguard.core.model import TradeState
 from tradeguard.core.trade import Trade
 
@@ -40,75 +41,79 @@ def trade_last_price(engine: RiskEngine, trade: Trade) -> int:
 class ExitOutcomes:
     """Outcome handling shared by the executor's placement, resume and late-update paths."""
 
-    engine: RiskEngine
-    broker: BrokerGateway
-    store: Store
-    clock: Clock
-    alerts: AlertSink
-    snapshots: Snapshots
-    policy: ExecutorPolicy
-    metrics: ExitMetrics
-    tracker: OrderTracker
-    _waiting: dict[str, str]
-    _dispatch: Callable[[Decisions], None]
-    _closed: Callable[[Trade], None]
+    def __init__(self, parts: ExitParts) -> None:
+        self.parts = parts
 
-    async def _await_outcome(
-        self, trade: Trade, info: ExitInfo, order_id: str, tag: str, acked: int
-    ) -> None:
-        report = await self.tracker.wait_final(order_id, tag)
+    async def await_outcome(self, trade: Trade, order: ExitOrder, acked: int) -> None:
+        """Wait for the order's final report (pushed or polled), then apply it."""
+        p = self.parts
+        assert order.order_id is not None
+        report = await p.tracker.wait_final(order.order_id, order.tag)
         if report is None:
-            self._waiting[order_id] = trade.trade_id
-            self.alerts.alert(
+            p.alerts.alert(
                 "warning",
-                f"exit order {order_id} of {trade.trade_id} not final after "
-                f"{self.policy.resolve_timeout:.0f}s; still tracking it",
+                f"exit order {order.order_id} of {trade.trade_id} not final after "
+                f"{p.policy.resolve_timeout:.0f}s; still tracking it",
                 trade_id=trade.trade_id,
             )
             return
         if report.status is OrderStatus.COMPLETE:
-            self.metrics.ack_to_complete.record(self.clock.now() - acked)
-        await self.apply_final(trade, info, report)
+            p.metrics.ack_to_complete.record(p.clock.now() - acked)
+        await self.apply_final(trade, order, report)
 
-    async def apply_final(self, trade: Trade, info: ExitInfo, report: OrderReport) -> None:
+    def note_report(self, order: ExitOrder, report: OrderReport) -> bool:
+        """Put a report of the order into its ledger row; True when the row changed."""
+        changed = order.apply_report(report, self.parts.clock.now())
+        if changed:
+            self.parts.touch(order.key)
+        return changed
+
+    async def apply_final(self, trade: Trade, order: ExitOrder, report: OrderReport) -> None:
         """A final report of the trade's exit order: close it, or mark the exit failed."""
+        p = self.parts
+        if order.order_id is None:
+            p.ledger.bind(order, report.order_id)
+        self.note_report(order, report)
         if report.status is OrderStatus.COMPLETE:
-            await self._filled(trade, info, report)
+            await self._filled(trade, order, report)
             return
         reason = report.rejection_reason or report.status.value
-        filled = report.filled_quantity or 0
-        if 0 < filled < trade.quantity and report.average_price:
-            now = self.clock.now()
-            self._dispatch(
-                self.engine.reduce_quantity(
-                    trade.trade_id, trade.quantity - filled, report.average_price, now
-                )
+        filled = order.filled
+        if 0 < filled < trade.quantity:
+            now = p.clock.now()
+            price = order.average_price
+            p.dispatch(
+                p.engine.reduce_quantity(trade.trade_id, trade.quantity - filled, price, now)
             )
-        await self._fail(trade, info, f"exit order {report.order_id} {report.status}: {reason}")
+        await self.fail(trade, order, f"exit order {report.order_id} {report.status}: {reason}")
 
-    async def _filled(self, trade: Trade, info: ExitInfo, report: OrderReport) -> None:
-        price = report.average_price or await self._fill_price(report.order_id)
+    async def _filled(self, trade: Trade, order: ExitOrder, report: OrderReport) -> None:
+        p = self.parts
+        price = report.average_price or order.average_price
+        if price is None:
+            price = await self._fill_price(report.order_id)
         review = False
         if price is None:
-            price, review = trade_last_price(self.engine, trade), True
+            price, review = trade_last_price(p.engine, trade), True
         if report.action.upper() != trade.side.exit_action or report.quantity != trade.quantity:
             review = True
-            self.alerts.alert(
+            p.alerts.alert(
                 "critical",
                 f"exit order {report.order_id} of {trade.trade_id} was {report.action} "
                 f"{report.quantity}, expected {trade.side.exit_action} {trade.quantity}",
                 trade_id=trade.trade_id,
             )
-        now = self.clock.now()
-        decisions = self.engine.close_trade(trade.trade_id, price, now)
-        info.order_id = report.order_id
-        await self.commit_closed(trade, "exit_filled", order_id=report.order_id, review=review)
-        self._dispatch(decisions)
+        now = p.clock.now()
+        decisions = p.engine.close_trade(trade.trade_id, price, now)
+        await self.commit_closed(
+            trade, "exit_filled", order=order, order_id=report.order_id, review=review
+        )
+        p.dispatch(decisions)
 
     async def _fill_price(self, order_id: str) -> int | None:
         """Volume-weighted price of the order's fills from the trade book."""
         try:
-            fills = [f for f in await self.broker.trade_book() if f.order_id == order_id]
+            fills = [f for f in await self.parts.broker.trade_book() if f.order_id == order_id]
         except BrokerError:
             return None
         quantity = sum(f.quantity for f in fills)
@@ -116,11 +121,20 @@ class ExitOutcomes:
             return None
         return round(sum(f.average_price * f.quantity for f in fills) / quantity)
 
-    async def commit_closed(self, trade: Trade, action: str, **detail: object) -> None:
-        now = self.clock.now()
+    async def commit_closed(
+        self, trade: Trade, action: str, *, order: ExitOrder | None = None, **detail: object
+    ) -> None:
+        """The trade is closed (filled, or gone at the broker): its row, its strategy's, its
+        exit order's (when one is concerned) and an audit entry, in one transaction."""
+        p = self.parts
+        now = p.clock.now()
         records: list[Record] = [
-            self.snapshots.trade_record(trade, now),
-            self.snapshots.strategy_record(self.engine.strategy(trade.strategy_id), now),
+            p.snapshots.trade_record(trade, now),
+            p.snapshots.strategy_record(p.engine.strategy(trade.strategy_id), now),
+        ]
+        if order is not None:
+            records.append(p.snapshots.exit_record(order, now))
+        records.append(
             audit(
                 now,
                 action,
@@ -129,86 +143,102 @@ class ExitOutcomes:
                 exit_price=trade.exit_price,
                 realized_pnl=trade.realized_pnl,
                 **detail,
-            ),
-        ]
-        self.snapshots.forget(trade.trade_id)
-        self._closed(trade)
-        await self._commit(records)
+            )
+        )
+        p.snapshots.forget(trade.trade_id)
+        p.closed(trade)
+        await p.commit(records)
 
-    async def _fail(self, trade: Trade, info: ExitInfo, message: str) -> None:
+    async def fail(self, trade: Trade, order: ExitOrder | None, message: str) -> None:
+        """EXIT_FAILED with the message, alerted. `order` still INTENT or SUBMITTED_UNKNOWN
+        here never reached the broker (every caller knows nothing was placed: a rejection at
+        placement, retries or session waits run out, an unreadable position): it is
+        abandoned. A sent one keeps its state."""
+        p = self.parts
         if trade.state is TradeState.EXITING:
-            self.engine.exit_failed(trade.trade_id)
-        info.message = message
-        now = self.clock.now()
-        await self._commit(
+            p.engine.exit_failed(trade.trade_id)
+        now = p.clock.now()
+        records: list[Record] = []
+        if order is not None:
+            if order.state in (ExitOrderState.INTENT, ExitOrderState.SUBMITTED_UNKNOWN):
+                order.abandon(now, message)
+                p.touch(order.key)
+            else:
+                order.message = message
+            records.append(p.snapshots.exit_record(order, now))
+        else:
+            p.snapshots.note(trade.trade_id, message)
+        await p.commit(
             [
-                self.snapshots.trade_record(trade, now),
+                p.snapshots.trade_record(trade, now),
+                *records,
                 audit(now, "exit_failed", trade.trade_id, message=message),
             ]
         )
-        self.alerts.alert(
+        p.alerts.alert(
             "error", f"exit of {trade.trade_id} FAILED: {message}", trade_id=trade.trade_id
         )
 
-    async def _not_placed(self, trade: Trade, info: ExitInfo, message: str) -> None:
-        self.alerts.alert(
+    async def not_placed(self, trade: Trade, order: ExitOrder, message: str) -> None:
+        self.parts.alerts.alert(
             "critical",
             f"exit of {trade.trade_id} NOT PLACED (semi-auto or no-op?): {message}",
             trade_id=trade.trade_id,
         )
-        await self._fail(trade, info, f"not placed: {message}")
+        await self.fail(trade, order, f"not placed: {message}")
 
-    async def _adopted(self, trade: Trade, info: ExitInfo, order: OrderReport) -> None:
-        now = self.clock.now()
-        await self._commit(
-            [
-                self.snapshots.trade_record(trade, now),
-                audit(now, "exit_adopted", trade.trade_id, order_id=order.order_id),
-            ]
+    async def adopted(self, trade: Trade, order: ExitOrder, report: OrderReport) -> None:
+        """The order book shows the one order our unknown outcome placed: it is ours."""
+        p = self.parts
+        now = p.clock.now()
+        p.ledger.bind(order, report.order_id)
+        order.acknowledged(report.order_id, now)
+        self.note_report(order, report)
+        await p.commit_exit(
+            trade, order, audit(now, "exit_adopted", trade.trade_id, order_id=report.order_id)
         )
-        tag = exit_tag(trade.strategy_id, info.reason or "EXIT", trade.trade_id)
-        await self._await_outcome(trade, info, order.order_id, tag, now)
+        await self.await_outcome(trade, order, now)
 
-    async def _leave_unresolved(self, trade: Trade, info: ExitInfo) -> None:
-        message = "exit outcome unknown and the order book unreadable; reconciliation will settle"
-        info.message = message
-        self.alerts.alert("critical", f"{trade.trade_id}: {message}", trade_id=trade.trade_id)
-        now = self.clock.now()
-        await self._commit(
-            [self.snapshots.trade_record(trade, now), audit(now, "exit_unresolved", trade.trade_id)]
+    async def unresolved(self, trade: Trade, order: ExitOrder, message: str) -> None:
+        """The outcome stays unknown: never guessed, never placed again (unless the policy
+        says so, see ExecutorPolicy): the row is UNRESOLVED (it still counts on its key and
+        an order report or a reconciliation can still settle it), the trade EXIT_FAILED, so
+        it fires nothing more until a person retries it; alerted critical."""
+        p = self.parts
+        now = p.clock.now()
+        if order.state is not ExitOrderState.UNRESOLVED:
+            order.unresolved(now, message)
+        order.message = message
+        if trade.state is TradeState.EXITING:
+            p.engine.exit_failed(trade.trade_id)
+        p.alerts.alert(
+            "critical", f"exit of {trade.trade_id} UNRESOLVED: {message}", trade_id=trade.trade_id
+        )
+        await p.commit_exit(
+            trade, order, audit(now, "exit_unresolved", trade.trade_id, message=message)
         )
 
-    async def _commit(self, records: list[Record]) -> bool:
-        return await commit_logged(self.store, records)
+    async def resume(self, trade_id: str, order_id: str) -> None:
+        """Keep resolving an exit order that is already working (recovery, reconciliation)."""
+        p = self.parts
+        trade = p.engine.trade(trade_id)
+        order = p.ledger.by_order(order_id)
+        if order is None:
+            order = p.ledger.latest(trade_id)
+            if order is None or order.order_id not in (None, order_id):
+                log.error("no ledger row for exit order %s of %s", order_id, trade_id)
+                return
+            p.ledger.bind(order, order_id)
+            order.acknowledged(order_id, p.clock.now())
+        await self.await_outcome(trade, order, p.clock.now())
 
-    # -- unknown outcomes -----------------------------------------------------------------
-
-    async def _resolve_unknown(
-        self, trade: Trade, info: ExitInfo
-    ) -> tuple[OrderReport | None, bool]:
-        claimed = claimed_ids(
-            [i.order_id for i in self.snapshots.exits.values()],
-            [t.entry_order_id for t in self.engine.trades()],
-        )
-        snapshot = self.snapshots.reconcile_snapshot(trade)
-        order, absent = await self.tracker.find_placed(
-            snapshot, trade.quantity, info.intent_at, claimed
-        )
-        if order is not None:
-            info.order_id = order.order_id  # claimed at once: no await since the search
-        return order, absent
-
-    async def _resume(self, trade_id: str, order_id: str) -> None:
-        trade = self.engine.trade(trade_id)
-        info = self.snapshots.exit_info(trade_id)
-        info.order_id = order_id
-        tag = exit_tag(trade.strategy_id, info.reason or "EXIT", trade_id)
-        await self._await_outcome(trade, info, order_id, tag, self.clock.now())
-
-    async def _finish_late(self, trade_id: str, report: OrderReport) -> None:
+    async def finish_late(self, trade_id: str, report: OrderReport) -> None:
+        """A final report that came after the executor stopped waiting for it."""
+        p = self.parts
+        order = p.ledger.by_order(report.order_id)
         try:
-            trade = self.engine.trade(trade_id)
+            trade = p.engine.trade(trade_id)
         except EngineError:
             return
-        if trade.state is TradeState.EXITING:
-            await self.apply_final(trade, self.snapshots.exit_info(trade_id), report)
+        if order is not None and trade.state is TradeState.EXITING:
+            await self.apply_final(trade, order, report)

@@ -144,12 +144,56 @@ class TradeProgress:
         )
 
 
-Record = TradeRecord | TradeProgress | StrategyRecord | AuditRecord | AccountRecord | UserRecord
+@dataclass(slots=True)
+class ExitOrderRecord:
+    """One row of the exit-order ledger (core.exit_order.ExitOrder): a full, idempotent
+    snapshot keyed by `exit_id`. An intent is a row with no order id, written before the order
+    goes out. Treat it as immutable, like TradeRecord."""
+
+    exit_id: str
+    trade_id: str
+    account: str
+    symbol: str
+    exchange: str
+    product: str
+    side: str  # the order's action, BUY / SELL
+    quantity: int
+    tag: str
+    state: str  # core.exit_order.ExitOrderState
+    intent_at: int
+    attempt: int = 1
+    reason: str | None = None
+    trigger: int | None = None
+    tick_price: int | None = None
+    tick_time: int | None = None
+    order_id: str | None = None
+    filled: int = 0
+    average_price: int | None = None
+    submitted_at: int | None = None
+    acked_at: int | None = None
+    final_at: int | None = None
+    message: str | None = None
+    updated_at: int = 0
+
+
+Record = (
+    TradeRecord
+    | TradeProgress
+    | StrategyRecord
+    | AuditRecord
+    | AccountRecord
+    | UserRecord
+    | ExitOrderRecord
+)
 
 
 @dataclass(frozen=True, slots=True)
 class LoadedState:
-    """What start-up reads: strategies, and trades that are ACTIVE, EXITING or EXIT_FAILED."""
+    """What start-up reads: strategies, trades that are ACTIVE, EXITING or EXIT_FAILED, the
+    exit orders that are not final (any trade), and the order ids of every exit row ever
+    written (none of them may be adopted by another trade)."""
 
     strategies: list[StrategyRecord]
     trades: list[TradeRecord]
+    exit_orders: list[ExitOrderRecord] = field(default_factory=list)
+    claimed_order_ids: frozenset[str] = frozenset()

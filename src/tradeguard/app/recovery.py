@@ -1,11 +1,16 @@
 """App layer: the one start path (after a clean stop and after kill -9 alike), and reconciliation.
 
-`Recovery.start()`: load strategies and open trades from the store, rebuild them in the engine
+`Recovery.start()`: load strategies, open trades and the exit-order ledger (the rows that are
+not final, and the order id of every row ever written: claimed, never adopted by another
+trade) from the store, rebuild them in the engine
 (today's realized P&L, baseline, peak and state; a figure from an earlier IST day starts a new
 day; each trade's best price, so trailing levels are never looser than the flushed ones; a trade
 rebuilt exactly as stored is not marked for the next flush), read
 the broker's position book and order book, run `core.reconcile`, apply every correction with
-an audit entry, log one summary line, and return the symbols to subscribe.
+an audit entry, log one summary line, and return the symbols to subscribe. Corrections land in
+the ledger too: an adopted order is bound to the intent's row, a reopened exit's row is
+settled (its report, or abandoned), an ambiguous intent becomes UNRESOLVED (the trade
+EXIT_FAILED, shown as "exit unresolved", alerted critical).
 
 `Recovery.reconcile_now()` is the same reconciliation while running: the monitor runs it after
 every feed reconnect (order updates are not replayed) and every `reconcile_interval` seconds
@@ -33,12 +38,14 @@ from tradeguard.app.snapshots import (
     audit,
     commit_logged,
     config_from_record,
-    exit_info_from_record,
+    exit_from_record,
+    exit_from_trade_record,
     trade_from_record,
 )
 from tradeguard.core.broker import BrokerError, OrderReport, OrderStatus, PositionReport
 from tradeguard.core.decisions import Decisions
 from tradeguard.core.engine import EngineError, RiskEngine
+from tradeguard.core.exit_order import ExitOrder
 from tradeguard.core.model import StrategyState, TradeState
 from tradeguard.core.reconcile import Correction, CorrectionKind, reconcile
 from tradeguard.core.timeutil import ist_day
@@ -52,6 +59,7 @@ _ORDER_KINDS = frozenset(
         CorrectionKind.REOPEN,
         CorrectionKind.ADOPT,
         CorrectionKind.KEEP_TRACKING,
+        CorrectionKind.UNRESOLVED,
     }
 )
 _LABELS = {
@@ -59,6 +67,7 @@ _LABELS = {
     CorrectionKind.REOPEN: "reopened",
     CorrectionKind.ADOPT: "exit order adopted",
     CorrectionKind.KEEP_TRACKING: "exit still working",
+    CorrectionKind.UNRESOLVED: "exit unresolved",
     CorrectionKind.CLOSED_EXTERNALLY: "closed externally",
     CorrectionKind.ADJUST_QUANTITY: "quantity adjusted",
 }
@@ -148,11 +157,23 @@ class Recovery:
         """Strategies, then every open trade, into the engine; returns what they decided."""
         for record in state.strategies:
             self._restore_strategy(record, now)
+        ledger = self.snapshots.ledger
+        ledger.claim(state.claimed_order_ids)
+        open_ids = {t.trade_id for t in state.trades}
+        for exit_record in state.exit_orders:
+            # A row left open by a trade that is closed counts on no key: only its id stays.
+            if exit_record.trade_id in open_ids and ledger.get(exit_record.exit_id) is None:
+                ledger.add(exit_from_record(exit_record))
         pending = Decisions()
         as_stored: list[str] = []
         for trade_record in state.trades:
             trade = trade_from_record(trade_record)
-            self.snapshots.exits[trade.trade_id] = exit_info_from_record(trade_record)
+            if ledger.latest(trade.trade_id) is None:  # a row from before the ledger
+                legacy = exit_from_trade_record(trade_record)
+                if legacy is not None and not (
+                    legacy.order_id and ledger.by_order(legacy.order_id)
+                ):
+                    ledger.add(legacy)
             self.snapshots.mark_stored(trade)
             pending.extend(self.engine.add_trade(trade, now, evaluate_strategy=False))
             if _as_stored(trade, trade_record):
@@ -207,7 +228,8 @@ class Recovery:
             for t in trades
         ]
         now = self.clock.now()
-        corrections = reconcile(snapshots, positions, orders, now)
+        claimed = self.executor.claimed_order_ids()
+        corrections = reconcile(snapshots, positions, orders, now, claimed)
         if orders_only:
             corrections = [c for c in corrections if c.kind in _ORDER_KINDS]
         applied: list[Correction] = []
@@ -266,39 +288,61 @@ class Recovery:
         self, correction: Correction, orders: list[OrderReport], decisions: Decisions
     ) -> None:
         trade = self.engine.trade(correction.trade_id)
-        info = self.snapshots.exit_info(trade.trade_id)
         now = self.clock.now()
         kind = correction.kind
+        order = self.snapshots.ledger.latest(trade.trade_id)
+        outcomes = self.executor.outcomes
         log.info("reconcile: %s", correction.summary)
         if kind is CorrectionKind.ADOPT:
-            info.order_id = correction.order_id
+            assert correction.order_id is not None
+            assert order is not None
+            self.snapshots.ledger.bind(order, correction.order_id)
+            order.acknowledged(correction.order_id, now)
         elif kind is CorrectionKind.CLOSE:
             await self._close(trade.trade_id, correction, orders, decisions)
             return
         elif kind is CorrectionKind.KEEP_TRACKING:
             assert correction.order_id is not None
             self.executor.track(trade.trade_id, correction.order_id)
+        elif kind is CorrectionKind.UNRESOLVED:
+            assert order is not None
+            await outcomes.unresolved(trade, order, correction.summary)
+            return
         elif kind is CorrectionKind.REOPEN:
             if correction.quantity:  # partly filled before it was cancelled
                 keep = trade.quantity - correction.quantity
                 decisions.extend(self.engine.reduce_quantity(trade.trade_id, keep, None, now))
-            info.order_id, info.intent_at, info.message = None, None, correction.summary
+            if order is not None:
+                self._settle_reopened(order, correction, orders, now)
+            self.snapshots.note(trade.trade_id, correction.summary)
             decisions.extend(self.engine.exit_abandoned(trade.trade_id, now))
         elif kind is CorrectionKind.ADJUST_QUANTITY:
             assert correction.quantity is not None
-            info.message = correction.summary
+            self.snapshots.note(trade.trade_id, correction.summary)
             decisions.extend(
                 self.engine.reduce_quantity(trade.trade_id, correction.quantity, None, now)
             )
         elif kind is CorrectionKind.CLOSED_EXTERNALLY:
-            info.message = correction.summary
+            self.snapshots.note(trade.trade_id, correction.summary)
             price = trade_last_price(self.engine, trade)
             decisions.extend(self.engine.close_trade(trade.trade_id, price, now, external=True))
-            await self.executor.commit_closed(
+            await outcomes.commit_closed(
                 trade, "reconcile_closed_externally", summary=correction.summary
             )
             return
-        await self._commit_trade(trade.trade_id, correction, now)
+        await self._commit_trade(trade.trade_id, correction, now, order)
+
+    def _settle_reopened(
+        self, order: ExitOrder, correction: Correction, orders: list[OrderReport], now: int
+    ) -> None:
+        """The exit order of a reopened trade is over: its final report, or never placed."""
+        if order.is_final:
+            return
+        report = next((o for o in orders if o.order_id == order.order_id), None)
+        if report is not None and report.status.is_final:
+            order.apply_report(report, now)
+        if order.live:
+            order.abandon(now, correction.summary)
 
     async def _close(
         self,
@@ -308,10 +352,13 @@ class Recovery:
         decisions: Decisions,
     ) -> None:
         trade = self.engine.trade(trade_id)
-        info = self.snapshots.exit_info(trade_id)
-        info.order_id = correction.order_id
         report = next((o for o in orders if o.order_id == correction.order_id), None)
         if trade.state is TradeState.ACTIVE or report is None:
+            return
+        ledger = self.snapshots.ledger
+        order = ledger.by_order(report.order_id) or ledger.latest(trade_id)
+        if order is None or order.order_id not in (None, report.order_id):
+            log.error("reconcile: no ledger row for exit order %s of %s", report.order_id, trade_id)
             return
         filled = correction.quantity or trade.quantity
         if filled < trade.quantity:
@@ -328,13 +375,17 @@ class Recovery:
             filled_quantity=trade.quantity,
             timestamp=report.timestamp,
         )
-        await self.executor.apply_final(trade, info, report)
+        await self.executor.outcomes.apply_final(trade, order, report)
 
-    async def _commit_trade(self, trade_id: str, correction: Correction, now: int) -> None:
+    async def _commit_trade(
+        self, trade_id: str, correction: Correction, now: int, order: ExitOrder | None
+    ) -> None:
         trade = self.engine.trade(trade_id)
+        rows = [] if order is None else [self.snapshots.exit_record(order, now)]
         await self.store.commit(
             [
                 self.snapshots.trade_record(trade, now),
+                *rows,
                 audit(
                     now,
                     f"reconcile_{correction.kind.value.lower()}",

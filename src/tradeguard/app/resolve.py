@@ -2,9 +2,11 @@
 
 `OrderTracker` keeps the latest report per order id from the feed's order-update stream (an
 update may arrive before `place_order` even returns the id) and waits for a final status: it
-races the pushed update against `order_status` polls at a bounded rate. `find_placed` answers
-"did our unknown-outcome placement create an order?" from the order book: a match is adopted;
-only a book that twice, some time apart, shows no such order counts as "not placed".
+races the pushed update against `order_status` polls at a bounded rate; `refresh` reads one
+order's status now. `find_placed` answers "did our unknown-outcome placement create an
+order?" from the order book: exactly one unclaimed match is adopted; several are ambiguous
+(never guessed); a book that shows none on `absent_confirmations` reads is "absent", which
+places again only when the policy says so (`place_again_after_unknown`, default off).
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ import logging
 from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from tradeguard.app.ports import BrokerGateway, Clock
 from tradeguard.core.broker import BrokerError, OrderReport
-from tradeguard.core.reconcile import TradeSnapshot, find_exit_order
+from tradeguard.core.reconcile import TradeSnapshot, exit_candidates
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +43,23 @@ class ExecutorPolicy:
     session_limit: int = 150  # -> 5 minutes of waiting, then EXIT_FAILED
     book_interval: float = 1.0  # between order-book checks of an unknown outcome
     book_checks: int = 5  # order-book reads tried for an unknown outcome
-    absent_confirmations: int = 2  # "no such order" readings needed before placing again
+    absent_confirmations: int = 2  # "no such order" readings that count as absent
+    # After an unknown outcome whose order the book does not show: place again (True), or
+    # (the default) leave the exit unresolved, alert, and wait for the order book, the order
+    # updates or a person. A slow broker (an order that shows up in the book late) or a
+    # skewed clock can make an order that exists look absent: placing again risks a double
+    # exit, which is why it is off unless chosen.
+    place_again_after_unknown: bool = False
     max_attempts: int = 3  # placements per exit (each re-placement is audited)
+
+
+class Search(StrEnum):
+    """What the order book said about an unknown outcome."""
+
+    FOUND = "found"  # exactly one unclaimed matching order
+    ABSENT = "absent"  # no such order on `absent_confirmations` reads
+    AMBIGUOUS = "ambiguous"  # several could be it: never guessed
+    UNREADABLE = "unreadable"  # the book could not be read
 
 
 class OrderTracker:
@@ -104,6 +122,14 @@ class OrderTracker:
                 if not waiters:
                     del self._waiters[order_id]
 
+    async def refresh(self, order_id: str, strategy: str) -> OrderReport | None:
+        """The order's status read now (None when it could not be read); final ones are kept
+        and wake the order's waiters."""
+        report = await self._poll(order_id, strategy)
+        if report is not None:
+            self.push(report)
+        return report
+
     async def _poll(self, order_id: str, strategy: str) -> OrderReport | None:
         try:
             return await self._broker.order_status(order_id, strategy)
@@ -112,14 +138,13 @@ class OrderTracker:
             return None
 
     async def find_placed(
-        self, trade: TradeSnapshot, quantity: int, intent_at: int | None, claimed: set[str]
-    ) -> tuple[OrderReport | None, bool]:
-        """After an unknown outcome: (the matching order, whether absence is confirmed).
-
-        (order, _) -> adopt it. (None, True) -> the book showed no such order on
-        `absent_confirmations` reads: placing again is safe. (None, False) -> the book could
-        not be read: the outcome stays unresolved (reconciliation settles it later).
-        """
+        self,
+        trade: TradeSnapshot,
+        quantity: int,
+        intent_at: int | None,
+        claimed: Collection[str],
+    ) -> tuple[OrderReport | None, Search]:
+        """After an unknown outcome: the matching order (FOUND), or why there is none."""
         policy = self._policy
         absent = 0
         for check in range(policy.book_checks):
@@ -133,15 +158,12 @@ class OrderTracker:
             for report in orders:
                 if report.status.is_final:
                     self.push(report)
-            found = find_exit_order(orders, trade, quantity, intent_at, claimed)
+            found, count = exit_candidates(orders, trade, quantity, intent_at, claimed)
             if found is not None:
-                return found, False
+                return found, Search.FOUND
+            if count:
+                return None, Search.AMBIGUOUS
             absent += 1
             if absent >= policy.absent_confirmations:
-                return None, True
-        return None, False
-
-
-def claimed_ids(exit_ids: Collection[str | None], entry_ids: Collection[str | None]) -> set[str]:
-    """Order ids that belong to some trade already and must never be adopted by another."""
-    return {i for i in (*exit_ids, *entry_ids) if i}
+                return None, Search.ABSENT
+        return None, Search.UNREADABLE

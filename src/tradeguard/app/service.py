@@ -33,6 +33,7 @@ from tradeguard.app.trade_input import (
     protective_stop,
 )
 from tradeguard.app.views import (
+    exit_view,
     history_view,
     name_of,
     owner_of,
@@ -55,7 +56,7 @@ __all__ = ["CreateTrade", "TradeService", "strategy_key"]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$")
 
 
-class TradeService(ServiceOps):
+class TradeService:
     """The one facade over the running monitor, the broker and storage."""
 
     def __init__(
@@ -75,12 +76,40 @@ class TradeService(ServiceOps):
         self.clock = clock
         self.feed = feed
         self.bus = bus or EventBus()
-        self.stale_after = stale_after
         self.entries = TradeEntries(monitor, broker, store, clock)
+        self.ops = ServiceOps(
+            monitor,
+            store,
+            clock,
+            feed,
+            self.bus,
+            stale_after,
+            trade_view=self._trade_view,
+            strategy_view=self._strategy_view,
+        )
+        # Live views and operations (service_ops.py), delegated.
+        self.trade_marks = self.ops.trade_marks
+        self.trade_view_of = self.ops.trade_view_of
+        self.closed_trade_view = self.ops.closed_trade_view
+        self.strategy_marks = self.ops.strategy_marks
+        self.strategy_view_of = self.ops.strategy_view_of
+        self.event_visible_to = self.ops.event_visible_to
+        self.recent_events = self.ops.recent_events
+        self.health = self.ops.health
+        self.metrics = self.ops.metrics
 
     @property
     def engine(self) -> RiskEngine:
         return self.monitor.engine
+
+    @property
+    def stale_after(self) -> float:
+        """Seconds of silence after which a symbol counts as stale (health)."""
+        return self.ops.stale_after
+
+    @stale_after.setter
+    def stale_after(self, seconds: float) -> None:
+        self.ops.stale_after = seconds
 
     # -- strategies -----------------------------------------------------------------------
 
@@ -194,6 +223,7 @@ class TradeService(ServiceOps):
         last = self.engine.last_price(trade.instrument.symbol, trade.instrument.exchange)
         view = trade_view(trade, last)
         view["strategy"] = name_of(trade.strategy_id)
+        view["exit"] = exit_view(self.monitor.snapshots.ledger.latest(trade.trade_id))
         return view
 
     def active_trades(self, account: str, strategy: str | None = None) -> list[dict[str, Any]]:

@@ -1,13 +1,14 @@
 """App layer: the service facade's read side for live views and operations: change marks for
 the dashboard publisher, single views, event visibility, health and metrics.
 
-A mixin of TradeService (app.service): it reads the engine, the store, the feed and the bus
-that TradeService holds; it changes nothing.
+`ServiceOps` is composed by TradeService (app.service), which delegates to it: it reads the
+engine, the store, the feed and the bus it is given, and builds trade and strategy views with
+the facade's view functions; it changes nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from tradeguard.app.events import EventBus
@@ -15,29 +16,41 @@ from tradeguard.app.monitor import Monitor
 from tradeguard.app.ports import Clock, MarketFeed, Store
 from tradeguard.app.views import account_of, history_view, owner_of
 from tradeguard.core.engine import EngineError, RiskEngine
+from tradeguard.core.exit_order import ExitOrderState
 from tradeguard.core.portfolio import StrategyBook
 from tradeguard.core.trade import Trade
 
+ViewOf = Callable[[Trade], dict[str, Any]]
+StrategyViewOf = Callable[[StrategyBook], dict[str, Any]]
+
 
 class ServiceOps:
-    """Live views and operations of the facade (see TradeService for the attributes)."""
+    """Live views and operations of the facade."""
 
-    monitor: Monitor
-    store: Store
-    clock: Clock
-    feed: MarketFeed | None
-    bus: EventBus
-    stale_after: float
+    def __init__(
+        self,
+        monitor: Monitor,
+        store: Store,
+        clock: Clock,
+        feed: MarketFeed | None,
+        bus: EventBus,
+        stale_after: float,
+        *,
+        trade_view: ViewOf,
+        strategy_view: StrategyViewOf,
+    ) -> None:
+        self.monitor = monitor
+        self.store = store
+        self.clock = clock
+        self.feed = feed
+        self.bus = bus
+        self.stale_after = stale_after
+        self._trade_view = trade_view
+        self._strategy_view = strategy_view
 
     @property
     def engine(self) -> RiskEngine:
         return self.monitor.engine
-
-    def _trade_view(self, trade: Trade) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def _strategy_view(self, book: StrategyBook) -> dict[str, Any]:
-        raise NotImplementedError
 
     # -- live views (dashboard pushes) -----------------------------------------------------
 
@@ -152,6 +165,13 @@ class ServiceOps:
         refused = self.store.refused_view()
         if refused["count"]:
             degraded.append("refused_records")
+        unresolved = sorted(
+            o.trade_id
+            for o in self.monitor.snapshots.ledger
+            if o.state is ExitOrderState.UNRESOLVED
+        )
+        if unresolved:
+            degraded.append("exits_unresolved")
         return {
             "status": "degraded" if degraded else "ok",
             "degraded": degraded,
@@ -168,6 +188,7 @@ class ServiceOps:
                 "trades": sum(1 for _ in self.engine.trades()),
                 "strategies": sum(1 for _ in self.engine.strategies()),
                 "exits_in_flight": len(self.monitor.executor.in_flight()),
+                "exits_unresolved": unresolved,
             },
         }
 

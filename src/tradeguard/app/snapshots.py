@@ -1,24 +1,35 @@
-"""App layer: conversion between live core objects (Trade, StrategyBook) and storage records.
+"""App layer: conversion between live core objects (Trade, StrategyBook, ExitOrder) and
+storage records.
 
-A Trade does not know its exit bookkeeping (attempt, intent time, order id, broker message),
-and a StrategyBook does not know its account or display name: `Snapshots` keeps both beside
-the engine, so every TradeRecord / StrategyRecord it builds is a complete, idempotent snapshot.
+A Trade does not know its exit orders, and a StrategyBook does not know its account or display
+name: `Snapshots` holds the exit-order ledger (core.exit_order.ExitLedger, the one source of
+truth for what we have sent) beside the engine, so every TradeRecord / StrategyRecord /
+ExitOrderRecord it builds is a complete, idempotent snapshot. A trade row's exit columns
+(attempt, intent time, order id, message) are copied from the trade's latest exit order, for
+display and for rows read by older tools; nothing reads them back but a start-up from a
+database written before the ledger existed.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from tradeguard.app.ports import Store
-from tradeguard.app.records import AuditRecord, Record, StrategyRecord, TradeProgress, TradeRecord
+from tradeguard.app.records import (
+    AuditRecord,
+    ExitOrderRecord,
+    Record,
+    StrategyRecord,
+    TradeProgress,
+    TradeRecord,
+)
 from tradeguard.app.views import name_of, owner_of
 from tradeguard.core.codec import config_from_dict, config_to_dict, rules_from_dict, rules_to_dict
-from tradeguard.core.decisions import ExitDecision
 from tradeguard.core.engine import RiskEngine
+from tradeguard.core.exit_order import ExitLedger, ExitOrder, ExitOrderState
 from tradeguard.core.model import ExitReason, Instrument, Product, Side, TradeState
 from tradeguard.core.portfolio import StrategyBook
 from tradeguard.core.reconcile import TradeSnapshot
@@ -28,31 +39,6 @@ from tradeguard.core.timeutil import ist_day
 from tradeguard.core.trade import Trade
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(slots=True)
-class ExitInfo:
-    """A trade's exit bookkeeping (the intent and what came of it)."""
-
-    reason: str | None = None
-    trigger: int | None = None
-    tick_price: int | None = None
-    tick_time: int | None = None
-    attempt: int = 0
-    intent_at: int | None = None
-    order_id: str | None = None
-    message: str | None = None
-
-    def begin(self, decision: ExitDecision, now: int) -> None:
-        """A new exit attempt: the intent as it will be committed before the order goes out."""
-        self.reason = decision.reason.value
-        self.trigger = decision.trigger
-        self.tick_price = decision.price
-        self.tick_time = decision.at
-        self.attempt += 1
-        self.intent_at = now
-        self.order_id = None
-        self.message = None
 
 
 # What a full snapshot fixed about a trade that only a lifecycle change or an edit moves.
@@ -66,16 +52,19 @@ class Snapshots:
     built (or that recovery read back), so the flush can write a narrow TradeProgress when
     only the fast-moving fields have moved since, and a full TradeRecord otherwise."""
 
-    def __init__(self, engine: RiskEngine) -> None:
+    def __init__(self, engine: RiskEngine, ledger: ExitLedger | None = None) -> None:
         self.engine = engine
-        self.exits: dict[str, ExitInfo] = {}
+        self.ledger = ledger if ledger is not None else ExitLedger()
+        # A trade-level message for display (a cut quantity, a reconciliation note), shown as
+        # the trade's exit_message until its next exit order has a message of its own.
+        self.notes: dict[str, str] = {}
         self._stored: dict[str, Stored] = {}
 
-    def exit_info(self, trade_id: str) -> ExitInfo:
-        info = self.exits.get(trade_id)
-        if info is None:
-            info = self.exits[trade_id] = ExitInfo()
-        return info
+    def note(self, trade_id: str, message: str | None) -> None:
+        if message is None:
+            self.notes.pop(trade_id, None)
+        else:
+            self.notes[trade_id] = message
 
     def mark_stored(self, trade: Trade) -> None:
         """The trade's row holds its current state, quantity and rules (a full snapshot of it
@@ -83,8 +72,10 @@ class Snapshots:
         self._stored[trade.trade_id] = (trade.state, trade.quantity, trade.rules)
 
     def forget(self, trade_id: str) -> None:
-        """The trade is closed: drop its side data."""
-        self.exits.pop(trade_id, None)
+        """The trade is closed: drop its side data and its final exit rows (their order ids
+        stay claimed in the ledger)."""
+        self.ledger.forget_trade(trade_id)
+        self.notes.pop(trade_id, None)
         self._stored.pop(trade_id, None)
 
     def flush_record(self, trade: Trade, now: int) -> TradeRecord | TradeProgress:
@@ -118,7 +109,8 @@ class Snapshots:
         )
 
     def trade_record(self, trade: Trade, now: int) -> TradeRecord:
-        info = self.exits.get(trade.trade_id) or ExitInfo()
+        last = self.ledger.latest(trade.trade_id)
+        note = self.notes.get(trade.trade_id)
         self.mark_stored(trade)
         inst = trade.instrument
         return TradeRecord(
@@ -144,14 +136,22 @@ class Snapshots:
             trailing_level=trade.trailing,
             breakeven_level=trade.breakeven,
             last_price=self.engine.last_price(inst.symbol, inst.exchange),
-            exit_reason=trade.exit_reason.value if trade.exit_reason else info.reason,
-            exit_trigger=trade.exit_trigger if trade.exit_trigger is not None else info.trigger,
-            exit_tick_price=info.tick_price,
-            exit_tick_time=info.tick_time,
-            exit_attempt=info.attempt,
-            exit_intent_at=info.intent_at,
-            exit_order_id=info.order_id,
-            exit_message=info.message,
+            exit_reason=(
+                trade.exit_reason.value
+                if trade.exit_reason
+                else (last.reason if last is not None else None)
+            ),
+            exit_trigger=(
+                trade.exit_trigger
+                if trade.exit_trigger is not None
+                else (last.trigger if last is not None else None)
+            ),
+            exit_tick_price=last.tick_price if last is not None else None,
+            exit_tick_time=last.tick_time if last is not None else None,
+            exit_attempt=last.attempt if last is not None else 0,
+            exit_intent_at=last.intent_at if last is not None else None,
+            exit_order_id=last.order_id if last is not None else None,
+            exit_message=note or (last.message if last is not None else None),
             exit_price=trade.exit_price,
             realized_pnl=trade.realized_pnl,
             closed_at=trade.closed_at,
@@ -174,8 +174,37 @@ class Snapshots:
             updated_at=now,
         )
 
+    def exit_record(self, order: ExitOrder, now: int) -> ExitOrderRecord:
+        symbol, exchange, product = order.key
+        return ExitOrderRecord(
+            exit_id=order.exit_id,
+            trade_id=order.trade_id,
+            account=order.account,
+            symbol=symbol,
+            exchange=exchange,
+            product=product,
+            side=order.side,
+            quantity=order.quantity,
+            tag=order.tag,
+            state=order.state.value,
+            intent_at=order.intent_at,
+            attempt=order.attempt,
+            reason=order.reason,
+            trigger=order.trigger,
+            tick_price=order.tick_price,
+            tick_time=order.tick_time,
+            order_id=order.order_id,
+            filled=order.filled,
+            average_price=order.average_price,
+            submitted_at=order.submitted_at,
+            acked_at=order.acked_at,
+            final_at=order.final_at,
+            message=order.message,
+            updated_at=now,
+        )
+
     def reconcile_snapshot(self, trade: Trade, *, in_flight: bool = False) -> TradeSnapshot:
-        info = self.exits.get(trade.trade_id) or ExitInfo()
+        last = self.ledger.latest(trade.trade_id)
         return TradeSnapshot(
             trade_id=trade.trade_id,
             symbol=trade.instrument.symbol,
@@ -186,8 +215,10 @@ class Snapshots:
             state=trade.state,
             entered_at=trade.entered_at,
             entry_order_id=trade.entry_order_id,
-            exit_order_id=info.order_id,
-            exit_intent_at=info.intent_at,
+            exit_order_id=last.order_id if last is not None else None,
+            exit_intent_at=last.intent_at if last is not None else None,
+            exit_quantity=last.quantity if last is not None else None,
+            exit_state=last.state if last is not None else None,
             in_flight=in_flight,
         )
 
@@ -233,14 +264,52 @@ def trade_from_record(record: TradeRecord) -> Trade:
     return trade
 
 
-def exit_info_from_record(record: TradeRecord) -> ExitInfo:
-    return ExitInfo(
-        reason=record.exit_reason,
-        trigger=record.exit_trigger,
-        tick_price=record.exit_tick_price,
-        tick_time=record.exit_tick_time,
-        attempt=record.exit_attempt,
+def exit_from_record(record: ExitOrderRecord) -> ExitOrder:
+    """Rebuild a ledger row from its last snapshot."""
+    return ExitOrder(
+        exit_id=record.exit_id,
+        trade_id=record.trade_id,
+        account=record.account,
+        key=(record.symbol, record.exchange, record.product),
+        side=record.side,
+        quantity=record.quantity,
+        tag=record.tag,
+        intent_at=record.intent_at,
+        attempt=record.attempt,
+        reason=record.reason,
+        trigger=record.trigger,
+        tick_price=record.tick_price,
+        tick_time=record.tick_time,
+        state=ExitOrderState(record.state),
+        order_id=record.order_id,
+        filled=record.filled,
+        average_price=record.average_price,
+        submitted_at=record.submitted_at,
+        acked_at=record.acked_at,
+        final_at=record.final_at,
+        message=record.message,
+    )
+
+
+def exit_from_trade_record(record: TradeRecord) -> ExitOrder | None:
+    """The exit order of an EXITING / EXIT_FAILED trade row written before the ledger existed
+    (no exit_orders row): an order id known -> WORKING (reconciliation reads its status),
+    else an intent whose outcome is unknown. None when the row shows no exit."""
+    if record.state not in ("EXITING", "EXIT_FAILED") or record.exit_intent_at is None:
+        return None
+    sent = record.exit_order_id is not None
+    return ExitOrder(
+        exit_id=f"{record.trade_id}:legacy{record.exit_attempt}",
+        trade_id=record.trade_id,
+        account=record.account,
+        key=(record.symbol, record.exchange, record.product),
+        side="SELL" if record.side == "LONG" else "BUY",
+        quantity=record.quantity,
+        tag="",
         intent_at=record.exit_intent_at,
+        attempt=max(1, record.exit_attempt),
+        reason=record.exit_reason,
+        state=ExitOrderState.WORKING if sent else ExitOrderState.SUBMITTED_UNKNOWN,
         order_id=record.exit_order_id,
         message=record.exit_message,
     )

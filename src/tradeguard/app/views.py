@@ -9,6 +9,7 @@ from typing import Any
 
 from tradeguard.app.records import TradeRecord
 from tradeguard.core.codec import config_to_dict, rules_to_dict
+from tradeguard.core.exit_order import ExitOrder, ExitOrderState
 from tradeguard.core.money import fmt
 from tradeguard.core.portfolio import StrategyBook
 from tradeguard.core.trade import Trade
@@ -65,6 +66,22 @@ def trade_view(trade: Trade, last_price: int | None, account: str | None = None)
         "exit_reason": trade.exit_reason.value if trade.exit_reason else None,
         "rules": rules_to_dict(trade.rules),
         "entered_at": trade.entered_at,
+    }
+
+
+def exit_view(order: ExitOrder | None) -> dict[str, Any] | None:
+    """A trade's latest exit order from the ledger: its state (UNRESOLVED: "exit unresolved",
+    waiting for the order book or a person), order id, filled part and message."""
+    if order is None:
+        return None
+    return {
+        "state": order.state.value,
+        "unresolved": order.state is ExitOrderState.UNRESOLVED,
+        "order_id": order.order_id,
+        "quantity": order.quantity,
+        "filled": order.filled,
+        "attempt": order.attempt,
+        "message": order.message,
     }
 
 

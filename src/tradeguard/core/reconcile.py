@@ -3,14 +3,19 @@
 Pure and deterministic: `reconcile(trades, positions, orders, now)` returns one list of
 `Correction`s, applied in order by the app layer (start-up recovery and feed reconnects).
 
-Per trade, first its exit order:
+Per trade, first its latest exit order (from the exit-order ledger):
 - an exit order id is known: `complete` -> CLOSE at the order's average price; `rejected` /
   `cancelled` -> REOPEN (EXITING only; an EXIT_FAILED trade already waits for a person);
   still working -> KEEP_TRACKING; not in the order book -> decided by the position below.
-- EXITING without an order id (we crashed between the intent and the reply): a matching order
-  (same symbol/exchange/product, the exit action, the exit quantity, stamped no earlier than
-  the intent minus `TIME_TOLERANCE_NS`, not claimed by another trade) is ADOPTed, followed by
-  what its status means; no match -> REOPEN (never placed, safe to evaluate again).
+- EXITING without an order id (we crashed between the intent and the reply, or the reply was
+  lost): the candidates are the orders on the same symbol/exchange/product with the exit
+  action and the exit quantity, placed at or after the intent (at the broker's whole-second
+  resolution: no tolerance backwards), whose order id no ledger row of any trade in any state
+  and no trade's entry claims (`claimed`). Exactly one -> ADOPT it, followed by what its
+  status means. None -> REOPEN (never placed, safe to evaluate again). Two or more, or one
+  whose time cannot be read -> UNRESOLVED: never guessed; the trade stays EXITING, shown as
+  "exit unresolved" and alerted, until the order updates or a person settle it.
+- EXITING whose latest exit order was ABANDONED (it never reached the broker) -> REOPEN.
 
 Then the position. Trades on one symbol/exchange/product share the broker's one net position,
 so it is allocated across them. Trades being closed by a complete order hold nothing; trades
@@ -28,19 +33,16 @@ quantity is explained by their exit and changes nothing else. Otherwise, per dir
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
 
 from tradeguard.core.broker import OrderReport, OrderStatus, PositionReport
+from tradeguard.core.exit_order import ExitOrderState
 from tradeguard.core.model import Side, TradeState
 from tradeguard.core.money import fmt
 from tradeguard.core.timeutil import NS_PER_SECOND
-
-TIME_TOLERANCE_NS = 2 * NS_PER_SECOND
-"""Broker order times have whole-second resolution and clocks drift: an order stamped up to this
-much before the intent still matches it."""
 
 _IST = timezone(timedelta(hours=5, minutes=30))
 _TIME_FORMATS = (
@@ -58,6 +60,7 @@ class CorrectionKind(StrEnum):
     REOPEN = "REOPEN"
     ADOPT = "ADOPT"
     KEEP_TRACKING = "KEEP_TRACKING"
+    UNRESOLVED = "UNRESOLVED"
     CLOSED_EXTERNALLY = "CLOSED_EXTERNALLY"
     ADJUST_QUANTITY = "ADJUST_QUANTITY"
 
@@ -78,6 +81,7 @@ class TradeSnapshot:
     exit_order_id: str | None = None
     exit_intent_at: int | None = None
     exit_quantity: int | None = None  # None: the open quantity
+    exit_state: ExitOrderState | None = None  # of the latest exit order (None: none yet)
     in_flight: bool = False  # the executor is handling this exit right now: do not touch
 
     @property
@@ -139,8 +143,9 @@ def _to_ns(moment: datetime) -> int:
 
 def matches_exit(
     order: OrderReport, trade: TradeSnapshot, quantity: int, intent_at: int | None
-) -> bool:
-    """Could `order` be the exit placed for `trade`'s intent? (No client order id exists.)"""
+) -> bool | None:
+    """Could `order` be the exit placed for `trade`'s intent? (No client order id exists.)
+    True / False; None when it matches but for a time that cannot be read (a doubt)."""
     if (order.symbol, order.exchange, order.product) != trade.key:
         return False
     if order.action.upper() != trade.side.exit_action or order.quantity != quantity:
@@ -148,7 +153,33 @@ def matches_exit(
     if intent_at is None:
         return True
     placed = parse_broker_time(order.timestamp)
-    return placed is None or placed >= intent_at - TIME_TOLERANCE_NS
+    if placed is None:
+        return None
+    # Broker times are whole seconds: "at or after the intent" at that resolution.
+    return placed >= intent_at - intent_at % NS_PER_SECOND
+
+
+def exit_candidates(
+    orders: Iterable[OrderReport],
+    trade: TradeSnapshot,
+    quantity: int,
+    intent_at: int | None,
+    claimed: Collection[str],
+) -> tuple[OrderReport | None, int]:
+    """(the one unclaimed order that matches an exit intent, or None; how many could).
+    A count above 1 (or 1 with no order: its time is unreadable) is ambiguous."""
+    sure: list[OrderReport] = []
+    doubtful = 0
+    for order in orders:
+        if order.order_id in claimed:
+            continue
+        match = matches_exit(order, trade, quantity, intent_at)
+        if match:
+            sure.append(order)
+        elif match is None:
+            doubtful += 1
+    count = len(sure) + doubtful
+    return (sure[0] if count == 1 and sure else None), count
 
 
 def find_exit_order(
@@ -156,16 +187,10 @@ def find_exit_order(
     trade: TradeSnapshot,
     quantity: int,
     intent_at: int | None,
-    claimed: set[str],
+    claimed: Collection[str],
 ) -> OrderReport | None:
-    """The earliest unclaimed order matching an exit intent, or None."""
-    found = [
-        o
-        for o in orders
-        if o.order_id not in claimed and matches_exit(o, trade, quantity, intent_at)
-    ]
-    found.sort(key=lambda o: (parse_broker_time(o.timestamp) or 0, o.order_id))
-    return found[0] if found else None
+    """The one unclaimed order matching an exit intent; None when none or several do."""
+    return exit_candidates(orders, trade, quantity, intent_at, claimed)[0]
 
 
 def reconcile(
@@ -173,14 +198,17 @@ def reconcile(
     positions: Sequence[PositionReport],
     orders: Sequence[OrderReport],
     now: int,
+    claimed: Collection[str] = (),
 ) -> list[Correction]:
-    """Decide every correction; see the module docstring for the rules."""
+    """Decide every correction; see the module docstring for the rules. `claimed`: every
+    order id the exit-order ledger has ever seen (any trade, any state), never adopted."""
     del now  # decisions depend only on the books; kept for the audit trail's symmetry
     by_id = {o.order_id: o for o in orders}
-    claimed = {t.exit_order_id for t in trades if t.exit_order_id}
-    claimed |= {t.entry_order_id for t in trades if t.entry_order_id}
+    taken = set(claimed)
+    taken |= {t.exit_order_id for t in trades if t.exit_order_id}
+    taken |= {t.entry_order_id for t in trades if t.entry_order_id}
     ordered = sorted(trades, key=lambda t: (t.exit_intent_at or 0, t.entered_at, t.trade_id))
-    plans = {t.trade_id: _plan_orders(t, by_id, orders, claimed) for t in ordered}
+    plans = {t.trade_id: _plan_orders(t, by_id, orders, taken) for t in ordered}
     nets: dict[tuple[str, str, str], int] = {}
     for p in positions:
         key = (p.symbol, p.exchange, p.product)
@@ -223,9 +251,34 @@ def _plan_orders(
         else:
             plan.missing = trade.state is TradeState.EXITING
         return plan
+    unresolved = trade.exit_state is ExitOrderState.UNRESOLVED
+    if trade.state is TradeState.EXIT_FAILED and unresolved:
+        # An exit left unresolved: its order may exist; it may explain a missing position,
+        # and the one order the book now shows for it is adopted (nothing else changes).
+        plan.pending = True
+        order, count = exit_candidates(orders, trade, exit_qty, trade.exit_intent_at, claimed)
+        if order is not None:
+            _adopt(plan, order, claimed)
+        return plan
     if trade.state is not TradeState.EXITING:
         return plan
-    order = find_exit_order(orders, trade, exit_qty, trade.exit_intent_at, claimed)
+    if trade.exit_state is ExitOrderState.ABANDONED:  # it never reached the broker
+        order, count = None, 0
+    else:
+        order, count = exit_candidates(orders, trade, exit_qty, trade.exit_intent_at, claimed)
+    if order is None and count:
+        plan.pending = True  # it may have gone out: it may explain a missing position
+        if trade.exit_state is not ExitOrderState.UNRESOLVED:  # said once, not every round
+            plan.corrections.append(
+                Correction(
+                    trade.trade_id,
+                    CorrectionKind.UNRESOLVED,
+                    f"{trade.trade_id}: exit outcome unknown and {count} unclaimed orders "
+                    f"could be it ({trade.side.exit_action} {exit_qty} {trade.symbol}); not "
+                    "guessed: exit unresolved, waiting for the order book or a person",
+                )
+            )
+        return plan
     if order is None:
         plan.corrections.append(
             Correction(
@@ -236,6 +289,12 @@ def _plan_orders(
             )
         )
         return plan
+    _adopt(plan, order, claimed)
+    return plan
+
+
+def _adopt(plan: _Plan, order: OrderReport, claimed: set[str]) -> None:
+    trade = plan.trade
     claimed.add(order.order_id)
     plan.corrections.append(
         Correction(
@@ -248,7 +307,6 @@ def _plan_orders(
         )
     )
     _apply_status(plan, order)
-    return plan
 
 
 def _apply_status(plan: _Plan, order: OrderReport) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from tradeguard.core.broker import OrderReport, OrderStatus, PositionReport
+from tradeguard.core.exit_order import ExitOrderState
 from tradeguard.core.model import Side, TradeState
 from tradeguard.core.reconcile import (
     CorrectionKind,
@@ -173,3 +176,56 @@ def test_in_flight_exits_are_left_to_the_executor() -> None:
 def test_same_input_same_corrections() -> None:
     trades = [trade("a", entered_at=2), trade("b", entered_at=1)]
     assert reconcile(trades, net(5), [], T0) == reconcile(list(reversed(trades)), net(5), [], T0)
+
+
+# -- the exit-order ledger (issue 11) ---------------------------------------------------------
+
+
+def test_an_order_any_ledger_row_claims_is_never_adopted() -> None:
+    """Failure 2: X belongs to a trade that is closed (not among the open trades): only the
+    ledger knows it. Without `claimed` it would be adopted for b's intent."""
+    b = trade("b", state=TradeState.EXITING, intent_at=T0)
+    x = [order("X", OrderStatus.COMPLETE, price=1)]
+    assert kinds(reconcile([b], net(10), x, T0)) == [("b", K.ADOPT), ("b", K.CLOSE)]
+    assert kinds(reconcile([b], net(10), x, T0, claimed={"X"})) == [("b", K.REOPEN)]
+
+
+def test_an_order_placed_before_the_intent_never_matches_it() -> None:
+    """No tolerance backwards: an order stamped a second before the intent's second is not it
+    (the old rule admitted 2 s); the same second is (broker times are whole seconds)."""
+    exiting = trade(state=TradeState.EXITING, intent_at=T0 + NS_PER_SECOND // 2)
+    early = [order("1", OrderStatus.COMPLETE, stamp="28-Aug-2025 09:59:09")]
+    assert kinds(reconcile([exiting], net(10), early, T0)) == [("t1", K.REOPEN)]
+    same = [order("1", OrderStatus.COMPLETE, stamp="28-Aug-2025 09:59:10", price=1)]
+    assert kinds(reconcile([exiting], net(0), same, T0)) == [("t1", K.ADOPT), ("t1", K.CLOSE)]
+
+
+def test_an_ambiguous_match_is_unresolved_never_guessed() -> None:
+    exiting = trade(state=TradeState.EXITING, intent_at=T0)
+    two = [order("1", OrderStatus.COMPLETE), order("2", OrderStatus.OPEN)]
+    fixes = reconcile([exiting], net(0), two, T0)
+    assert kinds(fixes) == [("t1", K.UNRESOLVED)]  # and not closed externally at net 0
+    assert "2 unclaimed orders" in fixes[0].summary
+    unreadable = [order("1", OrderStatus.COMPLETE, stamp="not a time")]
+    assert kinds(reconcile([exiting], net(0), unreadable, T0)) == [("t1", K.UNRESOLVED)]
+
+
+def test_an_unresolved_exit_is_said_once_and_adopted_when_one_order_shows() -> None:
+    def unresolved(state: TradeState) -> TradeSnapshot:
+        return replace(trade(state=state, intent_at=T0), exit_state=ExitOrderState.UNRESOLVED)
+
+    two = [order("1", OrderStatus.COMPLETE), order("2", OrderStatus.OPEN)]
+    assert reconcile([unresolved(TradeState.EXITING)], net(0), two, T0) == []
+    failed = unresolved(TradeState.EXIT_FAILED)
+    assert reconcile([failed], net(0), two, T0) == []  # still not guessed, nothing else
+    assert reconcile([failed], net(0), [], T0) == []  # absent: waits for a person
+    one = [order("1", OrderStatus.COMPLETE, price=7)]
+    assert kinds(reconcile([failed], net(0), one, T0)) == [("t1", K.ADOPT), ("t1", K.CLOSE)]
+
+
+def test_an_abandoned_exit_is_reopened_without_looking_for_its_order() -> None:
+    exiting = replace(
+        trade(state=TradeState.EXITING, intent_at=T0), exit_state=ExitOrderState.ABANDONED
+    )
+    orders = [order("1", OrderStatus.COMPLETE)]
+    assert kinds(reconcile([exiting], net(10), orders, T0)) == [("t1", K.REOPEN)]

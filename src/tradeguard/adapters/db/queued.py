@@ -10,6 +10,7 @@ from tradeguard.adapters.db import rows
 from tradeguard.app.records import (
     AccountRecord,
     AuditRecord,
+    ExitOrderRecord,
     LoadedState,
     Record,
     StrategyRecord,
@@ -22,8 +23,16 @@ from tradeguard.app.records import (
 def load(state: LoadedState, queued: Sequence[Record]) -> LoadedState:
     strategies = {r.strategy_id: r for r in state.strategies}
     trades = {r.trade_id: r for r in state.trades}
+    exits = {r.exit_id: r for r in state.exit_orders}
+    claimed = set(state.claimed_order_ids)
     for record in queued:
-        if isinstance(record, StrategyRecord):
+        if isinstance(record, ExitOrderRecord):
+            exits.pop(record.exit_id, None)
+            if record.state not in rows.FINAL_EXIT_STATES:
+                exits[record.exit_id] = record
+            if record.order_id:
+                claimed.add(record.order_id)
+        elif isinstance(record, StrategyRecord):
             strategies[record.strategy_id] = record
         elif isinstance(record, TradeRecord):
             trades.pop(record.trade_id, None)
@@ -31,7 +40,23 @@ def load(state: LoadedState, queued: Sequence[Record]) -> LoadedState:
                 trades[record.trade_id] = record
         elif isinstance(record, TradeProgress) and record.trade_id in trades:
             trades[record.trade_id] = record.apply(trades[record.trade_id])
-    return LoadedState(strategies=list(strategies.values()), trades=list(trades.values()))
+    return LoadedState(
+        strategies=list(strategies.values()),
+        trades=list(trades.values()),
+        exit_orders=list(exits.values()),
+        claimed_order_ids=frozenset(claimed),
+    )
+
+
+def exit_orders(
+    stored: Sequence[ExitOrderRecord], queued: Sequence[Record], trade_id: str
+) -> list[ExitOrderRecord]:
+    """Every exit-order row of a trade, queued writes included, oldest first."""
+    merged = {r.exit_id: r for r in stored}
+    for record in queued:
+        if isinstance(record, ExitOrderRecord) and record.trade_id == trade_id:
+            merged[record.exit_id] = record
+    return sorted(merged.values(), key=lambda r: (r.intent_at, r.exit_id))
 
 
 def entry_trade(queued: Sequence[Record], account: str, order_id: str) -> str | None:

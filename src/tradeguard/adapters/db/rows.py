@@ -18,6 +18,7 @@ from tradeguard.adapters.db.tables import (
     AuditRow,
     Base,
     ExactDecimal,
+    ExitOrderRow,
     JournalMarkRow,
     StrategyRow,
     TradeRow,
@@ -26,6 +27,7 @@ from tradeguard.adapters.db.tables import (
 from tradeguard.app.records import (
     AccountRecord,
     AuditRecord,
+    ExitOrderRecord,
     LoadedState,
     Record,
     StrategyRecord,
@@ -41,6 +43,8 @@ CLOSED_STATES = (TradeState.CLOSED.value, TradeState.CLOSED_EXTERNALLY.value)
 _TRADE_FIELDS = tuple(f.name for f in fields(TradeRecord))
 _ACCOUNT_FIELDS = tuple(f.name for f in fields(AccountRecord))
 _USER_FIELDS = tuple(f.name for f in fields(UserRecord))
+_EXIT_FIELDS = tuple(f.name for f in fields(ExitOrderRecord))
+FINAL_EXIT_STATES = ("FILLED", "REJECTED", "CANCELLED", "ABANDONED")  # core ExitOrderState
 
 
 def snapshot_key(record: Record) -> tuple[str, str] | None:
@@ -57,6 +61,8 @@ def snapshot_key(record: Record) -> tuple[str, str] | None:
         return ("account", record.account)
     if isinstance(record, UserRecord):
         return ("user", record.username)
+    if isinstance(record, ExitOrderRecord):
+        return ("exit", record.exit_id)
     return None
 
 
@@ -122,6 +128,10 @@ def account_values(record: AccountRecord) -> dict[str, Any]:
 
 def user_values(record: UserRecord) -> dict[str, Any]:
     return {name: getattr(record, name) for name in _USER_FIELDS}
+
+
+def exit_values(record: ExitOrderRecord) -> dict[str, Any]:
+    return {name: getattr(record, name) for name in _EXIT_FIELDS}
 
 
 def audit_values(record: AuditRecord) -> dict[str, Any]:
@@ -200,6 +210,7 @@ _SNAPSHOTS: tuple[tuple[type, type[Base], Callable[[Any], dict[str, Any]]], ...]
     (UserRecord, UserRow, user_values),
     (StrategyRecord, StrategyRow, strategy_values),
     (TradeRecord, TradeRow, trade_values),
+    (ExitOrderRecord, ExitOrderRow, exit_values),  # after the trade its intent belongs to
 )
 
 
@@ -287,10 +298,34 @@ def load(session: Session) -> LoadedState:
         .where(TradeRow.state.in_(OPEN_STATES))
         .order_by(TradeRow.entered_at, TradeRow.trade_id)
     )
+    exit_columns = ExitOrderRow.__table__.c
+    exits = session.execute(
+        select(*(exit_columns[name] for name in _EXIT_FIELDS))
+        .where(ExitOrderRow.state.not_in(FINAL_EXIT_STATES))
+        .order_by(ExitOrderRow.intent_at, ExitOrderRow.exit_id)
+    )
+    claimed = session.scalars(
+        select(ExitOrderRow.order_id)
+        .where(ExitOrderRow.order_id.is_not(None))
+        .union(select(TradeRow.exit_order_id).where(TradeRow.exit_order_id.is_not(None)))
+    )
     return LoadedState(
         strategies=[strategy_record(r) for r in strategies],
         trades=[TradeRecord(*row) for row in trades],
+        exit_orders=[ExitOrderRecord(*row) for row in exits],
+        claimed_order_ids=frozenset(i for i in claimed if i),
     )
+
+
+def exit_orders(session: Session, trade_id: str) -> list[ExitOrderRecord]:
+    """Every exit row of one trade, oldest first."""
+    columns = ExitOrderRow.__table__.c
+    found = session.execute(
+        select(*(columns[name] for name in _EXIT_FIELDS))
+        .where(ExitOrderRow.trade_id == trade_id)
+        .order_by(ExitOrderRow.intent_at, ExitOrderRow.exit_id)
+    )
+    return [ExitOrderRecord(*row) for row in found]
 
 
 def trade(session: Session, trade_id: str) -> TradeRecord | None:

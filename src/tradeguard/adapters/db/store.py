@@ -46,6 +46,7 @@ from tradeguard.adapters.db.writer import Refused, RowWriter
 from tradeguard.app.records import (
     AccountRecord,
     AuditRecord,
+    ExitOrderRecord,
     LoadedState,
     Record,
     TradeRecord,
@@ -293,6 +294,13 @@ class SqlStore:
         if found is not None:
             return found
         return await self._call(lambda s: rows.entry_trade(s, account, order_id))
+
+    async def exit_orders(self, trade_id: str) -> list[ExitOrderRecord]:
+        """Every exit-order row of a trade (queued writes included), oldest first."""
+        stored, waiting = await self._call(
+            lambda s: (rows.exit_orders(s, trade_id), self._queued())
+        )
+        return queued.exit_orders(stored, waiting, trade_id)
 
     async def trade(self, trade_id: str) -> TradeRecord | None:
         newest, later = queued.trade(self._queued(), trade_id)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, MetaData, Numeric, String, Text
+from sqlalchemy import JSON, BigInteger, Index, Integer, MetaData, Numeric, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -232,6 +232,50 @@ SEED_TRADE_COLUMNS: dict[str, str] = {
     "exit_order_id": "exit_order_id",
     "pnl": "realized_pnl",
 }
+
+
+class ExitOrderRow(Base):
+    """The exit-order ledger (migration 0004): one row per exit order we sent or meant to send
+    (app.records.ExitOrderRecord). An order id is unique per account."""
+
+    __tablename__ = "exit_orders"
+    __table_args__ = (
+        Index("ix_exit_orders_trade_id", "trade_id"),
+        Index("ix_exit_orders_state", "state"),
+        Index(
+            "uq_exit_orders_account_order_id",
+            "account",
+            "order_id",
+            unique=True,
+            sqlite_where=text("order_id IS NOT NULL"),
+            postgresql_where=text("order_id IS NOT NULL"),
+        ),
+    )
+
+    exit_id: Mapped[str] = mapped_column(String(), primary_key=True)
+    trade_id: Mapped[str] = mapped_column(String())
+    account: Mapped[str] = mapped_column(String())
+    symbol: Mapped[str] = mapped_column(String())
+    exchange: Mapped[str] = mapped_column(String())
+    product: Mapped[str] = mapped_column(String())
+    side: Mapped[str] = mapped_column(String())
+    quantity: Mapped[int] = mapped_column(BigInteger())
+    tag: Mapped[str] = mapped_column(Text())
+    state: Mapped[str] = mapped_column(String())
+    intent_at: Mapped[int] = mapped_column(BigInteger())
+    attempt: Mapped[int] = mapped_column(Integer(), default=1)
+    reason: Mapped[str | None] = mapped_column(String())
+    trigger: Mapped[int | None] = mapped_column(Units())
+    tick_price: Mapped[int | None] = mapped_column(Units())
+    tick_time: Mapped[int | None] = mapped_column(BigInteger())
+    order_id: Mapped[str | None] = mapped_column(String())
+    filled: Mapped[int] = mapped_column(BigInteger(), default=0)
+    average_price: Mapped[int | None] = mapped_column(Units())
+    submitted_at: Mapped[int | None] = mapped_column(BigInteger())
+    acked_at: Mapped[int | None] = mapped_column(BigInteger())
+    final_at: Mapped[int | None] = mapped_column(BigInteger())
+    message: Mapped[str | None] = mapped_column(Text())
+    updated_at: Mapped[int] = mapped_column(BigInteger(), default=0)
 
 
 class AuditRow(Base):
