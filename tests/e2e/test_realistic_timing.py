@@ -15,7 +15,6 @@ SL = {"enable_sl": True, "sl_type": "POINTS", "sl_value": "5"}
 
 
 @pytest.mark.asyncio
-@pytest.mark.xfail(strict=True, reason="issue 11 ledger")
 async def test_two_exits_on_one_key_each_sell_their_own_quantity_when_reports_are_late(
     tmp_path: Path,
 ) -> None:
