@@ -1,0 +1,454 @@
+"""Chaos campaign: kill -9 cycles of a real `tradeguard run` against a real simulator, with
+faults, audited against the simulator's books (tests.chaos.audit).
+
+One simulator runs the whole campaign (its books are the ground truth); tradeguard is killed
+and restarted on the same data dir and database every cycle. A cycle, all of it drawn from one
+seeded RNG:
+
+1. entries: a few market orders filled at the simulator (while it is healthy), on keys held
+   LONG or SHORT, each to be guarded by a trade with a stop and target close to the price;
+2. chaos window (0.3-2 s): faults from the menu switch on and off at random moments while the
+   campaign hands the entries to tradeguard (`createtrade` with the order id), moves prices
+   (small steps and jumps through stops), exits a trade by hand now and then and, rarely,
+   repeats a createtrade (a client retry);
+3. kill -9 at the end of the window (often a few milliseconds after a jump through stops, so
+   exits are in flight), every fault off, restart; the time from the kill until tradeguard
+   guards again (start-up done, feed authenticated, /health ok) is measured;
+4. settle: with tradeguard up and healthy, the current prices tick again and again until no
+   ACTIVE trade stands through its stop or target (or `settle_s` passes: those are missed
+   exits), then the books are audited.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.chaos.audit import Books, Entry, Findings, Key, Ledger, audit, missed
+from tests.chaos.faults import MENU, Fault, Target, clear_simulator, supported
+from tests.chaos.lab import Database, PostgresDatabase, Service, SqliteDatabase
+from tests.recovery.procs import EXCHANGE, Sim, poll
+from tradeguard.core.money import to_units
+
+START = {"RELIANCE": "2900", "INFY": "1500", "SBIN": "800", "TCS": "4100", "HDFCBANK": "1650"}
+KEYS = [
+    Key("RELIANCE", "MIS", 1),
+    Key("INFY", "MIS", -1),
+    Key("SBIN", "MIS", 1),
+    Key("SBIN", "NRML", -1),
+    Key("TCS", "CNC", 1),
+    Key("HDFCBANK", "MIS", -1),
+]
+STRATEGY = "chaos"
+TICK = Decimal("0.05")
+MAX_OPEN = 16
+
+
+@dataclass
+class Options:
+    cycles: int = 25
+    database: str = "sqlite"  # sqlite | postgresql
+    seed: int = 1
+    budget_s: float = 0.0  # 0: no limit; else no new cycle starts after this many seconds
+    settle_s: float = 10.0
+    faults: list[Fault] = field(default_factory=lambda: list(MENU.values()))
+
+
+@dataclass
+class Cycle:
+    number: int
+    faults: list[str]
+    window_s: float
+    acked: int
+    recovery_s: float | None
+    missed: list[str]
+    seconds: float
+
+
+@dataclass
+class Result:
+    database: str
+    seed: int
+    cycles: int = 0
+    acked_trades: int = 0
+    createtrade_calls: int = 0
+    exits_by_hand: int = 0
+    lost: list[str] = field(default_factory=list)
+    double_exits: list[str] = field(default_factory=list)
+    nets_crossed: int = 0
+    unguarded: dict[str, int] = field(default_factory=dict)
+    overguarded: dict[str, int] = field(default_factory=dict)
+    unattributed_exit_quantity: int = 0
+    missed_exits: list[str] = field(default_factory=list)
+    stuck_exiting: list[str] = field(default_factory=list)
+    details: list[str] = field(default_factory=list)
+    unhealthy_restarts: int = 0
+    recovery_s: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    history: list[Cycle] = field(default_factory=list)
+
+    @property
+    def violations(self) -> dict[str, int]:
+        return {
+            "lost": len(self.lost),
+            "double_exits": len(self.double_exits),
+            "nets_crossed": self.nets_crossed,
+            "unguarded": sum(self.unguarded.values()),
+            "missed_exits": len(self.missed_exits),
+        }
+
+    def recovery(self, q: float) -> float | None:
+        values = sorted(self.recovery_s)
+        if not values:
+            return None
+        return values[min(len(values) - 1, round(q * (len(values) - 1)))]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "database": self.database,
+            "seed": self.seed,
+            "cycles": self.cycles,
+            "acked_trades": self.acked_trades,
+            **self.violations,
+            "recovery_p50_s": self.recovery(0.5),
+            "recovery_p99_s": self.recovery(0.99),
+            "seconds": round(self.seconds, 1),
+            "seconds_per_cycle": round(self.seconds / self.cycles, 2) if self.cycles else None,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["summary"] = self.summary()
+        data["recovery_mean_s"] = statistics.fmean(self.recovery_s) if self.recovery_s else None
+        return data
+
+    def apply(self, findings: Findings) -> None:
+        self.lost = findings.lost
+        self.double_exits = findings.double_exits
+        self.nets_crossed = findings.nets_crossed
+        self.unguarded = findings.unguarded
+        self.overguarded = findings.overguarded
+        self.unattributed_exit_quantity = findings.unattributed_exits
+        self.stuck_exiting = findings.stuck_exiting
+        self.details = findings.details
+
+
+def open_database(kind: str, data_dir: Path) -> Database:
+    if kind == "sqlite":
+        return SqliteDatabase(data_dir)
+    if kind == "postgresql":
+        return PostgresDatabase()
+    raise ValueError(f"database must be sqlite or postgresql, not {kind!r}")
+
+
+class Campaign:
+    def __init__(self, options: Options, workdir: Path, log: Any = None) -> None:
+        self.options = options
+        self.workdir = workdir
+        self.rng = random.Random(options.seed)
+        self.log = log
+        self.ledger = Ledger(list(KEYS))
+        self.prices = {s: Decimal(p) for s, p in START.items()}
+        self.result = Result(options.database, options.seed)
+        self.missed: set[str] = set()
+
+    def say(self, text: str) -> None:
+        if self.log is not None:
+            print(text, file=self.log, flush=True)
+
+    # -- the whole campaign ----------------------------------------------------------------
+
+    def run(self) -> Result:
+        began = time.monotonic()
+        workdir = self.workdir
+        (workdir / "data").mkdir(parents=True, exist_ok=True)
+        sim = Sim(workdir)
+        database: Database | None = None
+        service: Service | None = None
+        try:
+            sim.wait_ready()
+            database = open_database(self.options.database, workdir / "data")
+            self.sim, self.database = sim, database
+            self.target = Target(sim, database)
+            admin_post(sim, "/sim/admin/faults", {"rate_limits": {"enabled": False}})
+            self.faults, notes = supported(self.options.faults, self.target, self.rng)
+            self.result.notes += notes
+            for note in notes:
+                self.say(note)
+            service = Service(sim, workdir, database)
+            self.service = service
+            service.start()
+            service.wait_guarding()
+            self.configure()
+            self.manual_holdings()
+            for number in range(1, self.options.cycles + 1):
+                budget = self.options.budget_s
+                if budget and time.monotonic() - began > budget:
+                    self.result.notes.append(f"time budget {budget}s reached after "
+                                             f"{number - 1} cycles")  # fmt: skip
+                    break
+                self.cycle(number)
+            self.final_audit()
+        finally:
+            self.result.seconds = time.monotonic() - began
+            if service is not None:
+                service.close()
+            if database is not None:
+                database.close()
+            sim.close()
+        return self.result
+
+    def configure(self) -> None:
+        reply = self.service.call("strategy/configure", strategy=STRATEGY, max_open_positions=1000)
+        assert reply.status_code == 200, reply.text
+
+    def manual_holdings(self) -> None:
+        """Quantity nobody guards on two keys (a trader's own), which exits must not touch."""
+        for key in self.rng.sample(self.ledger.keys, 2):
+            quantity = self.rng.randint(1, 5)
+            self.place(key, quantity, "chaos-manual")
+            self.ledger.manual[key] += quantity
+
+    def place(self, key: Key, quantity: int, tag: str) -> str:
+        body = {"symbol": key.symbol, "exchange": EXCHANGE, "action": key.entry_action}
+        body |= {"quantity": str(quantity), "product": key.product, "pricetype": "MARKET"}
+        return str(self.sim.call("placeorder", strategy=tag, **body)["orderid"])
+
+    # -- one cycle -------------------------------------------------------------------------
+
+    def cycle(self, number: int) -> None:
+        rng = self.rng
+        began = time.monotonic()
+        acked_before = len(self.ledger.acked)
+        entries = self.new_entries()
+        window = rng.uniform(0.3, 2.0)
+        schedule = self.fault_schedule(window)
+        self.chaos(window, entries, schedule)
+        self.service.kill()
+        killed = time.monotonic()
+        clear_simulator(self.sim)
+        self.database.restore()
+        recovery = self.restart(killed)
+        missed_now = self.settle()
+        cycle = Cycle(
+            number,
+            [name for name, _, _ in schedule],
+            round(window, 2),
+            len(self.ledger.acked) - acked_before,
+            recovery,
+            missed_now,
+            round(time.monotonic() - began, 2),
+        )
+        self.result.history.append(cycle)
+        self.result.cycles = number
+        findings = audit(self.ledger, Books.read(self.sim, self.database))
+        self.result.apply(findings)
+        self.result.acked_trades = len(self.ledger.acked)
+        self.result.missed_exits = sorted(self.missed)
+        v = self.result.violations
+        self.say(
+            f"[{self.options.database}] cycle {number}: faults {cycle.faults or '-'} window "
+            f"{window:.1f}s, acked {cycle.acked}, recovery "
+            f"{'-' if recovery is None else f'{recovery:.2f}s'}, "
+            f"violations so far {v}, {cycle.seconds:.1f}s"
+        )
+
+    def new_entries(self) -> list[Entry]:
+        open_trades = sum(
+            1 for r in self.database.rows("SELECT state FROM trades") if r["state"] == "ACTIVE"
+        )
+        if open_trades >= MAX_OPEN:
+            return []
+        entries = []
+        for _ in range(self.rng.randint(1, 3)):
+            key = self.rng.choice(self.ledger.keys)
+            quantity = self.rng.randint(1, 10)
+            entry = Entry(self.place(key, quantity, "chaos-entry"), key, quantity)
+            self.ledger.entries[entry.order_id] = entry
+            entries.append(entry)
+        return entries
+
+    def fault_schedule(self, window: float) -> list[tuple[str, float, float]]:
+        """(fault, on at, off at) in seconds into the window; off past the window: still on
+        at the kill."""
+        rng = self.rng
+        count = rng.choices([0, 1, 2], weights=[15, 50, 35])[0]
+        chosen = rng.sample(self.faults, min(count, len(self.faults)))
+        schedule = []
+        for fault in chosen:
+            on = rng.uniform(0, window * 0.6)
+            schedule.append((fault.name, on, on + rng.uniform(0.2, window * 1.5)))
+        return schedule
+
+    def chaos(
+        self, window: float, entries: list[Entry], schedule: list[tuple[str, float, float]]
+    ) -> None:
+        rng = self.rng
+        start = time.monotonic()
+        by_name = {f.name: f for f in self.faults}
+        due = sorted(rng.uniform(0, window) for _ in entries)
+        pending = list(entries)
+        on: set[str] = set()
+        while (now := time.monotonic() - start) < window:
+            for name, at, off in schedule:
+                if name not in on and at <= now < off:
+                    by_name[name].start(self.target, random.Random(rng.random()))
+                    on.add(name)
+                elif name in on and now >= off:
+                    by_name[name].stop(self.target)
+                    on.discard(name)
+            if pending and due and due[0] <= now:
+                due.pop(0)
+                self.create(pending.pop(0))
+                continue
+            roll = rng.random()
+            if roll < 0.03:
+                self.exit_by_hand()
+            elif roll < 0.05:
+                self.retry_create()
+            else:
+                self.move(jump=rng.random() < 0.1)
+            time.sleep(rng.uniform(0.02, 0.12))
+        for entry in pending:  # not handed over in time: created now, just before the kill
+            self.create(entry)
+        if rng.random() < 0.5:  # exits in flight at the kill
+            self.move(jump=True)
+            time.sleep(rng.uniform(0, 0.15))
+
+    def create(self, entry: Entry) -> None:
+        entry.tried = True
+        self.result.createtrade_calls += 1
+        rules = {
+            "stop_loss": {"type": "POINTS", "value": str(self.rng.randint(10, 60) * TICK)},
+            "target": {"type": "POINTS", "value": str(self.rng.randint(20, 120) * TICK)},
+        }
+        try:
+            reply = self.service.call(
+                "createtrade", timeout=3.0, strategy=STRATEGY, orderid=entry.order_id,
+                rules=rules,
+            )  # fmt: skip
+        except httpx.HTTPError:
+            return
+        if reply.status_code == 200:
+            body = reply.json()
+            if body.get("status") == "success":
+                entry.acked.append(str(body["data"]["trade_id"]))
+
+    def retry_create(self) -> None:
+        """A client repeating a createtrade that was answered (it must not guard twice)."""
+        done = [e for e in self.ledger.entries.values() if e.acked]
+        if done:
+            self.create(self.rng.choice(done))
+
+    def exit_by_hand(self) -> None:
+        trade_ids = list(self.ledger.acked)
+        if not trade_ids:
+            return
+        self.result.exits_by_hand += 1
+        with contextlib.suppress(httpx.HTTPError):
+            self.service.call("exittrade", timeout=3.0, trade_id=self.rng.choice(trade_ids))
+
+    def move(self, jump: bool = False) -> None:
+        """One price step of a symbol (a jump crosses nearby stops and targets)."""
+        rng = self.rng
+        symbol = rng.choice(list(self.prices))
+        size = rng.randint(40, 120) if jump else rng.randint(1, 20)
+        pull = Decimal(START[symbol]) - self.prices[symbol]
+        sign = rng.choice([-1, 1]) if abs(pull) < 10 else (1 if pull > 0 else -1)
+        self.prices[symbol] += sign * size * TICK
+        self.tick(symbol)
+
+    def tick(self, symbol: str) -> None:
+        body = {"symbol": symbol, "exchange": EXCHANGE, "ltp": str(self.prices[symbol])}
+        with contextlib.suppress(httpx.HTTPError):
+            self.sim.http.post("/sim/admin/price", json=body)
+
+    # -- restart and settle ----------------------------------------------------------------
+
+    def restart(self, killed: float) -> float | None:
+        self.service.start()
+        try:
+            self.service.wait_guarding()
+        except (AssertionError, TimeoutError) as error:
+            self.result.unhealthy_restarts += 1
+            self.say(f"restart not healthy: {error}")
+            return None
+        recovery = time.monotonic() - killed
+        self.result.recovery_s.append(round(recovery, 3))
+        return recovery
+
+    def units(self) -> dict[str, int]:
+        return {s: to_units(p) for s, p in self.prices.items()}
+
+    def settle(self) -> list[str]:
+        """Tick the current prices until no ACTIVE trade stands through a level and nothing
+        is EXITING; what is still ACTIVE through a level after `settle_s` was missed."""
+
+        def settled() -> bool:
+            for symbol in self.prices:
+                self.tick(symbol)
+            trades = {r["trade_id"]: r for r in self.database.rows("SELECT * FROM trades")}
+            exiting = any(r["state"] == "EXITING" for r in trades.values())
+            return not missed(trades, self.units()) and not exiting and self.service.healthy()
+
+        try:
+            poll(settled, timeout=self.options.settle_s, interval=0.2, message="settled")
+            return []
+        except TimeoutError:
+            trades = {r["trade_id"]: r for r in self.database.rows("SELECT * FROM trades")}
+            found = missed(trades, self.units())
+            if self.service.healthy():
+                self.missed.update(found)
+            return found
+
+    def final_audit(self) -> None:
+        findings = audit(self.ledger, Books.read(self.sim, self.database))
+        self.result.apply(findings)
+        self.result.acked_trades = len(self.ledger.acked)
+
+
+def admin_post(sim: Sim, path: str, body: dict[str, Any]) -> None:
+    reply = sim.http.post(path, json=body)
+    assert reply.status_code == 200, reply.text
+
+
+def table(results: list[Result]) -> str:
+    """The campaign's summary table (one row per database)."""
+    head = ["database", "cycles", "acked", "lost", "double exits", "nets crossed",
+            "unguarded", "missed exits", "recovery p50", "recovery p99", "s/cycle"]  # fmt: skip
+    rows = [head]
+    for r in results:
+        s = r.summary()
+        rows.append(
+            [
+                r.database,
+                str(r.cycles),
+                str(r.acked_trades),
+                *(str(v) for v in r.violations.values()),
+                _secs(s["recovery_p50_s"]),
+                _secs(s["recovery_p99_s"]),
+                _secs(s["seconds_per_cycle"]),
+            ]
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    lines = [" | ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _secs(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}s"
+
+
+def write_json(results: list[Result], path: Path) -> None:
+    path.write_text(json.dumps([r.to_json() for r in results], indent=1, default=str))
