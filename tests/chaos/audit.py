@@ -195,8 +195,15 @@ def guard_gaps(
         held = books.positions.get((key.symbol, key.product), 0) * key.direction
         gap = held - own[key] - guarded[key]
         if gap:
+            others = ", ".join(
+                f"{t} {r['state']} x{r['quantity']}"
+                for t, r in books.trades.items()
+                if (r["symbol"], r["product"]) == (key.symbol, key.product)
+                and r["state"] != "CLOSED"
+            )
             details.append(
                 f"{key}: broker {held}, own holdings {own[key]}, open trades {guarded[key]}"
+                f" ({others or 'none open'})"
             )
         if gap > 0:
             unguarded[str(key)] = gap
