@@ -1,14 +1,14 @@
 """Chaos campaign: the fault menu, by name.
 
 A fault is switched on with a seeded RNG (so its parameters are reproducible) and off again.
-Most faults are simulator admin bodies (`/sim/admin/faults`, `/sim/admin/feed`): an
-`AdminFault` names the endpoint and the body that switches it on; switching off is the
-campaign's `clear_simulator` (a reset of every REST fault, late fills released, every feed
-switch off), so a fault only has to say how it starts. New simulator faults plug in by name:
-add an `AdminFault` to `MENU` here, or pass one on the command line
-(`--extra-fault 'NAME={"path": "/sim/admin/faults", "on": {...}}'`). A fault the running
-simulator does not know (its admin endpoint answers 400) is left out of the campaign with a
-note, so the menu can name faults that land later.
+Most faults are simulator admin bodies (`/sim/admin/faults`, `/sim/admin/feed`): `admin_fault`
+names the endpoint and the body that switches it on; off is the campaign's `clear_simulator`
+(every REST fault reset, late fills released, every feed switch off), after an optional `off`
+body. New simulator faults plug in by name: add an `admin_fault` to `MENU` here, or pass one
+on the command line (`--extra-fault 'NAME={"path": "/sim/admin/faults", "on": {...}}'`,
+optionally with `"off": {...}`). A fault the running simulator does not know (its admin
+endpoint answers 400) is left out of the campaign with a note, so the menu can name faults
+that land later.
 
 The database outage is the one fault that is not the simulator's (lab.Database.cut).
 """
@@ -64,15 +64,22 @@ def clear_simulator(sim: Sim) -> None:
     admin(sim, "/sim/admin/feed", FEED_OFF)
 
 
-def admin_fault(name: str, path: str, on: Callable[[random.Random], Body] | Body) -> Fault:
+def admin_fault(
+    name: str, path: str, on: Callable[[random.Random], Body] | Body, off: Body | None = None
+) -> Fault:
     """A simulator fault: `on` (a body, or a body drawn from the RNG) posted to `path`; off is
-    `clear_simulator`."""
+    `off` posted to `path` (when the fault needs more than the reset), then `clear_simulator`."""
 
     def start(target: Target, rng: random.Random) -> None:
         body = on(rng) if callable(on) else dict(on)
         admin(target.sim, path, body)
 
-    return Fault(name, start, lambda target: clear_simulator(target.sim))
+    def stop(target: Target) -> None:
+        if off is not None:
+            admin(target.sim, path, off)
+        clear_simulator(target.sim)
+
+    return Fault(name, start, stop)
 
 
 def _endpoints(rng: random.Random) -> list[str]:
@@ -135,18 +142,20 @@ MENU: dict[str, Fault] = {
 
 
 def parse_extra(spec: str) -> Fault:
-    """`NAME={"path": "/sim/admin/...", "on": {...}}` as an admin fault."""
+    """`NAME={"path": "/sim/admin/...", "on": {...}, "off": {...}}` as an admin fault (`off`
+    is optional: the simulator reset covers faults of /sim/admin/faults and /sim/admin/feed)."""
     name, sep, raw = spec.partition("=")
     if not sep or not name.strip():
         raise ValueError(f"expected NAME=JSON, got {spec!r}")
     try:
         parsed = json.loads(raw)
         path, on = str(parsed["path"]), dict(parsed["on"])
-    except (ValueError, KeyError, TypeError) as error:
+        off = None if parsed.get("off") is None else dict(parsed["off"])
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise ValueError(f"{name}: expected {{'path': ..., 'on': {{...}}}}: {error}") from None
     if not path.startswith("/sim/admin/"):
         raise ValueError(f"{name}: path must be a /sim/admin/ endpoint")
-    return admin_fault(name.strip(), path, on)
+    return admin_fault(name.strip(), path, on, off)
 
 
 def supported(
