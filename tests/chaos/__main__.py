@@ -13,9 +13,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.chaos.campaign import Campaign, Options, Result, table, write_json
+from tests.chaos.campaign import Campaign, Options
 from tests.chaos.faults import MENU, parse_extra
 from tests.chaos.lab import postgres_problem
+from tests.chaos.report import Result, table, write_json
 
 
 def parser() -> argparse.ArgumentParser:

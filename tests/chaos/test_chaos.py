@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.chaos.campaign import Campaign, Options, table, write_json
+from tests.chaos.campaign import Campaign, Options
 from tests.chaos.lab import postgres_problem
+from tests.chaos.report import table, write_json
 
 CYCLES = int(os.environ.get("CHAOS_CI_CYCLES", "25"))
 BUDGET = float(os.environ.get("CHAOS_CI_BUDGET", "70"))
