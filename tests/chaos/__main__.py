@@ -80,12 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     for result in results:
         for note in result.notes:
             print(f"note ({result.database}): {note}")
-        if result.stuck_exiting or result.overguarded or result.unhealthy_restarts:
-            print(
-                f"also ({result.database}): {len(result.stuck_exiting)} trades still EXITING, "
-                f"overguarded {result.overguarded or 0}, "
-                f"{result.unhealthy_restarts} restarts never healthy"
-            )
+        print(
+            f"also ({result.database}): {len(result.guarded_twice)} entries guarded by two "
+            f"trades or more, {len(result.stuck_exiting)} trades still EXITING, overguarded "
+            f"{result.overguarded or 0}, {result.unhealthy_restarts} restarts never healthy"
+        )
     print(f"seed {args.seed}; details in {args.json}")
     return 1 if any(any(r.violations.values()) for r in results) else 0
 

@@ -114,6 +114,7 @@ class Findings:
     overguarded: dict[str, int]  # key -> quantity open trades claim that is not at the broker
     unattributed_exits: int  # exit quantity for trade ids neither acked nor in the database
     stuck_exiting: list[str]
+    guarded_twice: list[str]  # entry order ids more than one trade was created from
     details: list[str]
 
 
@@ -147,6 +148,9 @@ def audit(ledger: Ledger, books: Books) -> Findings:
         details.append(f"double exit: entry {entry_id} {entry.key} x{entry.quantity}: {sent}")
     unguarded, overguarded = guard_gaps(ledger, books, details)
     stuck = sorted(t for t, r in books.trades.items() if r["state"] == "EXITING")
+    trades_of: dict[str, set[str]] = defaultdict(set)
+    for trade_id, entry_id in trade_entry.items():
+        trades_of[entry_id].add(trade_id)
     return Findings(
         lost=lost,
         double_exits=double,
@@ -155,6 +159,7 @@ def audit(ledger: Ledger, books: Books) -> Findings:
         overguarded=overguarded,
         unattributed_exits=unattributed,
         stuck_exiting=stuck,
+        guarded_twice=sorted(e for e, trades in trades_of.items() if len(trades) > 1),
         details=details,
     )
 

@@ -39,6 +39,7 @@ class Result:
     unattributed_exit_quantity: int = 0
     missed_exits: list[str] = field(default_factory=list)
     stuck_exiting: list[str] = field(default_factory=list)
+    guarded_twice: list[str] = field(default_factory=list)
     details: list[str] = field(default_factory=list)
     unhealthy_restarts: int = 0
     recovery_s: list[float] = field(default_factory=list)
@@ -89,6 +90,7 @@ class Result:
         self.overguarded = findings.overguarded
         self.unattributed_exit_quantity = findings.unattributed_exits
         self.stuck_exiting = findings.stuck_exiting
+        self.guarded_twice = findings.guarded_twice
         self.details = findings.details
 
 

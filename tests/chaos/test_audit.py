@@ -62,6 +62,7 @@ def test_a_clean_book_has_no_finding() -> None:
     assert findings.double_exits == []
     assert (findings.nets_crossed, findings.unguarded, findings.overguarded) == (0, {}, {})
     assert findings.details == []
+    assert findings.guarded_twice == []
 
 
 def test_an_acknowledged_trade_missing_from_the_database_is_lost_and_its_quantity_unguarded(
@@ -91,7 +92,9 @@ def test_a_second_trade_on_the_same_entry_counts_against_the_same_quantity() -> 
     ledger.entries["1"].acked.append("TC")
     books.trades["TC"] = trade("TC", ledger.entries["1"], "CLOSED")
     books.orders.append(order("6", LONG, "SELL", 10, "tg:acct:s:STOP_LOSS:TC"))
-    assert audit(ledger, books).double_exits == ["1"]
+    findings = audit(ledger, books)
+    assert findings.double_exits == ["1"]
+    assert findings.guarded_twice == ["1"]
 
 
 def test_a_fill_past_zero_crosses_the_net() -> None:
