@@ -106,8 +106,7 @@ class Campaign:
                 self.say(note)
             service = Service(sim, workdir, database)
             self.service = service
-            service.start()
-            service.wait_guarding()
+            service.start_guarding()
             self.configure()
             self.manual_holdings()
             for number in range(1, self.options.cycles + 1):
@@ -295,9 +294,8 @@ class Campaign:
     # -- restart and settle ----------------------------------------------------------------
 
     def restart(self, killed: float) -> float | None:
-        self.service.start()
         try:
-            self.service.wait_guarding()
+            self.service.start_guarding()
         except (AssertionError, TimeoutError) as error:
             self.result.unhealthy_restarts += 1
             self.say(f"restart not healthy: {error}")

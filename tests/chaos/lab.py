@@ -237,6 +237,18 @@ class Service:
         self.runs.append(proc)
         return proc
 
+    def start_guarding(self, timeout: float = 60.0, attempts: int = 3) -> None:
+        """Start and wait until guarding; a start that lost its API port to another process
+        (picked free, taken before it was bound) is started again on another port."""
+        for attempt in range(1, attempts + 1):
+            self.start()
+            try:
+                self.wait_guarding(timeout)
+                return
+            except AssertionError:
+                if attempt == attempts or "address already in use" not in self.proc.text():
+                    raise
+
     def wait_guarding(self, timeout: float = 60.0) -> None:
         """Until start-up is done (trades loaded and reconciled, symbols subscribed, the feed
         authenticated) and /health says ok."""
