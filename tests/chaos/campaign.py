@@ -71,6 +71,9 @@ def open_database(kind: str, data_dir: Path) -> Database:
 
 
 class Campaign:
+    """One campaign on one database: `run` sets up the simulator, the database and tradeguard,
+    runs the cycles (or until the time budget) and returns the Result of the last audit."""
+
     def __init__(self, options: Options, workdir: Path, log: Any = None) -> None:
         self.options = options
         self.workdir = workdir
