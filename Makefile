@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test conformance lint fmt bench sim replay clean setup
+.PHONY: run test conformance lint fmt bench chaos sim replay clean setup
 
 setup: $(STAMP)
 
@@ -38,6 +38,15 @@ fmt: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+# The long chaos campaign: CHAOS_CYCLES kill -9 cycles on SQLite and on PostgreSQL (which must
+# be reachable: TRADEGUARD_TEST_POSTGRES_URL), a summary table, details in chaos-results.json.
+CHAOS_CYCLES ?= 200
+CHAOS_SEED ?= $(shell date +%s)
+
+chaos: $(STAMP)
+	$(BIN)/python -m tests.chaos --cycles $(CHAOS_CYCLES) --seed $(CHAOS_SEED) \
+		--database sqlite --database postgresql --json chaos-results.json
 
 replay: $(STAMP)
 	$(BIN)/tradeguard replay examples/ticks.csv --config examples/strategies.toml

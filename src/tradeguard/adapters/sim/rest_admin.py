@@ -5,7 +5,8 @@
 replying; `stream` publishes a paced burst of prices from inside the simulator (load
 generation); `arrivals` reports when each `placeorder` reached its endpoint and when each
 scheduled price left the WebSocket server (`time.time_ns()`), so a benchmark in another process
-can time tick -> order on the simulator's clock.
+can time tick -> order on the simulator's clock; `orders` lists every order with its `strategy`
+tag (OpenAlgo's order book has none), the ground truth a chaos audit counts exits by.
 
 `timing` sets the broker's timing (late or polled order reports, no order pushes, slow
 placements, partial fills; `timing.TimingConfig`); `pending` lists the semi-auto Action Center
@@ -219,6 +220,23 @@ class SimAdmin:
         if request.method == "POST":
             self.api.arrivals.clear()
         return views.success(arrivals)
+
+    async def orders(self, request: Request) -> Response:
+        """Every order, oldest first, with its `strategy` tag, filled quantity and average
+        price (GET; read only)."""
+        broker = self.api.broker
+        rows = []
+        for report in await broker.order_book():
+            sent = broker.order_request(report.order_id)
+            rows.append(
+                views.order_row(report, sent)
+                | {
+                    "strategy": "" if sent is None else sent.strategy,
+                    "filled_quantity": report.filled_quantity,
+                    "average_price": views.price(report.average_price),
+                }
+            )
+        return views.success(rows)
 
     async def stream(self, request: Request) -> Response:
         """Publish `rate` prices a second for `window_s` seconds, round-robin over `symbols`

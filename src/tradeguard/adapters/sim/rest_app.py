@@ -31,6 +31,7 @@ def create_app(api: SimApi) -> Starlette:
             Route("/sim/admin/price", admin.price, methods=["POST"]),
             Route("/sim/admin/stream", admin.stream, methods=["POST"]),
             Route("/sim/admin/arrivals", admin.arrivals, methods=["GET", "POST"]),
+            Route("/sim/admin/orders", admin.orders, methods=["GET"]),
         ]
     )
     app.state.sim = api
