@@ -59,9 +59,11 @@ class FaultRefused(RuntimeError):
 
 
 def clear_simulator(sim: Sim) -> None:
-    """Every simulator fault off: REST faults reset, late fills released, feed switches off."""
+    """Every simulator fault off: REST faults reset, late fills released, feed switches off,
+    the broker's timing instant again."""
     admin(sim, "/sim/admin/faults", REST_OFF)
     admin(sim, "/sim/admin/feed", FEED_OFF)
+    admin(sim, TIMING, INSTANT)
 
 
 def admin_fault(
@@ -96,6 +98,8 @@ def _db_stop(target: Target) -> None:
 
 FAULTS = "/sim/admin/faults"
 FEED = "/sim/admin/feed"
+TIMING = "/sim/admin/timing"
+INSTANT: Body = {"profile": "instant"}
 MENU: dict[str, Fault] = {
     f.name: f
     for f in [
@@ -137,6 +141,32 @@ MENU: dict[str, Fault] = {
         admin_fault("order_reply_500", FAULTS, {"order_reply": "500", "order_reply_count": 1}),
         admin_fault("fill_late", FAULTS, {"fill_late": True}),
         admin_fault("session_down", FAULTS, {"session_down": True}),
+        # A real broker's timing (adapters/sim/timing.py): off is the instant profile again.
+        admin_fault(
+            "late_reports",
+            TIMING,
+            lambda rng: {"report_lag_ms": rng.randint(500, 3000), "order_push": rng.random() < 0.5},
+            INSTANT,
+        ),
+        admin_fault(
+            "polled_reports",
+            TIMING,
+            lambda rng: {"report_poll_ms": rng.randint(1000, 3000), "order_push": False},
+            INSTANT,
+        ),
+        admin_fault("no_order_push", TIMING, {"order_push": False}, INSTANT),
+        admin_fault(
+            "slow_place",
+            TIMING,
+            lambda rng: {"place_delay_ms": rng.randint(500, 6000), "place_slow_ratio": 1},
+            INSTANT,
+        ),
+        admin_fault(
+            "partial_fills",
+            TIMING,
+            lambda rng: {"partial_fills": rng.randint(2, 4), "partial_interval_ms": 300},
+            INSTANT,
+        ),
     ]
 }
 
