@@ -12,6 +12,14 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
+# SqlStore options for tests that are not about a slow database. The store's default
+# commit_timeout (1 s of wall-clock time without progress) marks it degraded; on a loaded
+# machine one SQLite commit can take that long, and a test under a manual clock (or one that
+# asserts a normal exit path) then sees "database degraded" it never asked for. An outage a
+# test does cause (a held write lock, a stopped server) still degrades the store at once:
+# the writer reports the failed write instead of waiting out this timeout.
+PATIENT_STORE: dict[str, float] = {"commit_timeout": 30.0, "slow_limit": 60.0}
+
 
 async def eventually(
     check: Callable[[], T | Awaitable[T]],

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.helpers import eventually
+from tests.helpers import PATIENT_STORE, eventually
 from tradeguard.adapters.clock import SystemClock
 from tradeguard.adapters.db.store import SqlStore
 from tradeguard.adapters.openalgo.feed import OpenAlgoFeed
@@ -81,7 +81,7 @@ async def running_stack(
 ) -> AsyncIterator[Stack]:
     options = SimulatorOptions(walk=False, symbols=SYMBOLS, rate_limits=RateLimits(enabled=False))
     async with EmbeddedSimulator(options) as sim:
-        store = await SqlStore.open(f"sqlite:///{tmp_path / 'tg.db'}")
+        store = await SqlStore.open(f"sqlite:///{tmp_path / 'tg.db'}", **PATIENT_STORE)
         gateway = OpenAlgoGateway(sim.rest_url, sim.apikey, timeout=2.0)
 
         def feed_reconnected() -> None:  # wired as bootstrap.service wires it
