@@ -51,9 +51,19 @@ class Stack:
         """Move the simulator's market: the tick goes out over the real WebSocket."""
         self.sim.market.set_price(symbol, exchange, to_units(value))
 
+    def streaming(self, symbol: str, exchange: str = "NSE") -> bool:
+        """True once the simulator has the feed's subscription to `symbol`: a price set from
+        then on reaches the feed (one set before is streamed to nobody)."""
+        subs = self.sim.ws.subscriptions()
+        return any((sub[0], sub[1]) == (symbol, exchange) for client in subs for sub in client)
+
     async def wait_subscribed(self, symbol: str, exchange: str = "NSE") -> None:
+        """Wait until the feed wants `symbol` and the simulator streams it to the feed."""
         await eventually(
-            lambda: (symbol, exchange) in self.feed.subscribed(), message=f"{symbol} subscribed"
+            lambda: (
+                (symbol, exchange) in self.feed.subscribed() and self.streaming(symbol, exchange)
+            ),
+            message=f"{symbol} subscribed",
         )
 
     async def fill_entry(
