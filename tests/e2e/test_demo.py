@@ -9,8 +9,6 @@ waits on the exits it causes, never on chance.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,10 +16,11 @@ from typing import Any
 import pytest
 
 from tests.helpers import eventually
+from tests.serving import serving
 from tradeguard.adapters.sim.embedded import EmbeddedSimulator
 from tradeguard.app.events import Event
 from tradeguard.app.service import TradeService
-from tradeguard.bootstrap.service import Running, serve
+from tradeguard.bootstrap.service import Running
 from tradeguard.config import Settings
 from tradeguard.core.money import to_units
 
@@ -101,21 +100,15 @@ class Driver:
 @pytest.mark.asyncio
 async def test_demo_shows_stop_target_and_trailing_exits(tmp_path: Path) -> None:
     events: list[Event] = []
-    started: asyncio.Future[Running] = asyncio.get_running_loop().create_future()
 
     async def watch(running: Running) -> None:
         async with running.runtime.bus.subscribe() as stream:
             async for event in stream:
                 events.append(event)
 
-    def on_start(running: Running) -> None:
-        started.set_result(running)
-
     settings = Settings(data_dir=tmp_path, demo=True, port=0)
     assert settings.embedded_simulator
-    service = asyncio.create_task(serve(settings, console=False, extras=[watch], started=on_start))
-    try:
-        running = await asyncio.wait_for(started, timeout=30)
+    async with serving(settings, extras=[watch]) as running:
         sim = running.simulator
         assert sim is not None
         await sim.market.stop()  # no random walk from here on: prices move when we say
@@ -154,8 +147,3 @@ async def test_demo_shows_stop_target_and_trailing_exits(tmp_path: Path) -> None
             order = book[str(row["exit_order_id"])]  # sent through the simulator's REST API
             assert order.status.value == "complete"
             assert order.quantity == exit_event.data["quantity"]
-    finally:
-        if started.done():
-            started.result().stop.set()
-        with contextlib.suppress(asyncio.CancelledError):
-            assert await asyncio.wait_for(service, timeout=10) == 0
