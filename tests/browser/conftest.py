@@ -68,7 +68,10 @@ GUARDED = {
     "daily_loss_limit": "10000",
 }
 
-expect.set_options(timeout=10_000)
+# How long an expectation waits for the page to show what it expects: a deadline for a
+# failure, never a wait for something to happen (a passing expectation returns as soon as it
+# holds). Generous, for a machine busy with other work.
+expect.set_options(timeout=30_000)
 
 
 def _apt_get(*args: str) -> str | None:
