@@ -310,9 +310,9 @@ async def test_a_busy_database_that_keeps_committing_is_slow_not_down(
                 )
                 for n in range(batches)
             ]
-            await asyncio.sleep(0)  # one loop turn: each task queues its batch on its first step
             started = time.monotonic()
-            behind = await store.commit([f.audit(round_)])
+            # a task started after them: tasks start in order, so it queues behind them all
+            behind = await asyncio.ensure_future(store.commit([f.audit(round_)]))
             waited = time.monotonic() - started
             assert behind is True
             assert not store.degraded
