@@ -48,6 +48,10 @@ from tradeguard.core.trade import Trade
 
 T = TypeVar("T")
 EXCHANGE = "NSE"
+# How long a started process may take to print its ready line. Importing tradeguard's stack
+# takes about a second on an idle machine and well over ten on a busy 2-core one; this is only
+# the deadline after which a process that never got ready fails the test.
+START_WITHIN = 60.0
 READY = re.compile(r"monitoring (\d+) trades on (\d+) symbols")
 
 
@@ -114,7 +118,9 @@ class Proc:
     def text(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
-    def wait_for(self, pattern: re.Pattern[str] | str, timeout: float = 15.0) -> re.Match[str]:
+    def wait_for(
+        self, pattern: re.Pattern[str] | str, timeout: float = START_WITHIN
+    ) -> re.Match[str]:
         """Poll the output for `pattern`; fail early (with the output) if the process died."""
         regex = re.compile(pattern) if isinstance(pattern, str) else pattern
 
@@ -282,7 +288,7 @@ class Guard:
         self.runs.append(proc)
         return proc
 
-    def start_ready(self, failpoint: str = "", timeout: float = 20.0) -> re.Match[str]:
+    def start_ready(self, failpoint: str = "", timeout: float = START_WITHIN) -> re.Match[str]:
         """Start and wait for the "monitoring N trades" line (recovery done, feed started),
         then for the feed's authentication (ticks sent before that would be lost)."""
         proc = self.start(failpoint)
