@@ -16,6 +16,7 @@ from tradeguard.adapters.clock import SystemClock
 from tradeguard.adapters.db.store import SqlStore
 from tradeguard.adapters.openalgo.feed import OpenAlgoFeed
 from tradeguard.adapters.openalgo.polling import PollingConfig
+from tradeguard.adapters.openalgo.ratelimit import RateLimitConfig
 from tradeguard.adapters.openalgo.rest_gateway import OpenAlgoGateway
 from tradeguard.adapters.sim.embedded import EmbeddedSimulator, SimulatorOptions
 from tradeguard.adapters.sim.faults import RateLimits
@@ -92,7 +93,13 @@ async def running_stack(
     options = SimulatorOptions(walk=False, symbols=SYMBOLS, rate_limits=RateLimits(enabled=False))
     async with EmbeddedSimulator(options) as sim:
         store = await SqlStore.open(f"sqlite:///{tmp_path / 'tg.db'}", **PATIENT_STORE)
-        gateway = OpenAlgoGateway(sim.rest_url, sim.apikey, timeout=2.0)
+        # The simulator stamps each request when this same event loop gets to it, so a loop
+        # stalled by a busy machine can hand it requests our limiter released in two windows
+        # at once; a margin of a quarter window absorbs stalls up to 0.25 s (a real OpenAlgo
+        # server runs in its own process, and the default 0.05 s covers network jitter).
+        gateway = OpenAlgoGateway(
+            sim.rest_url, sim.apikey, timeout=2.0, rate_limits=RateLimitConfig(margin_s=0.25)
+        )
 
         def feed_reconnected() -> None:  # wired as bootstrap.service wires it
             runtime.feed_reconnected()
