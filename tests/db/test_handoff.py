@@ -61,12 +61,13 @@ async def test_commits_land_while_the_event_loop_is_saturated(sqlite_db: Databas
     "degraded" on a healthy database. Each commit here must land, without degrading.
 
     The store's timeouts are 1 s and 2 s as in production, stretched only when this machine
-    is so busy that the same 500-row commit on a quiet loop already takes more than 0.1 s
-    (to ten times that): the starvation made one commit about fifty times slower."""
+    is so busy that a commit as large as the largest here (2,000 rows) already takes more than
+    0.1 s on a quiet loop (to ten times that): the starvation made a commit tens of times
+    slower (a 1,000-row flush took 2.8 s), which even the stretched timeouts still catch."""
     baseline_store = await open_store(sqlite_db.url)
     try:
         started = time.monotonic()
-        assert await baseline_store.commit([f.trade(f"b-{i:04d}") for i in range(500)])
+        assert await baseline_store.commit([f.trade(f"b-{i:04d}") for i in range(2_000)])
         baseline = time.monotonic() - started
     finally:
         await baseline_store.close()
