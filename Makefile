@@ -6,7 +6,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test conformance lint fmt bench chaos sim replay clean setup
+.PHONY: run test flake conformance lint fmt bench chaos sim replay clean setup
+
+# `make test` spreads tests over TEST_WORKERS pytest-xdist workers (auto: one per core); tests
+# that share something heavy (the browser) stay on one worker through their xdist_group.
+TEST_WORKERS ?= auto
+TEST_PARALLEL := -n $(TEST_WORKERS) --dist loadgroup
+# `make flake`: the suite FLAKE_RUNS times, random order, a busy loop on every core.
+FLAKE_RUNS ?= 10
 
 setup: $(STAMP)
 
@@ -20,7 +27,10 @@ run: $(STAMP)
 	$(BIN)/tradeguard run
 
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(TEST_PARALLEL) $(PYTEST_ARGS)
+
+flake: $(STAMP)
+	$(BIN)/python -m tests.flake --runs $(FLAKE_RUNS) -- $(TEST_PARALLEL) $(PYTEST_ARGS)
 
 # Against the real OpenAlgo server (the test-peer kit; docs/openalgo.md): needs Python 3.12.
 conformance: $(STAMP)

@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -168,22 +167,15 @@ class E2EResult:
         return max(ok, key=lambda r: r.target) if ok else None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class SimProcess:
-    """`tradeguard sim --no-walk` in a subprocess, with an admin client for its endpoints."""
+    """`tradeguard sim --no-walk` in a subprocess on port 0 (`start` reads the ports it bound
+    from its banner), with an admin client for its endpoints."""
 
     def __init__(self) -> None:
         self.apikey = os.urandom(32).hex()
-        self.rest_port, self.ws_port = _free_port(), _free_port()
-        self.rest_url = f"http://127.0.0.1:{self.rest_port}"
-        self.ws_url = f"ws://127.0.0.1:{self.ws_port}"
+        self.rest_url = self.ws_url = ""  # known once `start` has read the banner
         args = [sys.executable, "-m", "tradeguard", "sim", "--no-walk", "--apikey", self.apikey]
-        args += ["--rest-port", str(self.rest_port), "--ws-port", str(self.ws_port)]
+        args += ["--rest-port", "0", "--ws-port", "0"]
         args += ["--ws-outbox", "1000000"]  # measure our backlog, not the slow-client cut-off
         self.proc = subprocess.Popen(
             args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
@@ -198,7 +190,13 @@ class SimProcess:
             line = await asyncio.to_thread(self.proc.stdout.readline)
             if not line:
                 raise RuntimeError("the simulator process exited during start-up")
-            if line.startswith("apikey"):
+            if line.startswith("simulator REST"):
+                self.rest_url = line.split()[-1].removesuffix("/").removesuffix("/api/v1")
+            elif line.startswith("simulator WS"):
+                self.ws_url = line.split()[-1]
+            elif line.startswith("apikey"):
+                if not (self.rest_url and self.ws_url):
+                    raise RuntimeError("the simulator's banner did not name its ports")
                 return
 
     async def post(self, path: str, body: dict[str, Any] | None = None) -> Any:

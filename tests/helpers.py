@@ -13,11 +13,19 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+# SqlStore options for tests that are not about a slow database. The store's default
+# commit_timeout (1 s of wall-clock time without progress) marks it degraded; on a loaded
+# machine one SQLite commit can take that long, and a test under a manual clock (or one that
+# asserts a normal exit path) then sees "database degraded" it never asked for. An outage a
+# test does cause (a held write lock, a stopped server) still degrades the store at once:
+# the writer reports the failed write instead of waiting out this timeout.
+PATIENT_STORE: dict[str, float] = {"commit_timeout": 30.0, "slow_limit": 60.0}
+
 
 async def eventually(
     check: Callable[[], T | Awaitable[T]],
     *,
-    timeout: float = 5.0,  # noqa: ASYNC109 - a deadline for the polling loop, not an I/O timeout
+    timeout: float = 10.0,  # noqa: ASYNC109 - a deadline for the polling loop, not an I/O timeout
     interval: float = 0.005,
     message: str = "condition",
 ) -> T:
@@ -25,6 +33,8 @@ async def eventually(
 
     Fails with the last AssertionError, or a TimeoutError naming `message`, after `timeout`.
     This yields to the event loop between attempts; it never sleeps to *wait for* something.
+    `timeout` only bounds how long a missing event takes to fail the test (a check that holds
+    returns at once), so it is generous: a busy machine stretches every step.
     """
     deadline = time.monotonic() + timeout
     last_error: AssertionError | None = None

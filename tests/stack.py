@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.helpers import eventually
+from tests.helpers import PATIENT_STORE, eventually
 from tradeguard.adapters.clock import SystemClock
 from tradeguard.adapters.db.store import SqlStore
 from tradeguard.adapters.openalgo.feed import OpenAlgoFeed
 from tradeguard.adapters.openalgo.polling import PollingConfig
+from tradeguard.adapters.openalgo.ratelimit import RateLimitConfig
 from tradeguard.adapters.openalgo.rest_gateway import OpenAlgoGateway
 from tradeguard.adapters.sim.embedded import EmbeddedSimulator, SimulatorOptions
 from tradeguard.adapters.sim.faults import RateLimits
@@ -60,9 +61,19 @@ class Stack:
         """Move the simulator's market: the tick goes out over the real WebSocket."""
         self.sim.market.set_price(symbol, exchange, to_units(value))
 
+    def streaming(self, symbol: str, exchange: str = "NSE") -> bool:
+        """True once the simulator has the feed's subscription to `symbol`: a price set from
+        then on reaches the feed (one set before is streamed to nobody)."""
+        subs = self.sim.ws.subscriptions()
+        return any((sub[0], sub[1]) == (symbol, exchange) for client in subs for sub in client)
+
     async def wait_subscribed(self, symbol: str, exchange: str = "NSE") -> None:
+        """Wait until the feed wants `symbol` and the simulator streams it to the feed."""
         await eventually(
-            lambda: (symbol, exchange) in self.feed.subscribed(), message=f"{symbol} subscribed"
+            lambda: (
+                (symbol, exchange) in self.feed.subscribed() and self.streaming(symbol, exchange)
+            ),
+            message=f"{symbol} subscribed",
         )
 
     async def fill_entry(
@@ -107,9 +118,17 @@ async def running_stack(
     )
     async with EmbeddedSimulator(options) as sim:
         store = await SqlStore.open(
-            f"sqlite:///{tmp_path / 'tg.db'}", journal=tmp_path / "tradeguard.journal"
+            f"sqlite:///{tmp_path / 'tg.db'}",
+            journal=tmp_path / "tradeguard.journal",
+            **PATIENT_STORE,
         )
-        gateway = OpenAlgoGateway(sim.rest_url, sim.apikey, timeout=2.0)
+        # The simulator stamps each request when this same event loop gets to it, so a loop
+        # stalled by a busy machine can hand it requests our limiter released in two windows
+        # at once; a margin of a quarter window absorbs stalls up to 0.25 s (a real OpenAlgo
+        # server runs in its own process, and the default 0.05 s covers network jitter).
+        gateway = OpenAlgoGateway(
+            sim.rest_url, sim.apikey, timeout=2.0, rate_limits=RateLimitConfig(margin_s=0.25)
+        )
 
         def feed_reconnected() -> None:  # wired as bootstrap.service wires it
             runtime.feed_reconnected()

@@ -11,6 +11,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from tests.api.conftest import fast_hasher
+from tests.helpers import PATIENT_STORE
 from tradeguard.adapters.clock import SystemClock
 from tradeguard.adapters.db.store import SqlStore
 from tradeguard.adapters.security import FernetBox, load_or_create_secret_key, write_private
@@ -36,7 +37,7 @@ async def test_keys_users_lockout_and_no_secrets_anywhere(
     caplog.set_level(logging.DEBUG)
     secret_key = Fernet.generate_key()
     clock = ManualClock()
-    store = await SqlStore.open(f"sqlite:///{tmp_path / 'a.db'}")
+    store = await SqlStore.open(f"sqlite:///{tmp_path / 'a.db'}", **PATIENT_STORE)
     try:
         accounts = AccountService(store, fast_hasher(), FernetBox(secret_key), clock)
         await accounts.load()
@@ -137,7 +138,7 @@ def test_secret_files_are_private(tmp_path: Path) -> None:
 
 @pytest.mark.asyncio
 async def test_bad_names_and_passwords(tmp_path: Path) -> None:
-    store = await SqlStore.open(f"sqlite:///{tmp_path / 'b.db'}")
+    store = await SqlStore.open(f"sqlite:///{tmp_path / 'b.db'}", **PATIENT_STORE)
     try:
         accounts = AccountService(
             store, fast_hasher(), FernetBox(Fernet.generate_key()), SystemClock()

@@ -5,8 +5,6 @@ shows no secret again."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import pytest
 
 from tests.api.conftest import Api
 from tests.helpers import eventually
-from tradeguard.bootstrap.service import Running, serve
+from tests.serving import serving
 from tradeguard.config import Settings
 
 ENDPOINTS = {
@@ -128,11 +126,8 @@ async def test_serve_first_run_creates_secrets_once_and_serves_the_api(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     async def run_once() -> tuple[str, str]:
-        started: asyncio.Future[Running] = asyncio.get_running_loop().create_future()
         settings = Settings(data_dir=tmp_path, demo=False, port=0)
-        task = asyncio.create_task(serve(settings, console=False, started=started.set_result))
-        try:
-            running = await asyncio.wait_for(started, timeout=30)
+        async with serving(settings) as running:
             url = running.extras["api"].url
             async with httpx.AsyncClient(base_url=url) as client:
                 health = await client.get("/health")
@@ -143,11 +138,6 @@ async def test_serve_first_run_creates_secrets_once_and_serves_the_api(
                 login = await client.get("/login")
                 assert login.status_code in (200, 404)  # 404 only without static files
             return url, key
-        finally:
-            if started.done():
-                started.result().stop.set()
-            with contextlib.suppress(asyncio.CancelledError):
-                assert await asyncio.wait_for(task, timeout=10) == 0
 
     _, key = await run_once()
     first_output = capsys.readouterr().out

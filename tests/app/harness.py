@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.app.clock import ManualClock
 from tests.app.fakes import Alerts, Events, FakeFeed, FaultyBroker, RecordingStore, Timeline
-from tests.helpers import eventually
+from tests.helpers import PATIENT_STORE, eventually
 from tradeguard.adapters.db.store import SqlStore
 from tradeguard.adapters.sim.market import SimMarket
 from tradeguard.adapters.sim.paper_broker import PaperBroker
@@ -95,7 +95,7 @@ class Harness:
 
     @classmethod
     async def open(cls, world: World, **kwargs: object) -> Harness:
-        store = await SqlStore.open(world.db_url)
+        store = await SqlStore.open(world.db_url, **PATIENT_STORE)
         return cls(world, store, **kwargs)  # type: ignore[arg-type]
 
     async def start(self) -> RecoveryResult:

@@ -145,7 +145,7 @@ async def test_a_flush_never_writes_a_snapshot_older_than_an_exit_made_meanwhile
     app.tick("RELIANCE", "104")
     app.tick("TCS", "210")
     app.monitor.flush_chunk = 1
-    inner, gate = app.monitor.store, asyncio.Event()
+    inner, gate, held = app.monitor.store, asyncio.Event(), asyncio.Event()
 
     class HeldFirstChunk:  # chunk 1 (trade a) lands only once b's exit is over
         def __getattr__(self, name: str) -> object:
@@ -153,12 +153,13 @@ async def test_a_flush_never_writes_a_snapshot_older_than_an_exit_made_meanwhile
 
         async def commit(self, records: list[object]) -> bool:
             if any(getattr(r, "trade_id", None) == "a" for r in records):
+                held.set()
                 await gate.wait()
             return await inner.commit(records)  # type: ignore[arg-type]
 
     app.monitor.store = HeldFirstChunk()  # type: ignore[assignment]
     flush = asyncio.create_task(app.monitor.flush())
-    await asyncio.sleep(0)  # the flush is waiting on chunk 1
+    await held.wait()  # the flush is waiting on chunk 1
     await app.executor.execute(app.engine.request_exit("b", app.clock.now()))
     gate.set()
     await flush

@@ -68,25 +68,54 @@ GUARDED = {
     "daily_loss_limit": "10000",
 }
 
-expect.set_options(timeout=10_000)
+# How long an expectation waits for the page to show what it expects: a deadline for a
+# failure, never a wait for something to happen (a passing expectation returns as soon as it
+# holds). Generous, for a machine busy with other work.
+expect.set_options(timeout=30_000)
+
+
+def _apt_get(*args: str) -> str | None:
+    """Run apt-get (waiting up to 5 minutes for another apt's lock); the problem, or None."""
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    command = ["apt-get", "-o", "DPkg::Lock::Timeout=300", *args]
+    try:
+        subprocess.run(command, check=True, env=env, capture_output=True, text=True, timeout=900)
+    except subprocess.CalledProcessError as error:
+        output = (error.stderr or error.stdout or "").strip().splitlines()[-5:]
+        return f"`{' '.join(command)}` exited {error.returncode}: " + " | ".join(output)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"`{' '.join(command)}` failed: {error}"
+    return None
+
+
+def install_chromium() -> str | None:
+    """Install Debian's chromium with apt-get; None when it is there afterwards, else why not."""
+    if shutil.which("apt-get") is None:
+        return "apt-get is not available on this machine"
+    if os.geteuid() != 0:
+        return "installing it needs root (apt-get)"
+    problem = _apt_get("update") or _apt_get("install", "-y", "--no-install-recommends", "chromium")
+    if problem is None and not Path(CHROMIUM).exists():
+        problem = "apt-get install chromium succeeded but did not install it"
+    return problem
 
 
 @pytest.fixture(scope="session")
 def chromium() -> str:
     """Debian's chromium: installed with apt-get when missing (CI runs as root on the same
-    kind of machine); never `playwright install`."""
+    kind of machine); never `playwright install`. When it cannot be had, every browser test
+    fails at once with the reason and the command that fixes it (never a traceback from
+    deep inside apt or Playwright)."""
     if not Path(CHROMIUM).exists():
-        if shutil.which("apt-get") is None or os.geteuid() != 0:
-            pytest.fail(f"{CHROMIUM} is missing and cannot be installed here (needs root apt-get)")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update"], check=True, env=env, capture_output=True)
-        subprocess.run(
-            ["apt-get", "install", "-y", "--no-install-recommends", "chromium"],
-            check=True,
-            env=env,
-            capture_output=True,
-        )
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} still missing after apt-get install"
+        problem = install_chromium()
+        if problem is not None:
+            pytest.fail(
+                f"the browser tests need {CHROMIUM} (Debian's chromium), which is missing and "
+                f"could not be installed: {problem}. Install it with "
+                "`apt-get install --no-install-recommends chromium`, or deselect these tests "
+                "with `-m 'not browser'`.",
+                pytrace=False,
+            )
     return CHROMIUM
 
 

@@ -21,7 +21,8 @@ from tests.browser.conftest import (
 from tests.helpers import eventually
 from tradeguard.core.strategy import StrategyRiskConfig
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# one xdist worker runs them all: one chromium at a time on the machine, and one apt-get
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
 
 def row(page: Page, trade_id: str) -> Locator:

@@ -298,18 +298,35 @@ async def test_a_busy_database_that_keeps_committing_is_slow_not_down(
     sqlite_db: Database,
 ) -> None:
     """A write queued behind others waits while the worker makes progress (so an exit intent
-    still lands before its order); only a step with no progress at all means degraded."""
-    store = await open_store(sqlite_db.url, commit_timeout=0.2, slow_limit=30.0)
+    still lands before its order); only a step with no progress at all means degraded.
+
+    Each write step is one small batch (30 rows: one commit, well below the 0.25 s step even on
+    a loaded machine), and there are enough of them that the write behind waits several steps;
+    on a machine too fast for that, the round is repeated with four times the work."""
+    step = 0.25
+    store = await open_store(sqlite_db.url, commit_timeout=step, slow_limit=120.0, chunk_records=30)
     try:
-        ahead = [
-            asyncio.ensure_future(store.commit([f.trade(f"b{n}-{i}") for i in range(300)]))
-            for n in range(40)
-        ]
-        behind = await store.commit([f.audit(1)])
-        assert behind is True
-        assert not store.degraded
-        assert all(await asyncio.gather(*ahead))
-        assert [e.action for e in await store.audit_entries()] == ["action-1"]
+        written: list[str] = []
+        for round_, batches in enumerate((40, 160, 640, 2560), start=1):
+            ahead = [
+                asyncio.ensure_future(
+                    store.commit([f.trade(f"r{round_}-{n}-{i}") for i in range(30)])
+                )
+                for n in range(batches)
+            ]
+            started = time.monotonic()
+            # a task started after them: tasks start in order, so it queues behind them all
+            behind = await asyncio.ensure_future(store.commit([f.audit(round_)]))
+            waited = time.monotonic() - started
+            assert behind is True
+            assert not store.degraded
+            assert all(await asyncio.gather(*ahead))
+            written.append(f"action-{round_}")
+            if waited > 2 * step:  # it waited through steps that each made progress
+                break
+        else:
+            pytest.fail("the writes ahead never took two steps: nothing was tested")
+        assert [e.action for e in await store.audit_entries()] == written
     finally:
         await store.close()
 

@@ -97,7 +97,10 @@ async def test_an_exit_fill_lost_while_the_feed_was_down_closes_the_trade_on_rec
             "reconcile:" in r.getMessage() and order.order_id in r.getMessage()
             for r in caplog.records
         ), "closed by the reconnect's reconciliation"
-        assert stack.runtime.monitor.reconciles == 1
+        # the trade closes inside the reconciliation, which is counted once it returns
+        monitor = stack.runtime.monitor
+        await eventually(lambda: monitor.reconciles >= 1, message="reconciliation counted")
+        assert monitor.reconciles == 1
 
 
 @pytest.mark.asyncio

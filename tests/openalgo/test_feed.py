@@ -291,14 +291,14 @@ def test_backoff_jitter_stays_within_bounds() -> None:
 async def test_stale_stream_is_covered_by_polling() -> None:
     rig = await make_rig(PollingConfig(interval_s=0.02, stale_after_s=0.1))
     rig.quotes = {A: 15_000_000, B: 225_000_000}
+    before = time.time_ns()  # a slow machine may poll before set_stale: stale after 0.1 s
     await rig.feed.start()
     try:
         await rig.feed.subscribe([A, B])
         await rig.connected_with(A, B)
         rig.server.set_stale(True)
-        before = time.time_ns()
         await eventually(lambda: rig.ticks_for(A) and rig.ticks_for(B), message="polled ticks")
-        tick = rig.ticks_for(A)[0]
+        tick = rig.ticks_for(A)[-1]  # the stream is silent: every tick is a poll
         assert tick.ltp == 15_000_000
         assert before <= tick.exchange_ts <= time.time_ns()  # local receive time
         assert rig.feed.connected  # the socket is open, only silent
@@ -321,7 +321,9 @@ async def test_disconnected_feed_is_covered_by_polling() -> None:
         await rig.connected_with(A)
         rig.server.refuse_connections(True)
         rig.server.drop_all()
-        await eventually(lambda: rig.ticks_for(A), message="polled tick while down")
+        await eventually(lambda: not rig.feed.connected, message="feed down")
+        polled = len(rig.ticks_for(A))  # polls before the first connection count too
+        await eventually(lambda: len(rig.ticks_for(A)) > polled, message="polled tick while down")
         assert not rig.feed.connected
         assert rig.quote_calls[-1] == [A]
         rig.server.refuse_connections(False)

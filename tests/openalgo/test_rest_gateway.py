@@ -368,7 +368,12 @@ def test_numbers_as_strings_or_numbers() -> None:
 async def test_local_limiter_keeps_under_the_server_limit() -> None:
     limits = RateLimits(order=3, smart_order=3, api=5, window_s=0.25)
     async with serve_sim(limits) as sim:
-        local = RateLimitConfig(orders=3, smart_orders=3, api=5, window_s=0.25, reserved_high=2)
+        # The simulator stamps each request when this same event loop gets to it: on a busy
+        # machine a stalled loop can hand it requests released in two of our windows at once.
+        # A margin as wide as the window absorbs stalls up to 0.25 s.
+        local = RateLimitConfig(
+            orders=3, smart_orders=3, api=5, window_s=0.25, margin_s=0.25, reserved_high=2
+        )
         async with OpenAlgoGateway(sim.url, APIKEY, rate_limits=local) as gw:
             started = time.monotonic()
             results = await asyncio.gather(*(gw.place_order(BUY) for _ in range(7)))

@@ -1,9 +1,10 @@
 """Tests: real processes for the crash and signal tests.
 
-`Sim` runs `tradeguard sim --no-walk` as a subprocess on free ports (prices move only by
-`POST /sim/admin/price`); `Guard` runs `tradeguard run` against it as a subprocess (its own data
-dir, TRADEGUARD_DEMO=false, console output captured to one log file per start), so SIGKILL,
-SIGINT and SIGTERM hit a real process. Waiting is always polling with a deadline (`poll`).
+`Sim` runs `tradeguard sim --no-walk` as a subprocess on port 0 (the ports it bound are read
+from the URLs it prints; prices move only by `POST /sim/admin/price`); `Guard` runs `tradeguard
+run` against it as a subprocess (its own data dir, TRADEGUARD_DEMO=false, console output
+captured to one log file per start), so SIGKILL, SIGINT and SIGTERM hit a real process. Waiting
+is always polling with a deadline (`poll`).
 
 Opening trades: `Cluster.open_trades` places each entry order at the simulator (a real fill),
 then hands the trade to tradeguard. While tradeguard runs that would be `POST
@@ -47,6 +48,10 @@ from tradeguard.core.trade import Trade
 
 T = TypeVar("T")
 EXCHANGE = "NSE"
+# How long a started process may take to print its ready line. Importing tradeguard's stack
+# takes about a second on an idle machine and well over ten on a busy 2-core one; this is only
+# the deadline after which a process that never got ready fails the test.
+START_WITHIN = 60.0
 READY = re.compile(r"monitoring (\d+) trades on (\d+) symbols")
 
 
@@ -76,6 +81,9 @@ def poll(
 
 
 def free_port() -> int:
+    """A port that was free a moment ago. Racy: another process may bind it before the caller
+    does. Prefer starting the server on port 0 and reading the port it reports (as `Sim` and
+    `Guard` do)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -110,7 +118,9 @@ class Proc:
     def text(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
-    def wait_for(self, pattern: re.Pattern[str] | str, timeout: float = 15.0) -> re.Match[str]:
+    def wait_for(
+        self, pattern: re.Pattern[str] | str, timeout: float = START_WITHIN
+    ) -> re.Match[str]:
         """Poll the output for `pattern`; fail early (with the output) if the process died."""
         regex = re.compile(pattern) if isinstance(pattern, str) else pattern
 
@@ -148,11 +158,11 @@ class Sim:
 
     def __init__(self, workdir: Path, apikey: str = "k" * 64) -> None:
         self.apikey = apikey
-        self.rest_port, self.ws_port = free_port(), free_port()
+        self.rest_port = self.ws_port = 0  # known once `wait_ready` has read them
         args = [sys.executable, "-m", "tradeguard", "sim", "--no-walk", "--apikey", apikey]
-        args += ["--rest-port", str(self.rest_port), "--ws-port", str(self.ws_port)]
+        args += ["--rest-port", "0", "--ws-port", "0"]
         self.proc = Proc(args, clean_env(), workdir / "sim.log", workdir)
-        self.http = httpx.Client(base_url=self.rest_url, timeout=10.0)
+        self.http = httpx.Client(timeout=10.0)
 
     @property
     def rest_url(self) -> str:
@@ -163,7 +173,12 @@ class Sim:
         return f"ws://127.0.0.1:{self.ws_port}"
 
     def wait_ready(self) -> None:
+        """Wait for the simulator's banner and take the ports it bound from it."""
         self.proc.wait_for(r"apikey\s+\S+")
+        rest = self.proc.wait_for(r"simulator REST\s+http://127\.0\.0\.1:(\d+)/")
+        ws = self.proc.wait_for(r"simulator WS\s+ws://127\.0\.0\.1:(\d+)")
+        self.rest_port, self.ws_port = int(rest.group(1)), int(ws.group(1))
+        self.http.base_url = httpx.URL(self.rest_url)
 
     def call(self, endpoint: str, **body: Any) -> Any:
         reply = self.http.post(f"/api/v1/{endpoint}", json={"apikey": self.apikey, **body})
@@ -265,7 +280,7 @@ class Guard:
             openalgo_api_key=self.sim.apikey,
             data_dir=str(self.data_dir),
             demo="false",
-            port=str(free_port()),
+            port="0",  # the REST API on any free port (these tests do not call it)
             flush_interval=str(self.flush_interval),
             failpoint=failpoint,
         )
@@ -276,7 +291,7 @@ class Guard:
         self.runs.append(proc)
         return proc
 
-    def start_ready(self, failpoint: str = "", timeout: float = 20.0) -> re.Match[str]:
+    def start_ready(self, failpoint: str = "", timeout: float = START_WITHIN) -> re.Match[str]:
         """Start and wait for the "monitoring N trades" line (recovery done, feed started),
         then for the feed's authentication (ticks sent before that would be lost)."""
         proc = self.start(failpoint)
