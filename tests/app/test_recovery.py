@@ -404,7 +404,8 @@ async def test_position_closed_while_down_is_recorded_at_the_brokers_last_price(
     closed = await record(second, "t1")
     assert (closed.state, closed.exit_price) == ("CLOSED_EXTERNALLY", to_units("103.50"))
     assert closed.realized_pnl == (to_units("103.50") - to_units("100")) * 10
-    assert closed.exit_message is not None and "broker position book ltp" in closed.exit_message
+    assert closed.exit_message is not None
+    assert "broker position book ltp" in closed.exit_message
     await second.stop()
 
 
@@ -424,6 +425,7 @@ async def test_position_closed_with_no_price_anywhere_is_at_the_entry_with_a_not
         to_units("100"),
         0,
     )
-    assert closed.exit_message is not None and "recorded at the entry" in closed.exit_message
+    assert closed.exit_message is not None
+    assert "recorded at the entry" in closed.exit_message
     assert "warning" in second.alerts.levels()
     await second.stop()
