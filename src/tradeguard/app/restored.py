@@ -85,7 +85,6 @@ async def announce_restore(
         )
     else:
         message += "Every broker position is explained by an open trade."
-    log.critical("%s (corrupt file kept as %s)", message, notice.corrupt_copy)
     alerts.alert(
         "critical",
         message,
