@@ -31,6 +31,7 @@ from tradeguard.adapters.db.integrity import (
     check_sqlite,
 )
 from tradeguard.adapters.db.startup import check_database
+from tradeguard.app.records import Record
 from tradeguard.config import SettingsError, load_settings
 
 NS = 1_000_000_000
@@ -52,7 +53,7 @@ def corrupt(path: Path, offset: int | None = None, size: int = 4096) -> None:
 async def seeded(db: Database, *trade_ids: str) -> None:
     store = await open_store(db.url)
     try:
-        records = [factories.strategy()]
+        records: list[Record] = [factories.strategy()]
         records += [factories.trade(t) for t in trade_ids]
         assert await store.commit(records)
     finally:

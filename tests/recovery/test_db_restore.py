@@ -26,7 +26,9 @@ def test_a_corrupt_database_is_restored_from_the_backup_and_reconciled(
     cluster: Cluster,
 ) -> None:
     sim, guard = cluster.sim, cluster.guard
-    cluster.open_trades([TradeSpec("t-keep", "RELIANCE", 10, SL), TradeSpec("t-gone", "TCS", 5, SL)])
+    cluster.open_trades(
+        [TradeSpec("t-keep", "RELIANCE", 10, SL), TradeSpec("t-gone", "TCS", 5, SL)]
+    )
     guard.start_ready()
     directory = guard.data_dir / "backups"
     [backup] = poll(lambda: backups(directory), timeout=10, message="a backup")
