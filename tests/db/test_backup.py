@@ -4,6 +4,7 @@ backup.py, startup.py); PostgreSQL's connection and schema-revision check."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import stat
@@ -13,9 +14,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from tests.app.clock import ManualClock
 from tests.app.fakes import Alerts
 from tests.db import factories
 from tests.db.conftest import Database, open_store
+from tests.helpers import eventually
 from tradeguard.adapters.clock import SystemClock
 from tradeguard.adapters.db.backup import (
     BackupLoop,
@@ -231,3 +234,43 @@ async def test_postgres_is_checked_for_a_connection_and_a_known_schema(
 def test_backup_settings_are_range_checked(variable: str, value: str) -> None:
     with pytest.raises(SettingsError, match=f"TRADEGUARD_{variable}"):
         load_settings({f"TRADEGUARD_{variable}": value})
+
+
+@pytest.mark.asyncio
+async def test_the_loop_backs_up_every_interval_and_keeps_n(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    assert sqlite_db.path is not None
+    await seeded(sqlite_db, "t-1")
+    clock = ManualClock(T0)
+    directory = tmp_path / "backups"
+    loop = BackupLoop(sqlite_db.path, directory, interval=60, keep=2, clock=clock, alerts=Alerts())
+    task = asyncio.create_task(loop.run())
+    try:
+        await eventually(lambda: loop.taken == 1 and clock.sleepers == 1)
+        for n in (2, 3):
+            clock.advance(60)
+            await eventually(lambda n=n: loop.taken == n and clock.sleepers == 1)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert [b.taken_at for b in backups(directory)] == [T0 + 120 * NS, T0 + 60 * NS]
+
+
+@pytest.mark.asyncio
+async def test_a_live_database_that_fails_its_backup_check_is_alerted_critical(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    assert sqlite_db.path is not None
+    await seeded(sqlite_db, "t-1")
+    directory = tmp_path / "backups"
+    good = take_backup(sqlite_db.path, directory, T0, keep=5)
+    alerts = Alerts()
+    loop = BackupLoop(
+        sqlite_db.path, directory, interval=60, keep=1, clock=ManualClock(T0 + NS), alerts=alerts
+    )
+    corrupt(sqlite_db.path)
+    assert await loop.once() is None
+    assert alerts.levels() == ["critical"]
+    assert [b.path for b in backups(directory)] == [good.path]  # the good one is kept
+    assert list(directory.iterdir()) == [good.path]  # no .tmp left
