@@ -33,6 +33,7 @@ from tradeguard.adapters.db.integrity import (
     check_postgres,
     check_sqlite,
 )
+from tradeguard.adapters.db.journal import Journal, journal_path
 from tradeguard.adapters.db.startup import check_database
 from tradeguard.app.records import Record
 from tradeguard.config import SettingsError, load_settings
@@ -274,3 +275,30 @@ async def test_a_live_database_that_fails_its_backup_check_is_alerted_critical(
     assert alerts.levels() == ["critical"]
     assert [b.path for b in backups(directory)] == [good.path]  # the good one is kept
     assert list(directory.iterdir()) == [good.path]  # no .tmp left
+
+
+@pytest.mark.asyncio
+async def test_the_journal_is_replayed_on_top_of_a_restored_backup(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    """Writes still in the journal (the database never took them) survive a restore; what the
+    database had taken after the backup does not (documented in docs/operations.md)."""
+    path = sqlite_db.path
+    assert path is not None
+    await seeded(sqlite_db, "t-1")
+    directory = tmp_path / "backups"
+    take_backup(path, directory, T0, keep=5)
+    await seeded(sqlite_db, "t-2")  # taken by the database after the backup
+    journal = Journal(journal_path(path, tmp_path))
+    journal.open()
+    assert journal.append(1, [factories.trade("t-3")])  # the database never took it
+    journal.close()
+    corrupt(path)
+
+    checked = check_database(str(sqlite_db.url), directory, tmp_path / "corrupt", T0 + NS)
+    assert checked.restored is not None
+    store = await open_store(sqlite_db.url, journal=journal_path(path, tmp_path))
+    try:
+        assert [t.trade_id for t in (await store.load()).trades] == ["t-1", "t-3"]
+    finally:
+        await store.close()
