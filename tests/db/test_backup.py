@@ -8,6 +8,7 @@ import asyncio
 import os
 import sqlite3
 import stat
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -247,11 +248,15 @@ async def test_the_loop_backs_up_every_interval_and_keeps_n(
     directory = tmp_path / "backups"
     loop = BackupLoop(sqlite_db.path, directory, interval=60, keep=2, clock=clock, alerts=Alerts())
     task = asyncio.create_task(loop.run())
+
+    def waiting_after(n: int) -> Callable[[], bool]:
+        return lambda: loop.taken == n and clock.sleepers == 1
+
     try:
-        await eventually(lambda: loop.taken == 1 and clock.sleepers == 1)
+        await eventually(waiting_after(1))
         for n in (2, 3):
             clock.advance(60)
-            await eventually(lambda n=n: loop.taken == n and clock.sleepers == 1)
+            await eventually(waiting_after(n))
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
