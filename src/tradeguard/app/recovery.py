@@ -328,8 +328,9 @@ class Recovery:
                 self.engine.reduce_quantity(trade.trade_id, correction.quantity, None, now)
             )
         elif kind is CorrectionKind.CLOSED_EXTERNALLY:
+            shape = {trade.trade_id: _shape(trade)}
             price, source = await external_price(self.engine, self.broker, trade, positions)
-            if self._moved(trade.trade_id, {trade.trade_id: _shape(trade)}):
+            if self._moved(trade.trade_id, shape):
                 return  # it moved while the quote was asked for: the next reconcile decides
             note = external_note(price, source)
             self.snapshots.note(trade.trade_id, f"{correction.summary}; {note}")
