@@ -48,6 +48,8 @@ class Settings:
     stale_after: float = 30.0
     reconcile_interval: float = 30.0  # live position/order reconciliation; 0: reconnects only
     stale_policy: str = "exit"  # exit | alert: when a symbol is blind in market hours (app.blind)
+    backup_interval: float = 300.0  # SQLite online backup every N s (adapters/db/backup.py)
+    backup_keep: int = 24  # newest backups kept in data_dir/backups
     demo: bool = True  # with the embedded simulator: open demo trades so exits are visible
     log_level: str = "INFO"
     failpoint: str = ""  # tests only: crash at a named point (see app/failpoints.py)
@@ -55,6 +57,14 @@ class Settings:
     @property
     def sqlite_path(self) -> Path:
         return self.data_dir / "tradeguard.db"
+
+    @property
+    def backup_dir(self) -> Path:
+        return self.data_dir / "backups"
+
+    @property
+    def corrupt_dir(self) -> Path:  # a corrupt database file is moved here, never deleted
+        return self.data_dir / "corrupt"
 
     @property
     def effective_database_url(self) -> str:
@@ -106,6 +116,8 @@ RANGES: dict[str, tuple[float, float]] = {
     "openalgo_timeout": (1, 60),
     # keep it above the ~10 s OpenAlgo's first order after a re-login can take (default 15)
     "openalgo_order_timeout": (1, 120),
+    "backup_interval": (1, 86_400),
+    "backup_keep": (1, 1000),
 }
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 

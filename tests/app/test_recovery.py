@@ -387,3 +387,45 @@ async def test_a_trade_exiting_before_the_ledger_existed_is_still_resolved(
     assert "1 exit filled while down" in summary
     assert second.broker.placed == []
     await second.stop()
+
+
+@pytest.mark.asyncio
+async def test_position_closed_while_down_is_recorded_at_the_brokers_last_price(
+    world: World, first: Harness
+) -> None:
+    """No tick reached the restarted engine: the close is priced at the broker's ltp (the
+    position book's row of the closed position), not at the entry with P&L 0."""
+    await first.enter("t1", "RELIANCE", Side.LONG, 10, SL)
+    await first.stop()
+    world.set_price("RELIANCE", "103.50")
+    world.external("RELIANCE", "SELL", 10)
+
+    second, _ = await restart(world)
+    closed = await record(second, "t1")
+    assert (closed.state, closed.exit_price) == ("CLOSED_EXTERNALLY", to_units("103.50"))
+    assert closed.realized_pnl == (to_units("103.50") - to_units("100")) * 10
+    assert closed.exit_message is not None
+    assert "broker position book ltp" in closed.exit_message
+    await second.stop()
+
+
+@pytest.mark.asyncio
+async def test_position_closed_with_no_price_anywhere_is_at_the_entry_with_a_note(
+    world: World, first: Harness
+) -> None:
+    await first.enter("t1", "RELIANCE", Side.LONG, 10, SL)
+    await first.stop()
+    world.external("RELIANCE", "SELL", 10)
+    world.market._quotes.clear()  # the broker knows no price of it either
+
+    second, _ = await restart(world)
+    closed = await record(second, "t1")
+    assert (closed.state, closed.exit_price, closed.realized_pnl) == (
+        "CLOSED_EXTERNALLY",
+        to_units("100"),
+        0,
+    )
+    assert closed.exit_message is not None
+    assert "recorded at the entry" in closed.exit_message
+    assert "warning" in second.alerts.levels()
+    await second.stop()

@@ -23,7 +23,7 @@ import asyncio
 import logging
 
 from tradeguard.app.exit_parts import ExitParts
-from tradeguard.app.outcomes import ExitOutcomes, trade_last_price
+from tradeguard.app.outcomes import ExitOutcomes, external_note, external_price
 from tradeguard.app.placement import ExitPlacement, Waits
 from tradeguard.app.snapshots import audit
 from tradeguard.core.exit_order import ExitOrder, Key
@@ -122,7 +122,8 @@ class ExitCaps:
         p.snapshots.note(trade.trade_id, message)
         if quantity == 0:
             order.abandon(now, message)
-            price = trade_last_price(p.engine, trade)
+            price, source = await external_price(p.engine, p.broker, trade)
+            p.snapshots.note(trade.trade_id, f"{message}; {external_note(price, source)}")
             decisions = p.engine.close_trade(trade.trade_id, price, now, external=True)
             await self.outcomes.commit_closed(
                 trade, "closed_externally", order=order, message=message, review=True

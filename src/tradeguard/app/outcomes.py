@@ -8,20 +8,26 @@ with the broker's message and an alert (a part filled before is taken off the tr
 not final in time -> left EXITING with its order working in the ledger (it still counts on its
 key), finished by a late order update or by reconciliation. An outcome that stays unknown ->
 the row is UNRESOLVED, the trade EXIT_FAILED ("exit unresolved"), alerted critical.
+A trade closed outside tradeguard (no fill of ours to price it) is recorded at its last known
+price (`external_price`): the engine's last tick, else the broker's ltp from the position book,
+else a quote; only when none is known at the entry (P&L 0), with a note saying so.
 `ExitOutcomes` is composed by the executor (and used by recovery); it keeps no state.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from tradeguard.app.exit_parts import ExitParts
+from tradeguard.app.ports import BrokerGateway
 from tradeguard.app.records import Record
 from tradeguard.app.snapshots import audit
-from tradeguard.core.broker import BrokerError, OrderReport, OrderStatus
+from tradeguard.core.broker import BrokerError, OrderReport, OrderStatus, PositionReport
 from tradeguard.core.engine import EngineError, RiskEngine
 from tradeguard.core.exit_order import ExitOrder, ExitOrderState
 from tradeguard.core.model import TradeState
+from tradeguard.core.money import fmt
 from tradeguard.core.trade import Trade
 
 log = logging.getLogger(__name__)
@@ -36,6 +42,40 @@ def trade_last_price(engine: RiskEngine, trade: Trade) -> int:
     """The best price we know for a trade without a fill: last tick, else entry (no P&L)."""
     last = engine.last_price(trade.instrument.symbol, trade.instrument.exchange)
     return last if last is not None else trade.entry_price
+
+
+async def external_price(
+    engine: RiskEngine,
+    broker: BrokerGateway,
+    trade: Trade,
+    positions: Sequence[PositionReport] = (),
+) -> tuple[int, str]:
+    """The price of a trade closed outside tradeguard, and where it came from: the engine's
+    last tick of its symbol ("last tick"), else the broker's ltp of the symbol in `positions`
+    (a closed position stays in OpenAlgo's position book with quantity 0 and its ltp), else a
+    quote; else the entry ("entry": no price known, P&L 0)."""
+    symbol, exchange = trade.instrument.symbol, trade.instrument.exchange
+    last = engine.last_price(symbol, exchange)
+    if last is not None:
+        return last, "last tick"
+    for row in positions:
+        if (row.symbol, row.exchange) == (symbol, exchange) and row.ltp:
+            return row.ltp, "broker position book ltp"
+    try:
+        quote = (await broker.quotes([(symbol, exchange)])).get((symbol, exchange))
+    except BrokerError as error:
+        log.warning("no quote for %s:%s to price %s (%s)", symbol, exchange, trade.trade_id, error)
+        quote = None
+    if quote:
+        return quote, "broker quote"
+    return trade.entry_price, "entry"
+
+
+def external_note(price: int, source: str) -> str:
+    """The note of a trade closed outside tradeguard at `price` from `source`."""
+    if source == "entry":
+        return "no last price known (no tick, no broker ltp or quote): recorded at the entry, P&L 0"
+    return f"recorded at the last known price {fmt(price)} ({source})"
 
 
 class ExitOutcomes:

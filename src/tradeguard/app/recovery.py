@@ -30,7 +30,8 @@ from collections import Counter
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
-from tradeguard.app.executor import ExitExecutor, trade_last_price
+from tradeguard.app.executor import ExitExecutor
+from tradeguard.app.outcomes import external_note, external_price
 from tradeguard.app.ports import AlertSink, BrokerGateway, Clock, Store
 from tradeguard.app.records import LoadedState, StrategyRecord, TradeRecord
 from tradeguard.app.snapshots import (
@@ -240,7 +241,7 @@ class Recovery:
                 continue
             applied.append(correction)
             try:
-                await self._apply(correction, orders, decisions)
+                await self._apply(correction, orders, decisions, positions)
             except (EngineError, BrokerError) as error:
                 if self._open(correction.trade_id) is None:
                     log.info("reconcile: %s overtaken (trade closed meanwhile)", correction.summary)
@@ -285,7 +286,11 @@ class Recovery:
         raise RecoveryError(f"position/order book unavailable: {last}")
 
     async def _apply(
-        self, correction: Correction, orders: list[OrderReport], decisions: Decisions
+        self,
+        correction: Correction,
+        orders: list[OrderReport],
+        decisions: Decisions,
+        positions: list[PositionReport],
     ) -> None:
         trade = self.engine.trade(correction.trade_id)
         now = self.clock.now()
@@ -323,12 +328,26 @@ class Recovery:
                 self.engine.reduce_quantity(trade.trade_id, correction.quantity, None, now)
             )
         elif kind is CorrectionKind.CLOSED_EXTERNALLY:
-            self.snapshots.note(trade.trade_id, correction.summary)
-            price = trade_last_price(self.engine, trade)
+            shape = {trade.trade_id: _shape(trade)}
+            price, source = await external_price(self.engine, self.broker, trade, positions)
+            if self._moved(trade.trade_id, shape):
+                return  # it moved while the quote was asked for: the next reconcile decides
+            note = external_note(price, source)
+            self.snapshots.note(trade.trade_id, f"{correction.summary}; {note}")
             decisions.extend(self.engine.close_trade(trade.trade_id, price, now, external=True))
             await outcomes.commit_closed(
-                trade, "reconcile_closed_externally", summary=correction.summary
+                trade,
+                "reconcile_closed_externally",
+                summary=correction.summary,
+                price_source=source,
+                review=source == "entry",
             )
+            if source == "entry":
+                self.alerts.alert(
+                    "warning",
+                    f"{trade.trade_id} closed outside tradeguard: {note}",
+                    trade_id=trade.trade_id,
+                )
             return
         await self._commit_trade(trade.trade_id, correction, now, order)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from tradeguard.adapters.db import migrate
+from tradeguard.adapters.db.integrity import DatabaseCheckError
 from tradeguard.adapters.replay.config_toml import ConfigFileError, load_replay_config
 from tradeguard.adapters.replay.ticks_csv import TickFileError, read_ticks
 from tradeguard.adapters.sim.embedded import (
@@ -68,7 +69,10 @@ def run_command() -> cli.Command:
 
         settings = _settings()
         configure_logging(settings.log_level)
-        return loop.run(serve(settings))
+        try:
+            return loop.run(serve(settings))
+        except DatabaseCheckError as error:
+            raise cli.CommandError(f"database: {error}") from None
 
     return cli.Command(
         "run",

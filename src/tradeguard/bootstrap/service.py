@@ -19,8 +19,10 @@ from typing import Any
 
 from tradeguard.adapters.asgi_server import AsgiServer
 from tradeguard.adapters.clock import SystemClock
+from tradeguard.adapters.db.backup import BackupLoop, Restored
 from tradeguard.adapters.db.connect import sqlite_file
 from tradeguard.adapters.db.journal import journal_path
+from tradeguard.adapters.db.startup import check_database
 from tradeguard.adapters.db.store import SqlStore
 from tradeguard.adapters.openalgo.feed import OpenAlgoFeed
 from tradeguard.adapters.openalgo.polling import PollingConfig
@@ -37,6 +39,7 @@ from tradeguard.app.accounts import AccountService, FirstRun
 from tradeguard.app.demo import DemoTrader
 from tradeguard.app.failpoints import Failpoints
 from tradeguard.app.publisher import ViewPublisher
+from tradeguard.app.restored import RestoreNotice, announce_restore
 from tradeguard.app.runtime import AppRuntime, RuntimeOptions
 from tradeguard.bootstrap.loop import freeze_startup_heap
 from tradeguard.config import Settings
@@ -94,6 +97,16 @@ async def open_accounts(
     return accounts, first
 
 
+def restore_notice(restored: Restored) -> RestoreNotice:
+    return RestoreNotice(
+        backup=restored.backup.path.name,
+        taken_at=restored.backup.when,
+        corrupt_copy=str(restored.corrupt_copy),
+        problems=list(restored.problems),
+        skipped=list(restored.skipped),
+    )
+
+
 def gateway_limits(settings: Settings) -> RateLimitConfig:
     """The OpenAlgo gateway's local limiter from the settings. A fifth of the API budget (10
     of OpenAlgo's default 50/s) stays reserved for exits' reads: quote polling never uses it."""
@@ -142,6 +155,10 @@ async def serve(
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         url = settings.effective_database_url
         journal = journal_path(sqlite_file(url), settings.data_dir)
+        checked = await asyncio.to_thread(
+            check_database, url, settings.backup_dir, settings.corrupt_dir, SystemClock().now()
+        )
+        print(f"database check: {checked.summary}", flush=True)
         store = await SqlStore.open(url, journal=journal)
         stack.push_async_callback(store.close)
         gateway = OpenAlgoGateway(
@@ -182,6 +199,16 @@ async def serve(
         accounts, _ = await open_accounts(settings, store, apikey)
         result = await runtime.start()
         print(result.summary, flush=True)
+        if checked.restored is not None:  # after the reconciliation with the broker
+            await announce_restore(
+                restore_notice(checked.restored),
+                result.summary,
+                engine=runtime.engine,
+                broker=gateway,
+                store=store,
+                alerts=runtime.alerts,
+                clock=runtime.clock,
+            )
         log.info("start-up heap frozen: %d objects", freeze_startup_heap())
         running = Running(runtime, stop, simulator)
         app = build_app(
@@ -212,6 +239,18 @@ async def serve(
                 account=DEFAULT_ACCOUNT,
             )
             tasks.append(supervise("demo-trader", trader.run))
+        database_file = sqlite_file(url)
+        if database_file is not None:
+            backups = BackupLoop(
+                database_file,
+                settings.backup_dir,
+                interval=settings.backup_interval,
+                keep=settings.backup_keep,
+                clock=runtime.clock,
+                alerts=runtime.alerts,
+            )
+            running.extras["backups"] = backups
+            tasks.append(supervise("db-backup", backups.run))
         for extra in extras or []:
             tasks.append(asyncio.create_task(extra(running)))
         if started is not None:
