@@ -66,12 +66,13 @@ def build_router(settings_defaults: dict[str, Any]) -> APIRouter:  # noqa: C901 
 
     @router.post("/trades/{trade_id}/exit", dependencies=posts)
     async def exit_trade(
-        request: Request, user: User, trade_id: TradeIdPath, body: ExitSpec
+        request: Request, user: User, trade_id: TradeIdPath, body: ExitSpec | None = None
     ) -> JSONResponse:
         service = ctx(request).service
+        confirmed = body is not None and body.pending_rejected
         return ok(
             await service.exit_trade(
-                user.account, trade_id, _actor(user), pending_rejected=body.pending_rejected
+                user.account, trade_id, _actor(user), pending_rejected=confirmed
             )
         )
 
