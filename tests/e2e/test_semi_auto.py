@@ -82,10 +82,15 @@ async def refused_retry(stack: Stack, trade_id: str) -> None:
 async def test_an_approved_queued_exit_closes_the_trade_on_that_order(tmp_path: Path) -> None:
     async with running_stack(tmp_path) as stack:
         trade_id = await queued_trade(stack)
-        alerts = [e.data for e in stack.runtime.bus.recent if e.kind == "alert"]
-        assert any(
-            a["level"] == "critical" and "APPROVE pending order 1" in a["message"] for a in alerts
-        ), alerts
+
+        def told() -> bool:
+            alerts = [e.data for e in stack.runtime.bus.recent if e.kind == "alert"]
+            return any(
+                a["level"] == "critical" and "APPROVE pending order 1" in a["message"]
+                for a in alerts
+            )
+
+        await eventually(told, message="the critical alert says what to do")
         await refused_retry(stack, trade_id)
         stack.price("SBIN", "790")  # the trade fires nothing more while it waits
         assert len(action_center(stack)) == 1
