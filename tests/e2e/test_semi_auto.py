@@ -64,6 +64,9 @@ async def queued_trade(stack: Stack) -> str:
     [row] = action_center(stack)
     request = row["request"]
     assert (row["status"], request["action"], int(request["quantity"])) == ("pending", "SELL", 10)
+    health = stack.service.health()
+    assert "exits_queued" in health["degraded"]
+    assert health["monitor"]["exits_queued"] == [trade_id]
     assert exit_orders(stack, trade_id) == []  # nothing placed
     assert net(stack, "SBIN") == 15
     return trade_id
@@ -103,6 +106,7 @@ async def test_an_approved_queued_exit_closes_the_trade_on_that_order(tmp_path: 
         assert same_money(row["exit_price"], "790")
         assert net(stack, "SBIN") == 5  # the 5 bought by hand stay
         assert len(action_center(stack)) == 1
+        assert stack.service.health()["monitor"]["exits_queued"] == []
         actions = await audit_actions(stack, trade_id)
         assert "exit_queued" in actions
         assert "exit_adopted" in actions
