@@ -23,7 +23,7 @@ from tradeguard.adapters.db.connect import (
 from tradeguard.adapters.db.tables import SEED_TRADE_COLUMNS, metadata
 
 TABLES = {"accounts", "strategies", "trades", "audit", "users", "journal_marks", "exit_orders"}
-HEAD = "0004"
+HEAD = "0005"
 
 # The seed's strategy risk columns (seed-design.md, "Enhanced Strategies Table").
 SEED_STRATEGY_COLUMNS = [

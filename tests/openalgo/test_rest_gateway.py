@@ -19,10 +19,10 @@ from tradeguard.adapters.sim.faults import RateLimits
 from tradeguard.core.broker import (
     BrokerError,
     MalformedReply,
-    NotPlaced,
     OrderNotFound,
     OrderRequest,
     OrderStatus,
+    Queued,
     RateLimited,
     RejectedError,
     RetryableError,
@@ -307,11 +307,13 @@ async def test_connection_refused_is_retryable() -> None:
 @pytest.mark.asyncio
 async def test_semi_auto_is_not_placed(sim: SimHandle, gateway: OpenAlgoGateway) -> None:
     await sim.faults(semi_auto=True)
-    with pytest.raises(NotPlaced, match="queued for approval") as queued:
+    with pytest.raises(Queued, match="queued for approval") as queued:
         await gateway.place_order(BUY)
     assert "semi_auto" in queued.value.detail
-    with pytest.raises(NotPlaced):
+    assert queued.value.pending_id == "1"  # OpenAlgo's pending_order_id, as text
+    with pytest.raises(Queued) as smart:
         await gateway.place_smart_order(SmartOrderRequest("SBIN", "NSE", "BUY", 0, 5, "MIS", "t"))
+    assert smart.value.pending_id == "2"
     assert await gateway.order_book() == []
     await sim.faults(semi_auto=False)
     assert (await gateway.place_order(BUY)).order_id is not None

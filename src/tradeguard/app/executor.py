@@ -23,7 +23,8 @@ closed externally; else EXIT_FAILED, alerted (never re-sent blindly).
 The executor is a small orchestrator: it owns the tasks, the per-trade once-only guard, and
 the per-key locks; the parts it composes do the rest (exit_parts.ExitParts: what they share;
 placement.ExitPlacement: read, request, send under the retry policy; caps.ExitCaps: the cap;
-outcomes.ExitOutcomes: what a report means; unknown.UnknownOutcomes: an unknown outcome).
+outcomes.ExitOutcomes: what a report means; unknown.UnknownOutcomes: an unknown outcome;
+semiauto.QueuedExits: an exit queued in OpenAlgo's Action Center, which blocks any other).
 Concurrency: every decision runs in its own task; per symbol/exchange/product a lock covers
 "read position -> place -> acknowledged" so concurrent exits never over-count the net, and a
 smart-order exit holds it until the order is final (OpenAlgo computes against the live net).
@@ -50,6 +51,7 @@ from tradeguard.app.outcomes import ExitOutcomes, exit_tag, trade_last_price
 from tradeguard.app.placement import AGAIN, MATCHED, UNRESOLVED, ExitPlacement, Waits, exit_request
 from tradeguard.app.ports import AlertSink, BrokerGateway, Clock, Store
 from tradeguard.app.resolve import ExecutorPolicy, OrderTracker
+from tradeguard.app.semiauto import QueuedExits
 from tradeguard.app.session import BrokerSession, SessionGateway
 from tradeguard.app.snapshots import Snapshots, audit
 from tradeguard.app.unknown import UnknownOutcomes
@@ -100,7 +102,10 @@ class ExitExecutor:
             touch=self._touch,
         )
         self.outcomes = ExitOutcomes(self.parts)
-        self.placement = ExitPlacement(self.parts, self.outcomes)
+        self.queued = QueuedExits(
+            self.parts, self.outcomes, lambda: self.unknown.claimed_order_ids(), self._guarded
+        )
+        self.placement = ExitPlacement(self.parts, self.outcomes, self.queued)
         self.caps = ExitCaps(self.parts, self.outcomes, self.placement)
         self.unknown = UnknownOutcomes(self.parts, self.outcomes)
         self._inflight: dict[str, int] = {}  # trade id -> quantity: the once-only guard
@@ -199,6 +204,7 @@ class ExitExecutor:
         if self._tasks:
             _done, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
             await cancel_all(pending)
+        await self.queued.close()
         await self.parts.session.close()
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
@@ -243,6 +249,10 @@ class ExitExecutor:
             return  # closed meanwhile
         if trade.state is not TradeState.EXITING:
             log.warning("exit of %s skipped: trade is %s", trade.trade_id, trade.state)
+            return
+        queued = self.queued.blocking(trade.trade_id)
+        if queued is not None:  # it may still be approved: never a second exit (semiauto.py)
+            await self.queued.refuse(trade, queued)
             return
         await self.unknown.give_up_unresolved(trade)
         first = True

@@ -7,8 +7,9 @@ or a smart order whose target is the live net minus ours), and placing it.
 until the session returns (bounded); after either wait it answers AGAIN: the executor reads the
 position again and recomputes the cap (and a smart order's target) before it re-sends, because
 the position may have changed meanwhile (closed by hand). A rejection -> EXIT_FAILED with the
-broker's message; a success without an order id -> not placed, alerted (semi-auto mode), except
-a smart order's "Positions Already Matched" (MATCHED: nothing placed, the executor re-reads);
+broker's message; a success with OpenAlgo's `pending_order_id` (semi-auto mode) -> queued for
+approval (semiauto.QueuedExits); another success without an order id -> not placed, alerted,
+except a smart order's "Positions Already Matched" (MATCHED: nothing placed, the executor re-reads);
 anything else (timeout, 5xx, malformed reply) -> UNRESOLVED: the exit order's ledger row stays
 SUBMITTED_UNKNOWN (it may fill) and the executor resolves it from the order book, never by
 resending blindly.
@@ -27,11 +28,13 @@ from dataclasses import dataclass
 
 from tradeguard.app.exit_parts import STRATEGY, ExitParts
 from tradeguard.app.outcomes import ExitOutcomes
+from tradeguard.app.semiauto import QueuedExits
 from tradeguard.app.snapshots import audit
 from tradeguard.core.broker import (
     BrokerError,
     NotPlaced,
     OrderRequest,
+    Queued,
     RejectedError,
     RetryableError,
     SessionDown,
@@ -59,9 +62,10 @@ class Waits:
 class ExitPlacement:
     """The position read, the request, and sending it under the retry policy."""
 
-    def __init__(self, parts: ExitParts, outcomes: ExitOutcomes) -> None:
+    def __init__(self, parts: ExitParts, outcomes: ExitOutcomes, queued: QueuedExits) -> None:
         self.parts = parts
         self.outcomes = outcomes
+        self.queued = queued
 
     async def read_position(
         self, trade: Trade, order: ExitOrder, key: Key, waits: Waits
@@ -119,6 +123,9 @@ class ExitPlacement:
             return AGAIN if await self.back_off(trade, order, message, waits) else None
         except RejectedError as error:
             await self.outcomes.fail(trade, order, f"rejected: {error}")  # the human message
+            return None
+        except Queued as error:  # semi-auto: in OpenAlgo's Action Center (semiauto.py)
+            await self.queued.hold(trade, order, error)
             return None
         except NotPlaced as error:
             await self.outcomes.not_placed(trade, order, str(error))

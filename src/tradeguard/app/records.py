@@ -174,6 +174,7 @@ class ExitOrderRecord:
     final_at: int | None = None
     message: str | None = None
     updated_at: int = 0
+    pending_id: str | None = None  # OpenAlgo's pending_order_id (QUEUED_FOR_APPROVAL)
 
 
 Record = (

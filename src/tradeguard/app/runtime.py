@@ -141,6 +141,7 @@ class AppRuntime:
     async def start(self) -> RecoveryResult:
         result = await self.recovery.start()
         self.recovered = result
+        self.monitor.executor.queued.watch_all()  # exits still queued in OpenAlgo's Action Center
         await self.monitor.start(result.pending)
         await self._prime_prices(result.symbols)
         self._blind_task = asyncio.create_task(

@@ -24,6 +24,7 @@ from tradeguard.app.events import EventBus
 from tradeguard.app.monitor import Monitor
 from tradeguard.app.ports import BrokerGateway, Clock, MarketFeed, Store
 from tradeguard.app.records import AuditRecord, Record
+from tradeguard.app.semiauto import queued_retry
 from tradeguard.app.service_ops import ServiceOps
 from tradeguard.app.snapshots import audit
 from tradeguard.app.trade_input import (
@@ -303,9 +304,14 @@ class TradeService:
         changes = protective_stop(trade, last, action, percent)
         return await self.update_trade(account, trade_id, changes, actor)
 
-    async def exit_trade(self, account: str, trade_id: str, actor: str) -> dict[str, Any]:
-        """Exit one trade now (ACTIVE, or a deliberate retry of an EXIT_FAILED one)."""
+    async def exit_trade(
+        self, account: str, trade_id: str, actor: str, *, pending_rejected: bool = False
+    ) -> dict[str, Any]:
+        """Exit one trade now (ACTIVE, or a deliberate retry of an EXIT_FAILED one). While its
+        exit is queued in OpenAlgo's Action Center, only with `pending_rejected` (the trader
+        says they rejected it there): refused otherwise (app.semiauto)."""
         trade = self._trade(account, trade_id)
+        await queued_retry(self.monitor.executor.queued, trade, actor, pending_rejected)
         now = self.clock.now()
         try:
             decision = self.engine.request_exit(trade_id, now)

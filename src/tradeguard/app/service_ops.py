@@ -172,6 +172,11 @@ class ServiceOps:
         )
         if unresolved:
             degraded.append("exits_unresolved")
+        queued = sorted(  # semi-auto: waiting for the trader in OpenAlgo's Action Center
+            o.trade_id for o in self.monitor.snapshots.ledger if o.state is ExitOrderState.QUEUED
+        )
+        if queued:
+            degraded.append("exits_queued")
         return {
             "status": "degraded" if degraded else "ok",
             "degraded": degraded,
@@ -189,6 +194,7 @@ class ServiceOps:
                 "strategies": sum(1 for _ in self.engine.strategies()),
                 "exits_in_flight": len(self.monitor.executor.in_flight()),
                 "exits_unresolved": unresolved,
+                "exits_queued": queued,
             },
         }
 

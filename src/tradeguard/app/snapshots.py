@@ -201,6 +201,7 @@ class Snapshots:
             final_at=order.final_at,
             message=order.message,
             updated_at=now,
+            pending_id=order.pending_id,
         )
 
     def reconcile_snapshot(self, trade: Trade, *, in_flight: bool = False) -> TradeSnapshot:
@@ -288,6 +289,7 @@ def exit_from_record(record: ExitOrderRecord) -> ExitOrder:
         acked_at=record.acked_at,
         final_at=record.final_at,
         message=record.message,
+        pending_id=record.pending_id,
     )
 
 

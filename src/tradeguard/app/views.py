@@ -71,12 +71,16 @@ def trade_view(trade: Trade, last_price: int | None, account: str | None = None)
 
 def exit_view(order: ExitOrder | None) -> dict[str, Any] | None:
     """A trade's latest exit order from the ledger: its state (UNRESOLVED: "exit unresolved",
-    waiting for the order book or a person), order id, filled part and message."""
+    waiting for the order book or a person; QUEUED_FOR_APPROVAL: in OpenAlgo's Action Center,
+    with its pending order id), order id, filled part and message."""
     if order is None:
         return None
     return {
         "state": order.state.value,
         "unresolved": order.state is ExitOrderState.UNRESOLVED,
+        # semi-auto: waiting in OpenAlgo's Action Center as pending order `pending_order_id`
+        "queued_for_approval": order.state is ExitOrderState.QUEUED,
+        "pending_order_id": order.pending_id,
         "order_id": order.order_id,
         "quantity": order.quantity,
         "filled": order.filled,

@@ -172,6 +172,15 @@ class NotPlaced(BrokerError):
     """A success reply without an order id: OpenAlgo queued it (semi-auto) or did nothing."""
 
 
+class Queued(NotPlaced):
+    """OpenAlgo's semi-auto mode queued the order in its Action Center (`pending_order_id`):
+    not placed now, but placed if the trader approves it there."""
+
+    def __init__(self, message: str, *, pending_id: str | None, detail: str = "") -> None:
+        super().__init__(message, status=200, detail=detail)
+        self.pending_id = pending_id
+
+
 class UnknownOutcome(BrokerError):
     """Timeout, disconnect or 5xx on a write: an order may exist. Resolve, never resend."""
 

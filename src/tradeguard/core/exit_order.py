@@ -9,14 +9,19 @@ States (`ExitOrderState`), one transition table (`EXIT_TRANSITIONS`); an illegal
       │              │    └► UNRESOLVED┘  └► REJECTED ◄┘  └► CANCELLED (rest unfilled)
       └► ABANDONED   └► (an order report: any of WORKING / PARTLY_FILLED / final)
     (also: INTENT -> UNRESOLVED after a crash; INTENT -> a reported state when the reply
-    comes; SUBMITTED_UNKNOWN / UNRESOLVED -> ABANDONED when nothing was placed after all)
+    comes; SUBMITTED_UNKNOWN / UNRESOLVED -> ABANDONED when nothing was placed after all;
+    SUBMITTED_UNKNOWN -> QUEUED_FOR_APPROVAL -> a reported state (approved: its order adopted)
+    or ABANDONED (the trader rejected it))
 
 INTENT: committed before the order goes out, no order id yet. SUBMITTED_UNKNOWN: sent, the
 reply was lost (timeout, 5xx): an order may exist. WORKING / PARTLY_FILLED: the broker has it.
 FILLED / REJECTED / CANCELLED: final, absorbing. ABANDONED: never reached the broker (a wait
 ran out, the position was gone, nothing placed). UNRESOLVED: the outcome is unknown and could
 not be matched to an order (or several matched): a person or a later order report settles it
-(a report moves it on like SUBMITTED_UNKNOWN).
+(a report moves it on like SUBMITTED_UNKNOWN). QUEUED_FOR_APPROVAL: OpenAlgo in semi-auto mode
+queued it in its Action Center (`pending_id`, no order id): it may still be approved and fill,
+so it counts on its key like a working order until its order is adopted or the trader says it
+was rejected.
 
 Fills come as cumulative filled quantities (order reports) or as individual fills keyed by their
 trade id; both are idempotent: a report with the same or a lower filled quantity changes
@@ -49,6 +54,7 @@ class ExitOrderState(StrEnum):
     CANCELLED = "CANCELLED"
     ABANDONED = "ABANDONED"
     UNRESOLVED = "UNRESOLVED"
+    QUEUED = "QUEUED_FOR_APPROVAL"
 
     @property
     def is_final(self) -> bool:
@@ -74,6 +80,7 @@ _MAY_FILL = frozenset(
         ExitOrderState.WORKING,
         ExitOrderState.PARTLY_FILLED,
         ExitOrderState.UNRESOLVED,
+        ExitOrderState.QUEUED,
     }
 )
 _REPORTED = frozenset(
@@ -98,9 +105,11 @@ EXIT_TRANSITIONS: dict[ExitOrderState, frozenset[ExitOrderState]] = {
         }
     ),
     ExitOrderState.SUBMITTED_UNKNOWN: frozenset(
-        {ExitOrderState.UNRESOLVED, ExitOrderState.ABANDONED, *_REPORTED}
+        {ExitOrderState.UNRESOLVED, ExitOrderState.ABANDONED, ExitOrderState.QUEUED, *_REPORTED}
     ),
     ExitOrderState.UNRESOLVED: frozenset({ExitOrderState.ABANDONED, *_REPORTED}),
+    # approved in the Action Center: its order is adopted (a report); rejected: abandoned
+    ExitOrderState.QUEUED: frozenset({ExitOrderState.ABANDONED, *_REPORTED}),
     ExitOrderState.WORKING: frozenset(_REPORTED),
     ExitOrderState.PARTLY_FILLED: frozenset(_REPORTED - {ExitOrderState.WORKING}),
     ExitOrderState.FILLED: frozenset(),
@@ -143,6 +152,7 @@ class ExitOrder:
     acked_at: int | None = None
     final_at: int | None = None
     message: str | None = None
+    pending_id: str | None = None  # OpenAlgo's pending_order_id (semi-auto: queued)
     _fills: set[str] = field(default_factory=set, repr=False)
     _fill_value: int = field(default=0, repr=False)  # sum(price * qty) of keyed fills
 
@@ -204,6 +214,7 @@ class ExitOrder:
             ExitOrderState.INTENT,
             ExitOrderState.SUBMITTED_UNKNOWN,
             ExitOrderState.UNRESOLVED,
+            ExitOrderState.QUEUED,
         ):
             self.move(ExitOrderState.WORKING, now)
 
@@ -226,6 +237,11 @@ class ExitOrder:
 
     def unresolved(self, now: int, message: str) -> None:
         self.move(ExitOrderState.UNRESOLVED, now, message)
+
+    def queued(self, pending_id: str | None, now: int, message: str) -> None:
+        """Accepted without an order id, queued for the trader's approval (semi-auto)."""
+        self.move(ExitOrderState.QUEUED, now, message)
+        self.pending_id = pending_id
 
     def apply_report(self, report: OrderReport, now: int) -> bool:
         """An order report (status, book, update stream) of this order. Late, duplicate or

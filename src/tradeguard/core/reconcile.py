@@ -251,7 +251,9 @@ def _plan_orders(
         else:
             plan.missing = trade.state is TradeState.EXITING
         return plan
-    unresolved = trade.exit_state is ExitOrderState.UNRESOLVED
+    # an exit queued for approval (semi-auto) waits like an unresolved one: once approved, its
+    # order shows in the book and is adopted
+    unresolved = trade.exit_state in (ExitOrderState.UNRESOLVED, ExitOrderState.QUEUED)
     if trade.state is TradeState.EXIT_FAILED and unresolved:
         # An exit left unresolved: its order may exist; it may explain a missing position,
         # and the one order the book now shows for it is adopted (nothing else changes).

@@ -260,3 +260,29 @@ def test_the_ledger_reserves_exactly_the_live_unfilled_remainders(
         assert ledger.working(KEY) == len(live)
         assert claimed <= ledger.claimed_order_ids()
         assert all(0 <= r.filled <= r.quantity for r in rows)
+
+
+def test_a_queued_exit_counts_on_its_key_until_adopted_or_given_up() -> None:
+    """Semi-auto: queued for approval, it may still fill (approved): it is reserved on its
+    key; an adopted order's report moves it on; a rejection confirmed by the trader ends it."""
+    approved, rejected = order(), order("t2:x1", "t2")
+    ledger = ExitLedger([approved, rejected])
+    for o in (approved, rejected):
+        o.submitted(110)
+        o.queued("7", 120, "queued for approval")
+    assert (approved.state, approved.pending_id, approved.order_id) == (
+        ExitOrderState.QUEUED,
+        "7",
+        None,
+    )
+    assert ledger.reserved(KEY) == -20
+    assert approved.apply_report(report(OrderStatus.COMPLETE, 10), 130)
+    assert (approved.state, approved.order_id, approved.pending_id) == (
+        ExitOrderState.FILLED,
+        "o1",
+        "7",
+    )
+    rejected.abandon(140, "rejected in the Action Center")
+    assert (rejected.state, ledger.reserved(KEY)) == (ExitOrderState.ABANDONED, 0)
+    with pytest.raises(IllegalExitTransition):
+        order().queued("8", 100, "not sent yet")  # only a sent order can be queued

@@ -276,6 +276,7 @@ class ExitOrderRow(Base):
     final_at: Mapped[int | None] = mapped_column(BigInteger())
     message: Mapped[str | None] = mapped_column(Text())
     updated_at: Mapped[int] = mapped_column(BigInteger(), default=0)
+    pending_id: Mapped[str | None] = mapped_column(String())  # migration 0005 (semi-auto)
 
 
 class AuditRow(Base):

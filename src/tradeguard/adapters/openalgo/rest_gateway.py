@@ -10,7 +10,8 @@ core.broker's errors so the caller knows whether an order may exist:
 - timeout / disconnect / 5xx on placeorder or placesmartorder -> UnknownOutcome
 - connection refused (nothing sent) -> RetryableError; 5xx or transport errors on reads too
 - other 4xx -> RejectedError with OpenAlgo's message (str-of-dict, JSON object or HTML)
-- 200 without `orderid` -> NotPlaced (semi-auto queue), except a smart order's no-op
+- 200 without `orderid` -> NotPlaced; with OpenAlgo's `pending_order_id` (semi-auto mode: queued
+  in its Action Center) -> Queued (a NotPlaced) carrying that id; except a smart order's no-op
   ("Positions Already Matched", or the sandbox's "No OpenPosition Found"), which is
   PlaceResult(order_id=None)
 - anything unparseable -> MalformedReply, logged with the reply. On a write, a MalformedReply
@@ -48,6 +49,7 @@ from tradeguard.core.broker import (
     OrderRequest,
     PlaceResult,
     PositionReport,
+    Queued,
     RateLimited,
     RejectedError,
     RetryableError,
@@ -173,6 +175,15 @@ class OpenAlgoGateway:
         if matched_ok and parse.smart_noop(message):
             return PlaceResult(None, message)
         detail = {k: reply[k] for k in ("mode", "pending_order_id") if k in reply}
+        pending = reply.get("pending_order_id")
+        if pending is not None and not isinstance(pending, bool) and str(pending).strip():
+            log.error("OpenAlgo %s: queued for approval (semi-auto), NOT placed: %s %s",
+                      endpoint, message, detail)  # fmt: skip
+            raise Queued(
+                f"{endpoint}: queued for approval (pending order {pending}): {message}",
+                pending_id=str(pending).strip(),
+                detail=self._scrub(f"{message} {detail}".strip()),
+            )
         log.error("OpenAlgo %s: success without an order id, NOT placed: %s %s",
                   endpoint, message, detail)  # fmt: skip
         raise NotPlaced(

@@ -21,10 +21,10 @@ from tradeguard.interfaces.api.schemas import (
     ActiveTradesBody,
     Authed,
     CreateTradeBody,
+    ExitTradeBody,
     HistoryBody,
     ProtectTradeBody,
     StrategyBody,
-    TradeBody,
     UpdateTradeBody,
     settings_model,
     settings_of,
@@ -88,10 +88,14 @@ def build_router(settings_defaults: dict[str, Any]) -> APIRouter:  # noqa: C901 
         )
 
     @router.post("/exittrade", summary="Exit one trade now")
-    async def exittrade(body: TradeBody, request: Request) -> JSONResponse:
+    async def exittrade(body: ExitTradeBody, request: Request) -> JSONResponse:
         account = await account_of(request, body.apikey)
         service = ctx(request).service
-        return ok(await service.exit_trade(account, body.trade_id, _actor(account)))
+        return ok(
+            await service.exit_trade(
+                account, body.trade_id, _actor(account), pending_rejected=body.pending_rejected
+            )
+        )
 
     @router.post(
         "/strategy/configure",

@@ -11,7 +11,15 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    create_model,
+    model_validator,
+)
 
 from tradeguard.core.bounds import (
     MAX_HOLDING_SECONDS,
@@ -171,6 +179,18 @@ class UpdateTradeBody(Authed):
 
 class TradeBody(Authed):
     trade_id: TradeId
+
+
+class ExitSpec(Strict):
+    """An exit of one trade. `pending_rejected`: the trader confirms that the trade's exit
+    queued in OpenAlgo's Action Center (semi-auto mode) was rejected there, so a new exit may
+    go out (refused without it while one is queued)."""
+
+    pending_rejected: StrictBool = False
+
+
+class ExitTradeBody(ExitSpec, TradeBody):
+    """exittrade."""
 
 
 class ProtectSpec(Strict):

@@ -16,6 +16,7 @@ from tradeguard.interfaces.api.context import ctx
 from tradeguard.interfaces.api.envelope import ok
 from tradeguard.interfaces.api.routes import parse_body
 from tradeguard.interfaces.api.schemas import (
+    ExitSpec,
     ProtectSpec,
     RulesSpec,
     settings_model,
@@ -64,9 +65,16 @@ def build_router(settings_defaults: dict[str, Any]) -> APIRouter:  # noqa: C901 
         )
 
     @router.post("/trades/{trade_id}/exit", dependencies=posts)
-    async def exit_trade(request: Request, user: User, trade_id: TradeIdPath) -> JSONResponse:
+    async def exit_trade(
+        request: Request, user: User, trade_id: TradeIdPath, body: ExitSpec | None = None
+    ) -> JSONResponse:
         service = ctx(request).service
-        return ok(await service.exit_trade(user.account, trade_id, _actor(user)))
+        confirmed = body is not None and body.pending_rejected
+        return ok(
+            await service.exit_trade(
+                user.account, trade_id, _actor(user), pending_rejected=confirmed
+            )
+        )
 
     @router.get("/strategies")
     async def strategies(request: Request, user: User) -> JSONResponse:

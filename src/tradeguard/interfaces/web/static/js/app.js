@@ -129,11 +129,17 @@ function actionButtons(t, size = "btn-xs") {
     </div>`;
 }
 
+// semi-auto: the exit waits in OpenAlgo's Action Center (approve it there, or reject it and retry)
+function queuedNote(t) {
+  if (!t.exit?.queued_for_approval) return "";
+  return `<div class="mt-1 text-xs font-medium text-warning" data-role="queued" title="Approve it in OpenAlgo's Action Center, or reject it there and retry the exit">Exit queued in Action Center (pending #${esc(t.exit.pending_order_id ?? "?")})</div>`;
+}
+
 function tradeRowHtml(t) {
   const f = tradeFields(t);
   return `
     <td><div class="flex items-center gap-2 font-semibold">${esc(t.symbol)}${t.state === "ACTIVE" ? "" : tradeStateBadge(t.state)}</div>
-      <div class="whitespace-nowrap text-xs text-base-content/60">${esc(t.exchange)} · ${esc(t.product)} · ${esc(t.strategy)}</div></td>
+      <div class="whitespace-nowrap text-xs text-base-content/60">${esc(t.exchange)} · ${esc(t.product)} · ${esc(t.strategy)}</div>${queuedNote(t)}</td>
     <td>${sideBadge(t.side)}</td>
     <td class="text-right">${fieldSpan("quantity", f.quantity, "num")}</td>
     <td class="text-right">${fieldSpan("entry_price", f.entry_price, "num")}</td>
@@ -851,14 +857,24 @@ async function protectTrade(tradeId, action, button) {
 async function exitTrade(tradeId, button) {
   const t = state.trades.get(tradeId);
   if (!t) return;
-  const ok = await confirmAction({
-    title: `Exit ${t.symbol}?`,
-    message: `Sends a MARKET order to close ${t.side} ×${t.quantity} ${t.symbol} (${t.strategy}) now. Last price ${price(t.last_price)}, P&L ${pnl(t.pnl)}.`,
-    confirm: "Exit now",
-  });
+  const queued = Boolean(t.exit?.queued_for_approval);
+  const ok = await confirmAction(
+    queued
+      ? {
+          title: `Retry the exit of ${t.symbol}?`,
+          message: `Its exit is queued in OpenAlgo's Action Center as pending order #${t.exit.pending_order_id ?? "?"}. Retry only if you REJECTED it there: if it is approved later, it sells a second time. To exit with that order instead, approve it in the Action Center.`,
+          confirm: "I rejected it: exit now",
+        }
+      : {
+          title: `Exit ${t.symbol}?`,
+          message: `Sends a MARKET order to close ${t.side} ×${t.quantity} ${t.symbol} (${t.strategy}) now. Last price ${price(t.last_price)}, P&L ${pnl(t.pnl)}.`,
+          confirm: "Exit now",
+        },
+  );
   if (!ok) return;
   try {
-    const view = await busy(button, () => api(`trades/${encodeURIComponent(tradeId)}/exit`, { method: "POST" }));
+    const body = queued ? { pending_rejected: true } : {};
+    const view = await busy(button, () => api(`trades/${encodeURIComponent(tradeId)}/exit`, { method: "POST", body }));
     if (view) upsertTrade(view);
   } catch (err) {
     reportError(`${t.symbol}: exit refused`, err);
