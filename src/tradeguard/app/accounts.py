@@ -29,6 +29,7 @@ import secrets
 from dataclasses import dataclass, replace
 
 from tradeguard.app.errors import Conflict, InvalidRequest, LockedOut, NotFound, Unauthorized
+from tradeguard.app.phantoms import PhantomLockouts
 from tradeguard.app.ports import AccountStore, Clock, KeyHasher, SecretBox
 from tradeguard.app.records import AccountRecord, AuditRecord, Record, UserRecord
 
@@ -96,11 +97,14 @@ class AccountService:
         self._verifying: dict[bytes, asyncio.Future[str | None]] = {}
         self._dummy_hash: str | None = None
         self._lock = asyncio.Lock()
+        self._phantoms = PhantomLockouts(max_failures, self.lockout_ns)
 
     async def load(self) -> None:
         self._accounts = {r.account: r for r in await self.store.accounts()}
         self._by_key_id = {r.api_key_id: r.account for r in self._accounts.values() if r.api_key_id}
         self._users = {u.username: u for u in await self.store.users()}
+        if self._dummy_hash is None:  # made now, so an unknown user's first login is not slower
+            self._dummy_hash = await asyncio.to_thread(self.hasher.hash, secrets.token_hex(16))
 
     # -- accounts and API keys --------------------------------------------------------------
 
@@ -207,19 +211,26 @@ class AccountService:
 
     async def login(self, username: str, password: str) -> str:
         """Check a password and open a session; returns the session token. Raises LockedOut
-        while the user is locked, Unauthorized for a wrong name or password (same message)."""
-        now = self.clock.now()
+        while the user is locked, Unauthorized for a wrong name or password (same message).
+
+        The failure count and the lock are decided atomically under the service lock with the
+        state as it is after the (slow, threaded) password check, so concurrent wrong passwords
+        cannot lift or skip a lock, and a right password that arrives while locked is refused.
+        An unknown username costs the same hash check and locks the same way (PhantomLockouts)
+        so that it cannot be told from a real one."""
         user = self._users.get(username)
         if user is None:
-            await asyncio.to_thread(self._dummy_verify, password)  # same time as a real check
-            await self._audit("login_failed", username, reason="unknown user")
-            raise Unauthorized("wrong username or password")
-        if user.locked_until is not None and now < user.locked_until:
+            return await self._unknown_login(username, password)
+        if _is_locked(user, self.clock.now()):
             await self._audit("login_refused", username, reason="locked out")
             raise LockedOut("too many failed logins: try again later")
         ok = await asyncio.to_thread(self.hasher.verify, user.password_hash, password)
         async with self._lock:
+            now = self.clock.now()
             user = self._users[username]
+            if _is_locked(user, now):  # locked while this attempt was being checked
+                await self._audit("login_refused", username, reason="locked out")
+                raise LockedOut("too many failed logins: try again later")
             if not ok:
                 failures = user.failed_logins + 1
                 locked = failures >= self.max_failures
@@ -244,6 +255,18 @@ class AccountService:
             username, user.account, now + self.session_ns
         )
         return token
+
+    async def _unknown_login(self, username: str, password: str) -> str:
+        if self._phantoms.locked(username, self.clock.now()):
+            await self._audit("login_refused", username, reason="unknown user, locked out")
+            raise LockedOut("too many failed logins: try again later")
+        await asyncio.to_thread(self._dummy_verify, password)  # same time as a real check
+        async with self._lock:
+            locked = self._phantoms.fail(username, self.clock.now())
+        await self._audit("login_failed", username, reason="unknown user")
+        if locked:
+            raise LockedOut("too many failed logins: try again later")
+        raise Unauthorized("wrong username or password")
 
     def session(self, token: str | None) -> Session | None:
         """The live session of a token, or None (unknown, expired or logged out)."""
@@ -324,6 +347,10 @@ class AccountService:
     async def _audit(self, action: str, username: str, **detail: object) -> None:
         entry = AuditRecord(self.clock.now(), username, action, f"user:{username}", dict(detail))
         await self.store.commit([entry])
+
+
+def _is_locked(user: UserRecord, now: int) -> bool:
+    return user.locked_until is not None and now < user.locked_until
 
 
 def _token_digest(token: str) -> bytes:
