@@ -19,7 +19,7 @@ from typing import Any
 
 from tradeguard.adapters.asgi_server import AsgiServer
 from tradeguard.adapters.clock import SystemClock
-from tradeguard.adapters.db.connect import sqlite_file
+from tradeguard.adapters.db.connect import private_directory, sqlite_file
 from tradeguard.adapters.db.journal import journal_path
 from tradeguard.adapters.db.store import SqlStore
 from tradeguard.adapters.openalgo.feed import OpenAlgoFeed
@@ -139,7 +139,7 @@ async def serve(
             rest_url = settings.openalgo_url
             ws_url = settings.openalgo_ws_url or "ws://127.0.0.1:8765"
             apikey = settings.openalgo_api_key
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_directory(settings.data_dir)
         url = settings.effective_database_url
         journal = journal_path(sqlite_file(url), settings.data_dir)
         store = await SqlStore.open(url, journal=journal)
