@@ -161,6 +161,13 @@ class AccountService:
             raise Unauthorized("invalid apikey")
         return account
 
+    def verified_account(self, apikey: str) -> str | None:
+        """The account of a key already verified in this process (no slow hash), else None:
+        the caller charges an unverified key's check to the client's budget first."""
+        if not isinstance(apikey, str) or not _API_KEY.match(apikey):
+            return None
+        return self._verified.get(hmac.digest(self._pepper, apikey.encode(), "sha256"))
+
     async def _verify(self, apikey: str, digest: bytes) -> str | None:
         account = self._by_key_id.get(apikey[:KEY_ID_LENGTH])
         record = self._accounts.get(account) if account else None
