@@ -288,6 +288,13 @@ class AccountService:
             return None
         return found
 
+    def csrf_token(self, token: str | None) -> str | None:
+        """The CSRF token bound to a live session (a keyed digest of its token), None without
+        one: a token taken from one session is worthless in another."""
+        if token is None or self.session(token) is None:
+            return None
+        return hmac.new(self._pepper, b"csrf:" + token.encode(), "sha256").hexdigest()
+
     async def logout(self, token: str | None) -> None:
         if not token:
             return

@@ -39,7 +39,7 @@ from tradeguard.app.failpoints import Failpoints
 from tradeguard.app.publisher import ViewPublisher
 from tradeguard.app.runtime import AppRuntime, RuntimeOptions
 from tradeguard.bootstrap.loop import freeze_startup_heap
-from tradeguard.config import Settings
+from tradeguard.config import Settings, trusted_networks
 from tradeguard.core.sessions import MarketCalendar
 from tradeguard.interfaces.api import ApiOptions, build_app
 from tradeguard.interfaces.console import print_events
@@ -187,7 +187,11 @@ async def serve(
         app = build_app(
             runtime.service,
             accounts,
-            ApiOptions(rate=settings.api_rate_limit, burst=settings.api_rate_burst),
+            ApiOptions(
+                rate=settings.api_rate_limit,
+                burst=settings.api_rate_burst,
+                trusted_proxies=trusted_networks(settings.trusted_proxies),
+            ),
         )
         server = AsgiServer(
             app, settings.host, settings.port, timeout_graceful_shutdown=2, proxy_headers=False

@@ -16,6 +16,7 @@ from tradeguard.app.accounts import AccountService
 from tradeguard.app.errors import Unauthorized
 from tradeguard.app.service import TradeService
 from tradeguard.interfaces.api.envelope import ApiError
+from tradeguard.interfaces.api.proxies import Network, client_address
 from tradeguard.interfaces.api.ratelimit import TokenBuckets
 
 log = logging.getLogger("tradeguard.api")
@@ -31,6 +32,8 @@ class ApiOptions:
     auth_burst: int = 10  # verified in this process: a wrong key costs one, then 429
     static_dir: Path | None = None  # the dashboard's static files (None: interfaces.web's)
     stream_interval: float = 0.25  # at most one pushed update per trade per interval
+    # reverse proxies whose X-Forwarded-Proto/-For are believed (TRADEGUARD_TRUSTED_PROXIES)
+    trusted_proxies: tuple[Network, ...] = ()
 
 
 @dataclass(slots=True)
@@ -65,7 +68,7 @@ def ctx(request: Request) -> ApiContext:
 
 
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    return client_address(request, ctx(request).options.trusted_proxies)
 
 
 def limited(buckets: TokenBuckets, key: str) -> None:
