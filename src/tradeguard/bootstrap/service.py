@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 from collections.abc import Callable, Coroutine
@@ -129,11 +130,19 @@ async def serve(
     simulator: EmbeddedSimulator | None = None
     async with contextlib.AsyncExitStack() as stack:
         if settings.embedded_simulator:
-            simulator = EmbeddedSimulator(
-                SimulatorOptions(rest_port=settings.sim_rest_port, ws_port=settings.sim_ws_port)
+            options = SimulatorOptions(
+                rest_port=settings.sim_rest_port, ws_port=settings.sim_ws_port
             )
+            if settings.openalgo_api_key:  # the embedded simulator's key (/sim/admin needs it)
+                options = dataclasses.replace(options, apikey=settings.openalgo_api_key)
+            simulator = EmbeddedSimulator(options)
             await simulator.start()
             stack.push_async_callback(simulator.stop)
+            print(
+                f"embedded simulator: {simulator.rest_url} (its /sim/admin needs header "
+                f"X-Sim-Admin-Key: {simulator.apikey})",
+                flush=True,
+            )
             rest_url, ws_url, apikey = simulator.rest_url, simulator.ws_url, simulator.apikey
         else:
             rest_url = settings.openalgo_url
