@@ -8,7 +8,9 @@ call then goes to TradeService with that name. Secrets are handled like this:
   authentication verifies against exactly one hash. A verified key is remembered in memory
   as a keyed digest (HMAC with a per-process random key) so the slow hash runs once per key
   and process, and the comparison is constant time either way.
-- OpenAlgo API key: encrypted at rest with the SecretBox, decrypted only on demand.
+- OpenAlgo API key: not an account's. One tradeguard is one OpenAlgo login (its key comes
+  from the settings); every account trades through it, isolated from the others' trades.
+  A key an earlier version stored per account (encrypted, never read) is erased at start-up.
 - dashboard users: argon2 password hash; MAX_FAILURES wrong passwords in a row lock the user
   out for LOCKOUT_SECONDS (the lock is stored, so a restart does not lift it).
 - sessions: random tokens held in memory only as SHA-256 digests; they end at logout, after
@@ -181,20 +183,6 @@ class AccountService:
         self._verified[digest] = record.account
         return record.account
 
-    async def set_openalgo_key(self, account: str, openalgo_key: str, actor: str) -> None:
-        """Store the account's OpenAlgo API key, encrypted."""
-        if not openalgo_key or len(openalgo_key) > 512:
-            raise InvalidRequest("the OpenAlgo API key must be 1-512 characters")
-        token = self.box.encrypt(openalgo_key)
-        async with self._lock:
-            updated = replace(self._account(account), openalgo_key_encrypted=token)
-            await self._commit(updated, actor, "openalgo_key_set", account)
-            self._accounts[account] = updated
-
-    def openalgo_key(self, account: str) -> str | None:
-        token = self._account(account).openalgo_key_encrypted
-        return None if token is None else self.box.decrypt(token)
-
     # -- dashboard users ------------------------------------------------------------------
 
     def user_account(self, username: str) -> str | None:
@@ -309,28 +297,32 @@ class AccountService:
         account: str,
         username: str,
         password: str,
-        *,
-        openalgo_key: str | None = None,
     ) -> FirstRun:
         """Make sure `account` exists with an API key and a dashboard user (first run). A
-        generated API key or password is returned once; existing ones are left alone."""
+        generated API key or password is returned once; existing ones are left alone. An
+        OpenAlgo key stored by an earlier version (encrypted, never used) is erased."""
         api_key = generated = None
         if account not in self._accounts:
             await self.create_account(account, actor="bootstrap")
         if not self._accounts[account].api_key_hash:
             api_key = await self.issue_api_key(account, actor="bootstrap")
-        if openalgo_key:
-            try:
-                current = self.openalgo_key(account)
-            except ValueError:
-                current = None  # made with another secret key: replace it
-            if current != openalgo_key:
-                await self.set_openalgo_key(account, openalgo_key, actor="bootstrap")
+        await self._erase_stored_openalgo_keys()
         if username not in self._users:
             if not password:
                 generated = password = secrets.token_urlsafe(15)
             await self.create_user(username, password, account, actor="bootstrap")
         return FirstRun(account, api_key, username, generated)
+
+    async def _erase_stored_openalgo_keys(self) -> None:
+        """One tradeguard is one OpenAlgo login (TRADEGUARD_OPENALGO_API_KEY): accounts do not
+        carry their own OpenAlgo key any more, so none is kept at rest."""
+        async with self._lock:
+            for name, record in sorted(self._accounts.items()):
+                if record.openalgo_key_encrypted is None:
+                    continue
+                updated = replace(record, openalgo_key_encrypted=None)
+                await self._commit(updated, "bootstrap", "openalgo_key_erased", name)
+                self._accounts[name] = updated
 
     # -- plumbing -------------------------------------------------------------------------
 

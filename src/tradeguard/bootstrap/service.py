@@ -62,9 +62,7 @@ Extra = Callable[[Running], Coroutine[Any, Any, None]]
 DEFAULT_ACCOUNT = "default"  # the demo trader's account and the first run's
 
 
-async def open_accounts(
-    settings: Settings, store: SqlStore, openalgo_key: str
-) -> tuple[AccountService, FirstRun]:
+async def open_accounts(settings: Settings, store: SqlStore) -> tuple[AccountService, FirstRun]:
     """The account service over the store; on first run it creates the default account, its
     API key and the dashboard user, and shows each generated secret once (console and a
     0600 file under data_dir)."""
@@ -76,10 +74,7 @@ async def open_accounts(
     accounts = AccountService(store, Argon2Hasher(), FernetBox(secret_key), SystemClock())
     await accounts.load()
     first = await accounts.ensure_default(
-        DEFAULT_ACCOUNT,
-        settings.admin_user,
-        settings.admin_password,
-        openalgo_key=openalgo_key or None,
+        DEFAULT_ACCOUNT, settings.admin_user, settings.admin_password
     )
     if first.api_key is not None:
         path = settings.data_dir / "api_key.txt"
@@ -188,7 +183,7 @@ async def serve(
             ),
             Failpoints(settings.failpoint),
         )
-        accounts, _ = await open_accounts(settings, store, apikey)
+        accounts, _ = await open_accounts(settings, store)
         result = await runtime.start()
         print(result.summary, flush=True)
         log.info("start-up heap frozen: %d objects", freeze_startup_heap())
