@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from tradeguard.adapters.db.connect import create_engine
+from tradeguard.adapters.db.connect import create_engine, private_directory
 
 
 def _mode(path: Path) -> int:
@@ -33,6 +33,18 @@ def test_new_database_files_and_directory_are_private(tmp_path: Path) -> None:
         os.umask(old)
 
 
+def test_a_database_in_an_existing_directory_leaves_that_directory_alone(tmp_path: Path) -> None:
+    shared = tmp_path / "projects"
+    shared.mkdir()
+    os.chmod(shared, 0o755)
+    engine = create_engine(f"sqlite:///{shared / 'tg.db'}")
+    with engine.begin() as connection:
+        connection.execute(text("SELECT 1"))
+    assert _mode(shared) == 0o755  # not tradeguard's to change
+    assert _mode(shared / "tg.db") == 0o600
+    engine.dispose()
+
+
 def test_an_older_world_readable_installation_is_made_private(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir(mode=0o755)
@@ -43,6 +55,7 @@ def test_an_older_world_readable_installation_is_made_private(tmp_path: Path) ->
     first.dispose()
     os.chmod(data, 0o755)
     os.chmod(data / "tg.db", 0o644)
+    private_directory(data)  # as bootstrap does for TRADEGUARD_DATA_DIR at every start
     engine = create_engine(f"sqlite:///{data / 'tg.db'}")
     with engine.begin() as connection:
         connection.execute(text("SELECT 1"))

@@ -86,7 +86,8 @@ def create_engine(
         path = sqlite_path(parsed)
         if path is not None:
             path = path.absolute()
-            private_directory(path.parent)
+            if not path.parent.exists():  # an existing directory is bootstrap's (data_dir)
+                private_directory(path.parent)
         _install_sqlite_hooks(engine, path, busy_timeout_ms, wal_autocheckpoint)
     return engine
 
@@ -132,8 +133,8 @@ def _install_sqlite_hooks(
 
 
 def private_directory(directory: Path) -> None:
-    """Create `directory` (and its parents) readable only by this user; a directory this
-    user owns that already exists is made 0700 too (it holds the database and the keys)."""
+    """Create `directory` (and its parents) readable only by this user; an existing one this
+    user owns is made 0700 too: call it for tradeguard's own data directory only."""
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     if directory.stat().st_uid == os.getuid() and directory.stat().st_mode & 0o077:
         os.chmod(directory, 0o700)
