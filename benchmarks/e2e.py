@@ -43,6 +43,7 @@ from tradeguard.adapters.openalgo.feed import OpenAlgoFeed
 from tradeguard.adapters.openalgo.polling import PollingConfig
 from tradeguard.adapters.openalgo.ratelimit import RateLimitConfig
 from tradeguard.adapters.openalgo.rest_gateway import OpenAlgoGateway
+from tradeguard.adapters.sim.rest_app import ADMIN_KEY_HEADER
 from tradeguard.app.resolve import ExecutorPolicy
 from tradeguard.app.runtime import AppRuntime, RuntimeOptions
 from tradeguard.app.service import CreateTrade
@@ -202,7 +203,9 @@ class SimProcess:
     async def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
         if self._admin is None:
             timeout = aiohttp.ClientTimeout(total=60.0)
-            self._admin = aiohttp.ClientSession(self.rest_url, timeout=timeout)
+            self._admin = aiohttp.ClientSession(
+                self.rest_url, timeout=timeout, headers={ADMIN_KEY_HEADER: self.apikey}
+            )
         async with self._admin.post(path, json=body or {}) as reply:
             reply.raise_for_status()
             return (await reply.json())["data"]

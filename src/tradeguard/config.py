@@ -6,6 +6,7 @@ Unknown TRADEGUARD_* variables are refused so a typo never silently falls back t
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
@@ -52,6 +53,9 @@ class Settings:
     backup_keep: int = 24  # newest backups kept in data_dir/backups
     demo: bool = True  # with the embedded simulator: open demo trades so exits are visible
     log_level: str = "INFO"
+    # reverse proxies (IP addresses or CIDR networks, comma-separated) whose X-Forwarded-Proto
+    # and X-Forwarded-For are believed; empty: none (the headers are ignored)
+    trusted_proxies: str = ""
     failpoint: str = ""  # tests only: crash at a named point (see app/failpoints.py)
 
     @property
@@ -141,8 +145,35 @@ def check_settings(settings: Settings) -> None:
         )
     if settings.log_level.upper() not in LOG_LEVELS:
         raise SettingsError(f"TRADEGUARD_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+    try:
+        trusted_networks(settings.trusted_proxies)
+    except ValueError as error:
+        raise SettingsError(f"TRADEGUARD_TRUSTED_PROXIES: {error}") from None
     if settings.openalgo_url and not settings.openalgo_api_key:
         raise SettingsError("TRADEGUARD_OPENALGO_API_KEY is required with TRADEGUARD_OPENALGO_URL")
+
+
+MAX_PROXIES = 32
+
+
+def trusted_networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Comma-separated IP addresses or networks (CIDR, host bits zero); ValueError with a clear
+    message for a bad entry, a network trusting everyone (/0) or more than MAX_PROXIES."""
+    entries = [part.strip() for part in text.split(",") if part.strip()]
+    if len(entries) > MAX_PROXIES:
+        raise ValueError(f"at most {MAX_PROXIES} proxy addresses or networks")
+    networks = []
+    for entry in entries:
+        try:
+            network = ipaddress.ip_network(entry, strict=True)
+        except ValueError:
+            raise ValueError(
+                f"{entry!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/24)"
+            ) from None
+        if network.prefixlen == 0:
+            raise ValueError(f"{entry!r} would trust every address: name the proxy's")
+        networks.append(network)
+    return tuple(networks)
 
 
 def _num(value: float) -> str:

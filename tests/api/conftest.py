@@ -122,7 +122,13 @@ async def running_api(tmp_path: Path, **options: Any) -> AsyncIterator[Api]:
             keys[name] = await accounts.issue_api_key(name, actor="test")
             await accounts.create_user(name, PASSWORD, name, actor="test")
         static_dir = static_files(tmp_path / "static")
-        settings: dict[str, Any] = {"rate": 1000.0, "burst": 1000, "stream_interval": 0.05}
+        settings: dict[str, Any] = {
+            "rate": 1000.0,
+            "burst": 1000,
+            "auth_rate": 1000.0,
+            "auth_burst": 1000,
+            "stream_interval": 0.05,
+        }
         settings.update(options)
         app = build_app(stack.service, accounts, ApiOptions(static_dir=static_dir, **settings))
         server = AsgiServer(app, port=0)

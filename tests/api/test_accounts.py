@@ -41,7 +41,7 @@ async def test_keys_users_lockout_and_no_secrets_anywhere(
     try:
         accounts = AccountService(store, fast_hasher(), FernetBox(secret_key), clock)
         await accounts.load()
-        first = await accounts.ensure_default("default", "admin", "", openalgo_key="OA-SECRET-1")
+        first = await accounts.ensure_default("default", "admin", "")
         assert first.api_key is not None
         assert first.password is not None
         key, password = first.api_key, first.password
@@ -53,17 +53,15 @@ async def test_keys_users_lockout_and_no_secrets_anywhere(
             with pytest.raises(Unauthorized) as refused:
                 await accounts.authenticate(wrong)
             assert wrong not in str(refused.value) or not wrong
-        # stored: the lookup id and an argon2 hash; never the key; the OpenAlgo key encrypted
+        # stored: the lookup id and an argon2 hash; never the key; no OpenAlgo key at all
         record = (await store.accounts())[0]
         assert record.api_key_id == key[:KEY_ID_LENGTH]
         assert record.api_key_hash is not None
         assert record.api_key_hash.startswith("$argon2id$")
-        assert record.openalgo_key_encrypted
-        assert "OA-SECRET-1" not in record.openalgo_key_encrypted
-        assert accounts.openalgo_key("default") == "OA-SECRET-1"
+        assert record.openalgo_key_encrypted is None
 
         # a second run creates nothing new and shows no secret again
-        again = await accounts.ensure_default("default", "admin", "", openalgo_key="OA-SECRET-1")
+        again = await accounts.ensure_default("default", "admin", "")
         assert again.api_key is None
         assert again.password is None
 
@@ -95,18 +93,12 @@ async def test_keys_users_lockout_and_no_secrets_anywhere(
         await reloaded.load()
         assert await reloaded.authenticate(new_key) == "default"
         assert reloaded.user_account("admin") == "default"
-        assert reloaded.openalgo_key("default") == "OA-SECRET-1"
-        with pytest.raises(ValueError, match="secret key"):
-            AccountService(
-                store, fast_hasher(), FernetBox(Fernet.generate_key()), clock
-            ).box.decrypt(record.openalgo_key_encrypted)
 
         audit = await store.audit_entries()
         actions = [e.action for e in audit]
         for expected in (
             "account_created",
             "api_key_issued",
-            "openalgo_key_set",
             "user_created",
             "login",
             "login_failed",
@@ -117,7 +109,7 @@ async def test_keys_users_lockout_and_no_secrets_anywhere(
             assert expected in actions, expected
         assert all(e.actor and e.at for e in audit)
         dumped = repr(audit) + caplog.text
-        for secret in (key, new_key, password, "OA-SECRET-1", "wrong-password", token):
+        for secret in (key, new_key, password, "wrong-password", token):
             assert secret not in dumped
     finally:
         await store.close()

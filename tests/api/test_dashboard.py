@@ -136,8 +136,8 @@ async def test_ui_api_endpoints_and_csrf(api: Api) -> None:
         events = await get("events")
         assert any(e["kind"] == "exit" for e in events)
         assert all(set(e) == {"kind", "data", "at"} for e in events)
-        # logout ends the session server-side
-        out = await client.post("/auth/logout")
+        # logout ends the session server-side (with the session's CSRF token)
+        out = await client.post("/auth/logout", headers=headers)
         assert out.status_code == 303
         assert out.headers["location"] == "/login"
         assert (await client.get("/ui/api/me")).status_code == 401

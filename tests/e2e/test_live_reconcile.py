@@ -36,6 +36,7 @@ from tests.e2e.world import (
 )
 from tests.helpers import eventually
 from tests.stack import FAST_POLICY, Stack, running_stack
+from tradeguard.adapters.sim.rest_app import ADMIN_KEY_HEADER
 
 SL = {"enable_sl": True, "sl_type": "POINTS", "sl_value": "5"}
 NEVER = 3600.0  # a clock step that never comes during a test
@@ -44,7 +45,9 @@ NEVER = 3600.0  # a clock step that never comes during a test
 async def admin(stack: Stack, what: str, **spec: Any) -> dict[str, Any]:
     """POST /sim/admin/<what> (faults | feed) on the simulator's REST server."""
     base = stack.sim.rest_url.split("/api/")[0]
-    async with httpx.AsyncClient(base_url=base, trust_env=False) as http:
+    async with httpx.AsyncClient(
+        base_url=base, trust_env=False, headers={ADMIN_KEY_HEADER: stack.sim.apikey}
+    ) as http:
         reply = await http.post(f"/sim/admin/{what}", json=spec)
     assert reply.status_code == 200, reply.text
     data: dict[str, Any] = reply.json()["data"]

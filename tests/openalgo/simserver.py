@@ -15,7 +15,7 @@ from tests.helpers import eventually
 from tradeguard.adapters.sim.faults import RateLimits
 from tradeguard.adapters.sim.market import SimMarket
 from tradeguard.adapters.sim.paper_broker import PaperBroker
-from tradeguard.adapters.sim.rest_app import create_app
+from tradeguard.adapters.sim.rest_app import ADMIN_KEY_HEADER, create_app
 from tradeguard.adapters.sim.rest_server import SimApi
 from tradeguard.core.money import to_units
 
@@ -70,7 +70,9 @@ async def serve_sim(limits: RateLimits | None = None) -> AsyncIterator[SimHandle
     port = server.servers[0].sockets[0].getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     try:
-        async with httpx.AsyncClient(base_url=url, timeout=5.0) as admin:
+        async with httpx.AsyncClient(
+            base_url=url, timeout=5.0, headers={ADMIN_KEY_HEADER: APIKEY}
+        ) as admin:
             yield SimHandle(url, api, broker, market, admin)
     finally:
         server.should_exit = True

@@ -37,6 +37,7 @@ from typing import Any, TypeVar
 import httpx
 
 from tradeguard.adapters.db.store import SqlStore
+from tradeguard.adapters.sim.rest_app import ADMIN_KEY_HEADER
 from tradeguard.app.records import Record
 from tradeguard.app.snapshots import Snapshots, audit
 from tradeguard.core.engine import RiskEngine
@@ -162,7 +163,7 @@ class Sim:
         args = [sys.executable, "-m", "tradeguard", "sim", "--no-walk", "--apikey", apikey]
         args += ["--rest-port", "0", "--ws-port", "0"]
         self.proc = Proc(args, clean_env(), workdir / "sim.log", workdir)
-        self.http = httpx.Client(timeout=10.0)
+        self.http = httpx.Client(timeout=10.0, headers={ADMIN_KEY_HEADER: apikey})
 
     @property
     def rest_url(self) -> str:

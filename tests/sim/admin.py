@@ -1,5 +1,6 @@
-"""Test helpers (simulator): `tradeguard sim` flags as options, its admin fault endpoint, and a
-raw WebSocket client that has authenticated and subscribed SBIN in LTP mode."""
+"""Test helpers (simulator): `tradeguard sim` flags as options, a client allowed to call its
+/sim/admin endpoints (`sim_http`), its admin fault endpoint, and a raw WebSocket client that
+has authenticated and subscribed SBIN in LTP mode."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
 from tests.sim.ws_fakes import ask
-from tradeguard.adapters.sim.embedded import SimulatorOptions
+from tradeguard.adapters.sim.embedded import EmbeddedSimulator, SimulatorOptions
+from tradeguard.adapters.sim.rest_app import ADMIN_KEY_HEADER
 from tradeguard.bootstrap import sim_command, sim_options
 from tradeguard.interfaces import cli
 
@@ -24,6 +26,17 @@ def sim_flags(*flags: str, walk: bool = False) -> SimulatorOptions:
     base = PORTS_AND_KEY if walk else [*PORTS_AND_KEY, "--no-walk"]
     args = cli.build_parser([sim_command()]).parse_args(["sim", *base, *flags])
     return sim_options(args)
+
+
+def sim_http(sim: EmbeddedSimulator, timeout: float = 5.0) -> httpx.AsyncClient:
+    """A client of the simulator's REST server that may call /sim/admin (its key in the
+    X-Sim-Admin-Key header)."""
+    return httpx.AsyncClient(
+        base_url=sim.rest_url,
+        timeout=timeout,
+        trust_env=False,
+        headers={ADMIN_KEY_HEADER: sim.apikey},
+    )
 
 
 async def faults(http: httpx.AsyncClient, body: Any) -> httpx.Response:

@@ -10,6 +10,7 @@ import pytest_asyncio
 
 from tradeguard.adapters.sim.embedded import EmbeddedSimulator, SimulatorOptions
 from tradeguard.adapters.sim.faults import RateLimits
+from tradeguard.adapters.sim.rest_app import ADMIN_KEY_HEADER
 
 
 @pytest_asyncio.fixture
@@ -23,5 +24,8 @@ async def sim() -> AsyncIterator[EmbeddedSimulator]:
 
 @pytest_asyncio.fixture
 async def http(sim: EmbeddedSimulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=sim.rest_url, timeout=5.0, trust_env=False) as client:
+    headers = {ADMIN_KEY_HEADER: sim.apikey}  # the /sim/admin endpoints need the key
+    async with httpx.AsyncClient(
+        base_url=sim.rest_url, timeout=5.0, trust_env=False, headers=headers
+    ) as client:
         yield client

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.sim.admin import refused_whole, set_faults, sim_flags
+from tests.sim.admin import refused_whole, set_faults, sim_flags, sim_http
 from tradeguard.adapters.sim.embedded import EmbeddedSimulator
 from tradeguard.adapters.sim.faults import StartFaults
 from tradeguard.interfaces import cli
@@ -167,7 +167,7 @@ def test_bad_order_reply_flags_are_usage_errors(flags: list[str], error: str) ->
 async def test_the_order_reply_flag_starts_the_simulator_with_the_fault() -> None:
     async with (
         EmbeddedSimulator(sim_flags("--order-reply", "500", "--order-reply-count", "1")) as sim,
-        httpx.AsyncClient(base_url=sim.rest_url, timeout=5.0, trust_env=False) as http,
+        sim_http(sim) as http,
     ):
         lost = await http.post("/api/v1/placeorder", json=order(sim))
         assert (lost.status_code, lost.json()) == (500, SERVER_ERROR)

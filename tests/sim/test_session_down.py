@@ -16,7 +16,7 @@ import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.sim.admin import SBIN, refused_whole, set_faults, sim_flags, subscribed_client
+from tests.sim.admin import SBIN, refused_whole, set_faults, sim_flags, sim_http, subscribed_client
 from tests.sim.ws_fakes import ask, next_is_pong, recv
 from tradeguard.adapters.sim.embedded import EmbeddedSimulator
 
@@ -209,7 +209,7 @@ async def test_the_session_down_flag_starts_the_simulator_with_the_session_down(
     assert options.faults.rest_spec() == {"session_down": True}
     async with (
         EmbeddedSimulator(options) as sim,
-        httpx.AsyncClient(base_url=sim.rest_url, timeout=5.0, trust_env=False) as http,
+        sim_http(sim) as http,
     ):
         ping = await http.post("/api/v1/ping", json={"apikey": sim.apikey})
         assert (ping.status_code, ping.json()) == (403, INVALID_KEY)

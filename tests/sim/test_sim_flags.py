@@ -17,7 +17,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from tests.helpers import eventually
-from tests.sim.admin import sim_flags
+from tests.sim.admin import sim_flags, sim_http
 from tests.sim.ws_fakes import ask, next_is_pong, recv
 from tradeguard.adapters.sim.embedded import (
     EmbeddedSimulator,
@@ -37,7 +37,7 @@ def options(*flags: str) -> SimulatorOptions:
 async def serving(*flags: str) -> AsyncIterator[tuple[EmbeddedSimulator, httpx.AsyncClient]]:
     async with (
         EmbeddedSimulator(options(*flags)) as sim,
-        httpx.AsyncClient(base_url=sim.rest_url, timeout=5.0, trust_env=False) as http,
+        sim_http(sim) as http,
     ):
         yield sim, http
 

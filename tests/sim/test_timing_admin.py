@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.sim.admin import sim_flags
+from tests.sim.admin import sim_flags, sim_http
 from tests.sim.timed import timed_sim
 from tradeguard.adapters.sim.embedded import (
     EmbeddedSimulator,
@@ -111,7 +111,7 @@ def test_bad_timing_flags_are_usage_errors(flags: list[str], error: str) -> None
 async def test_the_timing_flags_start_the_simulator_with_that_timing() -> None:
     async with (
         EmbeddedSimulator(sim_flags("--broker-timing", "realistic", "--partial-fills", "2")) as sim,
-        httpx.AsyncClient(base_url=sim.rest_url, timeout=5.0, trust_env=False) as http,
+        sim_http(sim) as http,
     ):
         state = (await timing(http, {})).json()["data"]
         assert state == REALISTIC.snapshot() | {"partial_fills": 2, "unreported": 0}

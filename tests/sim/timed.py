@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.sim.admin import SBIN
+from tests.sim.admin import SBIN, sim_http
 from tests.sim.ws_fakes import ask, recv
 from tradeguard.adapters.sim.embedded import EmbeddedSimulator, SimulatorOptions
 from tradeguard.adapters.sim.faults import RateLimits
@@ -96,7 +96,7 @@ async def timed_sim(**timing: Any) -> AsyncIterator[Timed]:
     )
     async with (
         EmbeddedSimulator(options) as sim,
-        httpx.AsyncClient(base_url=sim.rest_url, timeout=5.0, trust_env=False) as http,
+        sim_http(sim) as http,
     ):
         yield Timed(sim, timer, http)
 

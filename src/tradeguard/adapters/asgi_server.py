@@ -24,7 +24,14 @@ class _Server(uvicorn.Server):
 
 class AsgiServer:
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, **config: Any) -> None:
-        options: dict[str, Any] = {"log_level": "warning", "lifespan": "off", "http": "httptools"}
+        # proxy_headers off: uvicorn would otherwise believe X-Forwarded-* from 127.0.0.1; the
+        # app does that itself, only from TRADEGUARD_TRUSTED_PROXIES (interfaces/api/proxies)
+        options: dict[str, Any] = {
+            "log_level": "warning",
+            "lifespan": "off",
+            "http": "httptools",
+            "proxy_headers": False,
+        }
         options.update(config)
         self._server = _Server(uvicorn.Config(app, host=host, port=port, **options))
         self._task: asyncio.Task[None] | None = None

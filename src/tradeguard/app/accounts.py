@@ -8,7 +8,9 @@ call then goes to TradeService with that name. Secrets are handled like this:
   authentication verifies against exactly one hash. A verified key is remembered in memory
   as a keyed digest (HMAC with a per-process random key) so the slow hash runs once per key
   and process, and the comparison is constant time either way.
-- OpenAlgo API key: encrypted at rest with the SecretBox, decrypted only on demand.
+- OpenAlgo API key: not an account's. One tradeguard is one OpenAlgo login (its key comes
+  from the settings); every account trades through it, isolated from the others' trades.
+  A key an earlier version stored per account (encrypted, never read) is erased at start-up.
 - dashboard users: argon2 password hash; MAX_FAILURES wrong passwords in a row lock the user
   out for LOCKOUT_SECONDS (the lock is stored, so a restart does not lift it).
 - sessions: random tokens held in memory only as SHA-256 digests; they end at logout, after
@@ -29,6 +31,7 @@ import secrets
 from dataclasses import dataclass, replace
 
 from tradeguard.app.errors import Conflict, InvalidRequest, LockedOut, NotFound, Unauthorized
+from tradeguard.app.phantoms import PhantomLockouts
 from tradeguard.app.ports import AccountStore, Clock, KeyHasher, SecretBox
 from tradeguard.app.records import AccountRecord, AuditRecord, Record, UserRecord
 
@@ -96,11 +99,14 @@ class AccountService:
         self._verifying: dict[bytes, asyncio.Future[str | None]] = {}
         self._dummy_hash: str | None = None
         self._lock = asyncio.Lock()
+        self._phantoms = PhantomLockouts(max_failures, self.lockout_ns)
 
     async def load(self) -> None:
         self._accounts = {r.account: r for r in await self.store.accounts()}
         self._by_key_id = {r.api_key_id: r.account for r in self._accounts.values() if r.api_key_id}
         self._users = {u.username: u for u in await self.store.users()}
+        if self._dummy_hash is None:  # made now, so an unknown user's first login is not slower
+            self._dummy_hash = await asyncio.to_thread(self.hasher.hash, secrets.token_hex(16))
 
     # -- accounts and API keys --------------------------------------------------------------
 
@@ -157,6 +163,13 @@ class AccountService:
             raise Unauthorized("invalid apikey")
         return account
 
+    def verified_account(self, apikey: str) -> str | None:
+        """The account of a key already verified in this process (no slow hash), else None:
+        the caller charges an unverified key's check to the client's budget first."""
+        if not isinstance(apikey, str) or not _API_KEY.match(apikey):
+            return None
+        return self._verified.get(hmac.digest(self._pepper, apikey.encode(), "sha256"))
+
     async def _verify(self, apikey: str, digest: bytes) -> str | None:
         account = self._by_key_id.get(apikey[:KEY_ID_LENGTH])
         record = self._accounts.get(account) if account else None
@@ -169,20 +182,6 @@ class AccountService:
             return None  # the key was replaced meanwhile
         self._verified[digest] = record.account
         return record.account
-
-    async def set_openalgo_key(self, account: str, openalgo_key: str, actor: str) -> None:
-        """Store the account's OpenAlgo API key, encrypted."""
-        if not openalgo_key or len(openalgo_key) > 512:
-            raise InvalidRequest("the OpenAlgo API key must be 1-512 characters")
-        token = self.box.encrypt(openalgo_key)
-        async with self._lock:
-            updated = replace(self._account(account), openalgo_key_encrypted=token)
-            await self._commit(updated, actor, "openalgo_key_set", account)
-            self._accounts[account] = updated
-
-    def openalgo_key(self, account: str) -> str | None:
-        token = self._account(account).openalgo_key_encrypted
-        return None if token is None else self.box.decrypt(token)
 
     # -- dashboard users ------------------------------------------------------------------
 
@@ -207,19 +206,26 @@ class AccountService:
 
     async def login(self, username: str, password: str) -> str:
         """Check a password and open a session; returns the session token. Raises LockedOut
-        while the user is locked, Unauthorized for a wrong name or password (same message)."""
-        now = self.clock.now()
+        while the user is locked, Unauthorized for a wrong name or password (same message).
+
+        The failure count and the lock are decided atomically under the service lock with the
+        state as it is after the (slow, threaded) password check, so concurrent wrong passwords
+        cannot lift or skip a lock, and a right password that arrives while locked is refused.
+        An unknown username costs the same hash check and locks the same way (PhantomLockouts)
+        so that it cannot be told from a real one."""
         user = self._users.get(username)
         if user is None:
-            await asyncio.to_thread(self._dummy_verify, password)  # same time as a real check
-            await self._audit("login_failed", username, reason="unknown user")
-            raise Unauthorized("wrong username or password")
-        if user.locked_until is not None and now < user.locked_until:
+            return await self._unknown_login(username, password)
+        if _is_locked(user, self.clock.now()):
             await self._audit("login_refused", username, reason="locked out")
             raise LockedOut("too many failed logins: try again later")
         ok = await asyncio.to_thread(self.hasher.verify, user.password_hash, password)
         async with self._lock:
+            now = self.clock.now()
             user = self._users[username]
+            if _is_locked(user, now):  # locked while this attempt was being checked
+                await self._audit("login_refused", username, reason="locked out")
+                raise LockedOut("too many failed logins: try again later")
             if not ok:
                 failures = user.failed_logins + 1
                 locked = failures >= self.max_failures
@@ -245,6 +251,18 @@ class AccountService:
         )
         return token
 
+    async def _unknown_login(self, username: str, password: str) -> str:
+        if self._phantoms.locked(username, self.clock.now()):
+            await self._audit("login_refused", username, reason="unknown user, locked out")
+            raise LockedOut("too many failed logins: try again later")
+        await asyncio.to_thread(self._dummy_verify, password)  # same time as a real check
+        async with self._lock:
+            locked = self._phantoms.fail(username, self.clock.now())
+        await self._audit("login_failed", username, reason="unknown user")
+        if locked:
+            raise LockedOut("too many failed logins: try again later")
+        raise Unauthorized("wrong username or password")
+
     def session(self, token: str | None) -> Session | None:
         """The live session of a token, or None (unknown, expired or logged out)."""
         if not token or len(token) > 200:
@@ -257,6 +275,13 @@ class AccountService:
             self._sessions.pop(digest, None)
             return None
         return found
+
+    def csrf_token(self, token: str | None) -> str | None:
+        """The CSRF token bound to a live session (a keyed digest of its token), None without
+        one: a token taken from one session is worthless in another."""
+        if token is None or self.session(token) is None:
+            return None
+        return hmac.new(self._pepper, b"csrf:" + token.encode(), "sha256").hexdigest()
 
     async def logout(self, token: str | None) -> None:
         if not token:
@@ -272,28 +297,32 @@ class AccountService:
         account: str,
         username: str,
         password: str,
-        *,
-        openalgo_key: str | None = None,
     ) -> FirstRun:
         """Make sure `account` exists with an API key and a dashboard user (first run). A
-        generated API key or password is returned once; existing ones are left alone."""
+        generated API key or password is returned once; existing ones are left alone. An
+        OpenAlgo key stored by an earlier version (encrypted, never used) is erased."""
         api_key = generated = None
         if account not in self._accounts:
             await self.create_account(account, actor="bootstrap")
         if not self._accounts[account].api_key_hash:
             api_key = await self.issue_api_key(account, actor="bootstrap")
-        if openalgo_key:
-            try:
-                current = self.openalgo_key(account)
-            except ValueError:
-                current = None  # made with another secret key: replace it
-            if current != openalgo_key:
-                await self.set_openalgo_key(account, openalgo_key, actor="bootstrap")
+        await self._erase_stored_openalgo_keys()
         if username not in self._users:
             if not password:
                 generated = password = secrets.token_urlsafe(15)
             await self.create_user(username, password, account, actor="bootstrap")
         return FirstRun(account, api_key, username, generated)
+
+    async def _erase_stored_openalgo_keys(self) -> None:
+        """One tradeguard is one OpenAlgo login (TRADEGUARD_OPENALGO_API_KEY): accounts do not
+        carry their own OpenAlgo key any more, so none is kept at rest."""
+        async with self._lock:
+            for name, record in sorted(self._accounts.items()):
+                if record.openalgo_key_encrypted is None:
+                    continue
+                updated = replace(record, openalgo_key_encrypted=None)
+                await self._commit(updated, "bootstrap", "openalgo_key_erased", name)
+                self._accounts[name] = updated
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -324,6 +353,10 @@ class AccountService:
     async def _audit(self, action: str, username: str, **detail: object) -> None:
         entry = AuditRecord(self.clock.now(), username, action, f"user:{username}", dict(detail))
         await self.store.commit([entry])
+
+
+def _is_locked(user: UserRecord, now: int) -> bool:
+    return user.locked_until is not None and now < user.locked_until
 
 
 def _token_digest(token: str) -> bytes:

@@ -10,6 +10,10 @@ duplicate of a closed trade's entry when the record lands (a visible refused rec
 limits are checked and the trade added as one step (no other createtrade in between), and the
 trade is durable (database or journal) before it is monitored (Monitor.add_trade: NotStored,
 503, and nothing created otherwise).
+
+All accounts trade through the one OpenAlgo login: an entry order an open trade of another
+account guards (or that another account is creating a trade for) is refused with a plain 409
+that names neither that account nor its trade.
 """
 
 from __future__ import annotations
@@ -66,6 +70,8 @@ class TradeEntries:
         if not request.order_id:
             return await self._create(account, request, actor, book, trade_id)
         entry = (account, request.order_id)
+        if any(o == request.order_id and a != account for a, o in self._entering):
+            raise Conflict(f"order {request.order_id} cannot be guarded by this account")
         running = self._entering.get(entry)
         if running is not None:
             raise DuplicateEntry(
@@ -80,11 +86,16 @@ class TradeEntries:
 
     async def _refuse_known_entry(self, account: str, order_id: str) -> None:
         for trade in self.engine.trades():
-            if trade.account == account and trade.entry_order_id == order_id:
-                raise DuplicateEntry(
-                    f"order {order_id} is already guarded by trade {trade.trade_id}",
-                    trade.trade_id,
-                )
+            if trade.entry_order_id != order_id:
+                continue
+            if trade.account != account:
+                # every account trades through the one OpenAlgo login: guarding another
+                # account's entry would let this one exit that position. Say nothing of it.
+                raise Conflict(f"order {order_id} cannot be guarded by this account")
+            raise DuplicateEntry(
+                f"order {order_id} is already guarded by trade {trade.trade_id}",
+                trade.trade_id,
+            )
         try:
             existing = await self.store.entry_trade(account, order_id)
         except Exception as error:  # database unavailable: open trades were checked above

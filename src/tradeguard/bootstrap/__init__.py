@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from tradeguard.adapters.db import migrate
+from tradeguard.adapters.db.connect import private_directory
 from tradeguard.adapters.db.integrity import DatabaseCheckError
 from tradeguard.adapters.replay.config_toml import ConfigFileError, load_replay_config
 from tradeguard.adapters.replay.ticks_csv import TickFileError, read_ticks
@@ -305,7 +306,7 @@ def db_command() -> cli.Command:
 
     def run(args: argparse.Namespace, out: TextIO) -> int:
         settings = _settings()
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_directory(settings.data_dir)
         url = settings.effective_database_url
         if args.action == "upgrade":
             migrate.upgrade(url)

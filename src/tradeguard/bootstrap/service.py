@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 from collections.abc import Callable, Coroutine
@@ -20,7 +21,7 @@ from typing import Any
 from tradeguard.adapters.asgi_server import AsgiServer
 from tradeguard.adapters.clock import SystemClock
 from tradeguard.adapters.db.backup import BackupLoop, Restored
-from tradeguard.adapters.db.connect import sqlite_file
+from tradeguard.adapters.db.connect import private_directory, sqlite_file
 from tradeguard.adapters.db.journal import journal_path
 from tradeguard.adapters.db.startup import check_database
 from tradeguard.adapters.db.store import SqlStore
@@ -42,7 +43,7 @@ from tradeguard.app.publisher import ViewPublisher
 from tradeguard.app.restored import RestoreNotice, announce_restore
 from tradeguard.app.runtime import AppRuntime, RuntimeOptions
 from tradeguard.bootstrap.loop import freeze_startup_heap
-from tradeguard.config import Settings
+from tradeguard.config import Settings, trusted_networks
 from tradeguard.core.sessions import MarketCalendar
 from tradeguard.interfaces.api import ApiOptions, build_app
 from tradeguard.interfaces.console import print_events
@@ -64,9 +65,7 @@ Extra = Callable[[Running], Coroutine[Any, Any, None]]
 DEFAULT_ACCOUNT = "default"  # the demo trader's account and the first run's
 
 
-async def open_accounts(
-    settings: Settings, store: SqlStore, openalgo_key: str
-) -> tuple[AccountService, FirstRun]:
+async def open_accounts(settings: Settings, store: SqlStore) -> tuple[AccountService, FirstRun]:
     """The account service over the store; on first run it creates the default account, its
     API key and the dashboard user, and shows each generated secret once (console and a
     0600 file under data_dir)."""
@@ -78,10 +77,7 @@ async def open_accounts(
     accounts = AccountService(store, Argon2Hasher(), FernetBox(secret_key), SystemClock())
     await accounts.load()
     first = await accounts.ensure_default(
-        DEFAULT_ACCOUNT,
-        settings.admin_user,
-        settings.admin_password,
-        openalgo_key=openalgo_key or None,
+        DEFAULT_ACCOUNT, settings.admin_user, settings.admin_password
     )
     if first.api_key is not None:
         path = settings.data_dir / "api_key.txt"
@@ -142,17 +138,25 @@ async def serve(
     simulator: EmbeddedSimulator | None = None
     async with contextlib.AsyncExitStack() as stack:
         if settings.embedded_simulator:
-            simulator = EmbeddedSimulator(
-                SimulatorOptions(rest_port=settings.sim_rest_port, ws_port=settings.sim_ws_port)
+            options = SimulatorOptions(
+                rest_port=settings.sim_rest_port, ws_port=settings.sim_ws_port
             )
+            if settings.openalgo_api_key:  # the embedded simulator's key (/sim/admin needs it)
+                options = dataclasses.replace(options, apikey=settings.openalgo_api_key)
+            simulator = EmbeddedSimulator(options)
             await simulator.start()
             stack.push_async_callback(simulator.stop)
+            print(
+                f"embedded simulator: {simulator.rest_url} (its /sim/admin needs header "
+                f"X-Sim-Admin-Key: {simulator.apikey})",
+                flush=True,
+            )
             rest_url, ws_url, apikey = simulator.rest_url, simulator.ws_url, simulator.apikey
         else:
             rest_url = settings.openalgo_url
             ws_url = settings.openalgo_ws_url or "ws://127.0.0.1:8765"
             apikey = settings.openalgo_api_key
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_directory(settings.data_dir)
         url = settings.effective_database_url
         journal = journal_path(sqlite_file(url), settings.data_dir)
         checked = await asyncio.to_thread(
@@ -196,7 +200,7 @@ async def serve(
             ),
             Failpoints(settings.failpoint),
         )
-        accounts, _ = await open_accounts(settings, store, apikey)
+        accounts, _ = await open_accounts(settings, store)
         result = await runtime.start()
         print(result.summary, flush=True)
         if checked.restored is not None:  # after the reconciliation with the broker
@@ -214,7 +218,11 @@ async def serve(
         app = build_app(
             runtime.service,
             accounts,
-            ApiOptions(rate=settings.api_rate_limit, burst=settings.api_rate_burst),
+            ApiOptions(
+                rate=settings.api_rate_limit,
+                burst=settings.api_rate_burst,
+                trusted_proxies=trusted_networks(settings.trusted_proxies),
+            ),
         )
         server = AsgiServer(
             app, settings.host, settings.port, timeout_graceful_shutdown=2, proxy_headers=False

@@ -18,7 +18,8 @@ async def serve_simulator(options: SimulatorOptions) -> int:
         print(f"simulator WS    {sim.ws_url}", flush=True)
         print(f"apikey          {sim.apikey}", flush=True)
         print(
-            "admin           POST /sim/admin/{faults,feed,timing,pending,price,stream,arrivals}",
+            "admin           POST /sim/admin/{faults,feed,timing,pending,price,stream,arrivals}"
+            " with header X-Sim-Admin-Key: <apikey>",
             flush=True,
         )
         await stop.wait()

@@ -1,6 +1,7 @@
 """Adapters layer: engines from a database URL.
 
-Default: a SQLite file under ./data/ (created on first use) in WAL mode, with `busy_timeout`
+Default: a SQLite file under ./data/ (created on first use, directory 0700, the file and its
+-wal/-shm files 0600) in WAL mode, with `busy_timeout`
 and `synchronous=NORMAL` set on every connection. Once the file exists, it must keep
 existing: a file that vanished or was replaced under an open connection is a database outage
 (writes would otherwise land in an unlinked inode or a fresh empty file). PostgreSQL comes from
@@ -85,7 +86,8 @@ def create_engine(
         path = sqlite_path(parsed)
         if path is not None:
             path = path.absolute()
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.parent.exists():  # an existing directory is bootstrap's (data_dir)
+                private_directory(path.parent)
         _install_sqlite_hooks(engine, path, busy_timeout_ms, wal_autocheckpoint)
     return engine
 
@@ -102,6 +104,8 @@ def _install_sqlite_hooks(
         # After the file has existed once, never create a fresh empty one in its place.
         if path is not None:
             mode = "rw" if seen["created"] else "rwc"
+            if mode == "rwc":  # SQLite gives the -wal and -shm files the main file's mode
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
             cargs[:] = [f"{path.as_uri()}?mode={mode}"]
             cparams["uri"] = True
 
@@ -121,10 +125,29 @@ def _install_sqlite_hooks(
         if path is not None:
             seen["created"] = True
             record.info[FILE_ID] = _file_id(path)
+            private_files(path)
 
     @event.listens_for(engine, "checkout")
     def _same_file(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
         ensure_same_file(path, record.info)
+
+
+def private_directory(directory: Path) -> None:
+    """Create `directory` (and its parents) readable only by this user; an existing one this
+    user owns is made 0700 too: call it for tradeguard's own data directory only."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if directory.stat().st_uid == os.getuid() and directory.stat().st_mode & 0o077:
+        os.chmod(directory, 0o700)
+
+
+def private_files(path: Path) -> None:
+    """The database file and its -wal/-shm companions 0600 (older installations were 0644)."""
+    for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if name.stat().st_mode & 0o077:
+                os.chmod(name, 0o600)
+        except FileNotFoundError:
+            continue
 
 
 def ensure_same_file(path: Path | None, info: Mapping[Any, Any]) -> None:

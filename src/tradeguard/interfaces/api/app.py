@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tradeguard.app.accounts import AccountService
 from tradeguard.app.service import TradeService
-from tradeguard.interfaces.api import ops, routes
+from tradeguard.interfaces.api import openapi, ops, routes
 from tradeguard.interfaces.api.bodylimit import BodyLimit
 from tradeguard.interfaces.api.context import ApiContext, ApiOptions
 from tradeguard.interfaces.api.envelope import HANDLERS, CatchAll
@@ -82,6 +82,7 @@ def build_app(
     app.include_router(web_ui.build_router(defaults))
     app.include_router(web_stream.build_router())
     app.mount("/static", StaticFiles(directory=static_dir, check_dir=False), name="static")
+    openapi.install(app)
     app.add_middleware(BodyLimit)
     app.add_middleware(CatchAll)
     app.add_middleware(_CountResponses, context=context)

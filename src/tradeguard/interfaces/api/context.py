@@ -1,6 +1,7 @@
 """Interfaces layer (API): what every handler reaches through `request.app.state.ctx`: the
-two app facades (trades, accounts), the rate limiters and request counters; and the apikey
-and client-IP checks the REST routes share."""
+two app facades (trades, accounts), the rate limiters (per client IP before authentication,
+per account after) and request counters; and the apikey and client-IP checks the REST routes
+share."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from pathlib import Path
 
 from fastapi import Request
 
-from tradeguard.app.accounts import KEY_ID_LENGTH, AccountService
+from tradeguard.app.accounts import AccountService
 from tradeguard.app.errors import Unauthorized
 from tradeguard.app.service import TradeService
 from tradeguard.interfaces.api.envelope import ApiError
+from tradeguard.interfaces.api.proxies import Network, client_address
 from tradeguard.interfaces.api.ratelimit import TokenBuckets
 
 log = logging.getLogger("tradeguard.api")
@@ -26,8 +28,12 @@ class ApiOptions:
     burst: int = 40
     login_rate: float = 1.0  # login attempts per second per client IP
     login_burst: int = 10
+    auth_rate: float = 1.0  # key checks (argon2) per second per client IP, for keys not yet
+    auth_burst: int = 10  # verified in this process: a wrong key costs one, then 429
     static_dir: Path | None = None  # the dashboard's static files (None: interfaces.web's)
     stream_interval: float = 0.25  # at most one pushed update per trade per interval
+    # reverse proxies whose X-Forwarded-Proto/-For are believed (TRADEGUARD_TRUSTED_PROXIES)
+    trusted_proxies: tuple[Network, ...] = ()
 
 
 @dataclass(slots=True)
@@ -38,6 +44,7 @@ class ApiContext:
     ip_limits: TokenBuckets
     key_limits: TokenBuckets
     login_limits: TokenBuckets
+    auth_limits: TokenBuckets
     responses: Counter[int] = field(default_factory=Counter)
 
     @classmethod
@@ -51,6 +58,7 @@ class ApiContext:
             TokenBuckets(options.rate, options.burst),
             TokenBuckets(options.rate, options.burst),
             TokenBuckets(options.login_rate, options.login_burst),
+            TokenBuckets(options.auth_rate, options.auth_burst),
         )
 
 
@@ -60,7 +68,7 @@ def ctx(request: Request) -> ApiContext:
 
 
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    return client_address(request, ctx(request).options.trusted_proxies)
 
 
 def limited(buckets: TokenBuckets, key: str) -> None:
@@ -79,12 +87,20 @@ async def per_ip_limit(request: Request) -> None:
 
 
 async def account_of(request: Request, apikey: str) -> str:
-    """The account of a request's apikey (per-key rate limit first); 403 otherwise, as
-    OpenAlgo answers an unknown key. Neither the log nor the reply repeats the key."""
+    """The account of a request's apikey; 403 otherwise, as OpenAlgo answers an unknown key.
+    Before authentication only the client's budgets apply (the per-IP bucket of the router,
+    and here one token of the client's key-check budget for a key not yet verified, so wrong
+    keys cost at most that many argon2 checks); the per-key bucket is the account's and is
+    taken only once the key is proven, so nobody else can use it up. Neither the log nor the
+    reply repeats the key."""
     context = ctx(request)
-    limited(context.key_limits, apikey[:KEY_ID_LENGTH])
-    try:
-        return await context.accounts.authenticate(apikey)
-    except Unauthorized:
-        log.warning("API request with an invalid apikey from %s", client_ip(request))
-        raise ApiError(403, "Invalid apikey") from None
+    account = context.accounts.verified_account(apikey)
+    if account is None:
+        limited(context.auth_limits, client_ip(request))
+        try:
+            account = await context.accounts.authenticate(apikey)
+        except Unauthorized:
+            log.warning("API request with an invalid apikey from %s", client_ip(request))
+            raise ApiError(403, "Invalid apikey") from None
+    limited(context.key_limits, account)
+    return account

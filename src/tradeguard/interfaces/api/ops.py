@@ -29,7 +29,7 @@ async def metrics(request: Request) -> PlainTextResponse:
         context.service.metrics(),
         context.service.health(),
         dict(context.responses),
-        context.ip_limits.refused + context.key_limits.refused,
+        context.ip_limits.refused + context.key_limits.refused + context.auth_limits.refused,
     )
     return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 

@@ -1,12 +1,16 @@
 """Interfaces layer (dashboard): login, logout, CSRF and the pages.
 
-- `GET /auth/csrf` -> `{"csrf_token": ...}` and sets the `tg_csrf` cookie (double submit: a
-  POST must send the same value as form field `csrf_token` or header `X-CSRF-Token`).
+- `GET /auth/csrf` -> `{"csrf_token": ...}` and sets the `tg_csrf` cookie. Before login it is
+  a random double-submit token (a POST sends the cookie's value as form field `csrf_token`
+  or header `X-CSRF-Token`); with a session it is the token bound to that session (a keyed
+  digest of the session token), the only one its POSTs, logout included, are accepted with.
 - `POST /auth/login` (form: username, password, csrf_token) -> 303 to `/` with the HttpOnly,
-  SameSite=Strict `tg_session` cookie (Secure over https); failures -> 303 to
+  SameSite=Strict `tg_session` cookie (Secure over https, or behind a trusted proxy that says
+  X-Forwarded-Proto: https) and the session-bound `tg_csrf`; failures -> 303 to
   `/login?error=1` (wrong name or password), `?error=locked` (locked out or too many
   attempts from this address), `?error=csrf` (missing or wrong CSRF token).
-- `POST /auth/logout` -> ends the session, clears the cookie, 303 to `/login`.
+- `POST /auth/logout` (CSRF token required: 403 otherwise) -> ends the session, clears the
+  cookies, 303 to `/login`.
 - `GET /` -> static/index.html when logged in, else 303 to `/login`; `GET /login` ->
   static/login.html; `/static/*` -> the static files.
 """
@@ -27,6 +31,7 @@ from tradeguard.app.accounts import Session
 from tradeguard.app.errors import LockedOut, Unauthorized
 from tradeguard.interfaces.api.context import client_ip, ctx
 from tradeguard.interfaces.api.envelope import ApiError
+from tradeguard.interfaces.api.proxies import is_https
 
 log = logging.getLogger("tradeguard.web")
 
@@ -48,10 +53,16 @@ def require_session(request: Request) -> Session:
 
 
 def csrf_ok(request: Request, sent: str | None) -> bool:
-    cookie = request.cookies.get(CSRF_COOKIE)
-    if not cookie or not sent:
+    """With a live session the token must be the one bound to it (the cookie alone proves
+    nothing: a sibling subdomain or a man in the middle of plain http can set cookies);
+    before login, the double-submit pair (cookie == sent)."""
+    if not sent:
         return False
-    return hmac.compare_digest(cookie.encode(), sent.encode())
+    bound = ctx(request).accounts.csrf_token(request.cookies.get(SESSION_COOKIE))
+    expected = bound if bound is not None else request.cookies.get(CSRF_COOKIE)
+    if not expected:
+        return False
+    return hmac.compare_digest(expected.encode(), sent.encode())
 
 
 def require_csrf(request: Request) -> None:
@@ -60,7 +71,16 @@ def require_csrf(request: Request) -> None:
 
 
 def _secure(request: Request) -> bool:
-    return request.url.scheme in ("https", "wss")
+    return is_https(request, ctx(request).options.trusted_proxies)
+
+
+def _csrf_for(request: Request) -> str:
+    """The session's bound token, else the browser's pre-login one (or a new random one)."""
+    bound = ctx(request).accounts.csrf_token(request.cookies.get(SESSION_COOKIE))
+    token = bound or request.cookies.get(CSRF_COOKIE) or ""
+    if not (40 <= len(token) <= 64 and token.replace("-", "").replace("_", "").isalnum()):
+        token = secrets.token_urlsafe(32)
+    return token
 
 
 def _redirect(url: str) -> RedirectResponse:
@@ -90,9 +110,7 @@ def build_router(static_dir: Path) -> APIRouter:
 
     @router.get("/auth/csrf")
     async def csrf(request: Request) -> JSONResponse:
-        token = request.cookies.get(CSRF_COOKIE) or ""
-        if not (40 <= len(token) <= 64 and token.replace("-", "").replace("_", "").isalnum()):
-            token = secrets.token_urlsafe(32)
+        token = _csrf_for(request)
         response = JSONResponse({"csrf_token": token}, headers={"Cache-Control": "no-store"})
         response.set_cookie(
             CSRF_COOKIE, token, samesite="strict", secure=_secure(request), path="/"
@@ -124,13 +142,21 @@ def build_router(static_dir: Path) -> APIRouter:
             path="/",
             max_age=int(context.accounts.session_ns // 1_000_000_000),
         )
+        bound = context.accounts.csrf_token(token) or ""
+        response.set_cookie(
+            CSRF_COOKIE, bound, samesite="strict", secure=_secure(request), path="/"
+        )
         return response
 
     @router.post("/auth/logout")
     async def logout(request: Request) -> Response:
+        sent = request.headers.get(CSRF_HEADER) or (await _form(request)).get("csrf_token")
+        if not csrf_ok(request, sent):
+            raise ApiError(403, "CSRF token missing or wrong: reload the page")
         await ctx(request).accounts.logout(request.cookies.get(SESSION_COOKIE))
         response = _redirect("/login")
         response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+        response.delete_cookie(CSRF_COOKIE, path="/", samesite="strict")
         return response
 
     @router.get("/")
