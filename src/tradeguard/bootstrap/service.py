@@ -123,6 +123,28 @@ def configure_logging(level: str) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+async def _openalgo(
+    settings: Settings, stack: contextlib.AsyncExitStack
+) -> tuple[EmbeddedSimulator | None, tuple[str, str, str]]:
+    """The OpenAlgo to talk to: the configured one, or an embedded simulator started now (and
+    stopped by `stack`). Returns the simulator (or None) and (REST URL, WS URL, API key)."""
+    if not settings.embedded_simulator:
+        ws_url = settings.openalgo_ws_url or "ws://127.0.0.1:8765"
+        return None, (settings.openalgo_url, ws_url, settings.openalgo_api_key)
+    options = SimulatorOptions(rest_port=settings.sim_rest_port, ws_port=settings.sim_ws_port)
+    if settings.openalgo_api_key:  # the embedded simulator's key (/sim/admin needs it)
+        options = dataclasses.replace(options, apikey=settings.openalgo_api_key)
+    simulator = EmbeddedSimulator(options)
+    await simulator.start()
+    stack.push_async_callback(simulator.stop)
+    print(
+        f"embedded simulator: {simulator.rest_url} (its /sim/admin needs header "
+        f"X-Sim-Admin-Key: {simulator.apikey})",
+        flush=True,
+    )
+    return simulator, (simulator.rest_url, simulator.ws_url, simulator.apikey)
+
+
 async def serve(
     settings: Settings,
     *,
@@ -135,27 +157,8 @@ async def serve(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    simulator: EmbeddedSimulator | None = None
     async with contextlib.AsyncExitStack() as stack:
-        if settings.embedded_simulator:
-            options = SimulatorOptions(
-                rest_port=settings.sim_rest_port, ws_port=settings.sim_ws_port
-            )
-            if settings.openalgo_api_key:  # the embedded simulator's key (/sim/admin needs it)
-                options = dataclasses.replace(options, apikey=settings.openalgo_api_key)
-            simulator = EmbeddedSimulator(options)
-            await simulator.start()
-            stack.push_async_callback(simulator.stop)
-            print(
-                f"embedded simulator: {simulator.rest_url} (its /sim/admin needs header "
-                f"X-Sim-Admin-Key: {simulator.apikey})",
-                flush=True,
-            )
-            rest_url, ws_url, apikey = simulator.rest_url, simulator.ws_url, simulator.apikey
-        else:
-            rest_url = settings.openalgo_url
-            ws_url = settings.openalgo_ws_url or "ws://127.0.0.1:8765"
-            apikey = settings.openalgo_api_key
+        simulator, (rest_url, ws_url, apikey) = await _openalgo(settings, stack)
         private_directory(settings.data_dir)
         url = settings.effective_database_url
         journal = journal_path(sqlite_file(url), settings.data_dir)
