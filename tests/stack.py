@@ -36,6 +36,7 @@ runs the whole stack-based suite against the realistic broker."""
 FAST_POLICY = ExecutorPolicy(
     poll_interval=0.05,
     poll_max_interval=0.2,
+    watch_interval=0.2,
     book_interval=0.05,
     retry_base=0.02,
     retry_max=0.1,

@@ -4,12 +4,14 @@ matters beyond the exit scenarios of test_exits.py (which run with it too)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.world import assert_one_exit, closed, exit_orders, guard, net, strategy
-from tests.stack import REALISTIC_TIMING, running_stack
+from tests.helpers import eventually
+from tests.stack import FAST_POLICY, REALISTIC_TIMING, running_stack
 
 SL = {"enable_sl": True, "sl_type": "POINTS", "sl_value": "5"}
 
@@ -33,3 +35,35 @@ async def test_two_exits_on_one_key_each_sell_their_own_quantity_when_reports_ar
         assert_one_exit(stack, first["trade_id"], "SELL", 4, "STOP_LOSS")
         assert_one_exit(stack, second["trade_id"], "SELL", 10, "STOP_LOSS")
         assert net(stack, "SBIN") == 0
+
+
+@pytest.mark.asyncio
+async def test_an_exit_still_working_when_the_resolver_gives_up_is_watched_until_final(
+    tmp_path: Path,
+) -> None:
+    """The exit order fills at once, but its report lags and only shows when polled: the
+    executor stops waiting (resolve_timeout) while it still reads `open`. No order push, no
+    reconnect, no periodic reconcile and no clock step will ever look again: the exit watch
+    must, or the trade stays EXITING with nobody watching it."""
+    policy = replace(FAST_POLICY, resolve_timeout=0.3)
+    async with running_stack(
+        tmp_path,
+        timing=REALISTIC_TIMING,
+        reconcile_interval=None,
+        clock_interval=3600.0,
+        policy=policy,
+    ) as stack:
+        await strategy(stack, "main", **SL)
+        ours = await guard(stack, "main", "SBIN", "BUY", 10)
+        tid = ours["trade_id"]
+        stack.price("SBIN", "794")
+        await eventually(lambda: exit_orders(stack, tid), message="exit sent")
+        watch = stack.runtime.monitor.watch
+        row = await closed(stack, tid)
+        assert row["state"] == "CLOSED"
+        assert_one_exit(stack, tid, "SELL", 10, "STOP_LOSS")
+        assert net(stack, "SBIN") == 0
+        assert watch.finished == 1
+        rounds = watch.rounds
+        assert await watch.round() == 0
+        assert watch.rounds == rounds, "nothing is read while no exit order works"

@@ -36,6 +36,10 @@ class ExecutorPolicy:
     poll_interval: float = 0.5  # first order_status poll after this long without an update
     poll_max_interval: float = 2.0
     resolve_timeout: float = 30.0  # then: left EXITING with its order id for reconciliation
+    # ... and watched: one order-book read per `watch_interval` while such an exit works
+    # (watch.py), plus at most `watch_status_reads` orderstatus reads for orders not listed
+    watch_interval: float = 3.0
+    watch_status_reads: int = 2
     retry_base: float = 0.25  # back-off after 429 / connection errors (nothing was placed)
     retry_max: float = 4.0
     retry_limit: int = 6
