@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.world import assert_one_exit, closed, exit_orders, guard, net, strategy
+from tests.e2e.world import assert_one_exit, closed, exit_orders, guard, net, strategy, trade
 from tests.helpers import eventually
 from tests.stack import FAST_POLICY, REALISTIC_TIMING, running_stack
 
@@ -67,3 +67,29 @@ async def test_an_exit_still_working_when_the_resolver_gives_up_is_watched_until
         rounds = watch.rounds
         assert await watch.round() == 0
         assert watch.rounds == rounds, "nothing is read while no exit order works"
+
+
+@pytest.mark.asyncio
+async def test_an_exit_rejected_after_submit_says_plainly_that_no_reason_is_known(
+    tmp_path: Path,
+) -> None:
+    """Without order pushes the rejection is learnt from orderstatus, whose rows carry no
+    rejection reason (as OpenAlgo's): the trader reads that, not "rejected: rejected"."""
+    async with running_stack(tmp_path, timing=REALISTIC_TIMING) as stack:
+        await strategy(stack, "main", **SL)
+        ours = await guard(stack, "main", "SBIN", "BUY", 10)
+        tid = ours["trade_id"]
+        stack.sim.broker.reject_next(1, "RMS: margin exceeds available cash", at_submit=False)
+        stack.price("SBIN", "794")
+        await eventually(
+            lambda: trade(stack, tid)["state"] == "EXIT_FAILED", timeout=stack.patience
+        )
+        stored = await stack.store.trade(tid)
+        assert stored is not None
+        [(report, _tag)] = exit_orders(stack, tid)
+        assert stored.exit_message == (
+            f"exit order {report.order_id} rejected by the broker; its reason is not known here "
+            "(OpenAlgo's order status carries none when there is no order push): see the order "
+            "in the broker's order book"
+        )
+        assert net(stack, "SBIN") == 10

@@ -5,8 +5,9 @@ executor tasks, level and strategy changes go to the event sink. A flush loop wr
 fast-moving fields of every dirty trade and strategy in ONE batch at least every
 `flush_interval`; lifecycle changes are written through by the executor and `add_trade`.
 A clock loop fires time exits without ticks; an exit watch (app.watch) keeps reading the
-order book for exit orders still working after the executor stopped waiting. The loops run under the app's Supervisor
-(app.supervisor): one that dies is restarted, and one that keeps dying shows on /health.
+order book for exit orders still working after the executor stopped waiting. The loops run
+under the app's Supervisor (app.supervisor): one that dies is restarted, and one that keeps
+dying shows on /health.
 Subscriptions are reference-counted per symbol:
 the first open trade subscribes it, the last one to close unsubscribes it.
 
