@@ -119,7 +119,14 @@ async def test_serve_supervises_its_tasks_and_a_failpoint_degrades_health(
             body = await eventually(degraded, timeout=15, message="/health degraded")
         assert body["background"]["degraded"] == ["clock"]
         tasks = body["background"]["tasks"]
-        assert set(tasks) == {"clock", "flush", "reconcile", "exit-watch", "view-publisher", "console"}
+        assert set(tasks) == {
+            "clock",
+            "flush",
+            "reconcile",
+            "exit-watch",
+            "view-publisher",
+            "console",
+        }
         assert tasks["view-publisher"]["state"] == "running"
         assert tasks["flush"]["failures"] == 0
     finally:

@@ -9,9 +9,22 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.world import assert_one_exit, closed, exit_orders, guard, net, strategy, trade
+from tests.e2e.world import (
+    ACCOUNT,
+    ACTOR,
+    assert_one_exit,
+    closed,
+    exit_orders,
+    guard,
+    net,
+    same_money,
+    strategy,
+    trade,
+)
 from tests.helpers import eventually
 from tests.stack import FAST_POLICY, REALISTIC_TIMING, running_stack
+from tradeguard.app.service import CreateTrade
+from tradeguard.core.broker import OrderRequest
 
 SL = {"enable_sl": True, "sl_type": "POINTS", "sl_value": "5"}
 
@@ -93,3 +106,24 @@ async def test_an_exit_rejected_after_submit_says_plainly_that_no_reason_is_know
             "in the broker's order book"
         )
         assert net(stack, "SBIN") == 10
+
+
+@pytest.mark.asyncio
+async def test_createtrade_right_after_a_market_entry_waits_for_its_late_fill_report(
+    tmp_path: Path,
+) -> None:
+    """The entry is a market order that filled at once, but the broker reports it seconds
+    later (no order push): createtrade called as soon as placeorder answered must guard it
+    at its fill price, not refuse it as `open`."""
+    async with running_stack(tmp_path, timing=REALISTIC_TIMING) as stack:
+        await strategy(stack, "main", **SL)
+        placed = await stack.gateway.place_order(
+            OrderRequest("SBIN", "NSE", "BUY", 5, "MIS", "main-entry")
+        )
+        assert placed.order_id is not None
+        view = await stack.service.create_trade(
+            ACCOUNT, CreateTrade(strategy="main", order_id=placed.order_id), actor=ACTOR
+        )
+        assert (view["quantity"], view["entry_order_id"]) == (5, placed.order_id)
+        assert same_money(view["entry_price"], "800")
+        assert net(stack, "SBIN") == 5

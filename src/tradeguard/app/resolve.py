@@ -55,6 +55,11 @@ class ExecutorPolicy:
     # exit, which is why it is off unless chosen.
     place_again_after_unknown: bool = False
     max_attempts: int = 3  # placements per exit (each re-placement is audited)
+    # createtrade from an entry order still `open` (its fill not reported yet: brokers without
+    # order push report it seconds late): read its status every `entry_poll` seconds for up to
+    # `entry_wait` seconds before refusing it as not complete
+    entry_wait: float = 10.0
+    entry_poll: float = 1.0
 
 
 class Search(StrEnum):
