@@ -112,7 +112,11 @@ async def running_stack(
         store = await SqlStore.open(
             f"sqlite:///{tmp_path / 'tg.db'}", journal=tmp_path / "tradeguard.journal"
         )
-        gateway = OpenAlgoGateway(sim.rest_url, sim.apikey, timeout=2.0)
+        # A realistic broker answers some placements 1.5 s late: on top of a test's injected
+        # reply delay that must not read as "no answer" (production waits 15 s for orders)
+        gateway = OpenAlgoGateway(
+            sim.rest_url, sim.apikey, timeout=2.0, order_timeout=4.0 if timing else None
+        )
 
         def feed_reconnected() -> None:  # wired as bootstrap.service wires it
             runtime.feed_reconnected()
