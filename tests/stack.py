@@ -37,6 +37,9 @@ runs the whole stack-based suite against the realistic broker."""
 FAST_POLICY = ExecutorPolicy(
     poll_interval=0.05,
     poll_max_interval=0.2,
+    watch_interval=0.2,
+    entry_wait=8.0,
+    entry_poll=0.2,
     book_interval=0.05,
     retry_base=0.02,
     retry_max=0.1,
@@ -126,8 +129,14 @@ async def running_stack(
         # stalled by a busy machine can hand it requests our limiter released in two windows
         # at once; a margin of a quarter window absorbs stalls up to 0.25 s (a real OpenAlgo
         # server runs in its own process, and the default 0.05 s covers network jitter).
+        # A realistic broker answers some placements 1.5 s late: on top of a test's injected
+        # reply delay that must not read as "no answer" (production waits 15 s for orders)
         gateway = OpenAlgoGateway(
-            sim.rest_url, sim.apikey, timeout=2.0, rate_limits=RateLimitConfig(margin_s=0.25)
+            sim.rest_url,
+            sim.apikey,
+            timeout=2.0,
+            order_timeout=4.0 if timing else None,
+            rate_limits=RateLimitConfig(margin_s=0.25),
         )
 
         def feed_reconnected() -> None:  # wired as bootstrap.service wires it

@@ -36,7 +36,7 @@ async def test_health_shows_restarted_and_dying_background_tasks(api: Api) -> No
                 "last_error": None,
                 "last_failure_at": None,
             }
-            for name in ("clock", "flush", "reconcile")
+            for name in ("clock", "flush", "reconcile", "exit-watch")
         },
     }
     runtime.monitor.failpoints = Failpoints("raise:clock_loop:1")
@@ -123,6 +123,7 @@ async def test_serve_supervises_its_tasks_and_a_failpoint_degrades_health(
             "clock",
             "flush",
             "reconcile",
+            "exit-watch",
             "view-publisher",
             "console",
             "db-backup",

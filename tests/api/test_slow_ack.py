@@ -51,7 +51,7 @@ async def test_a_slowly_acknowledged_exit_alerts_then_reports_its_delay(api: Api
     assert not any(e["kind"] == "alert" for e in api.stack.service.recent_events("bob"))
 
     async def closed() -> bool:
-        [row] = await api.stack.service.trade_history("alice", 10)
-        return row["state"] == "CLOSED"
+        rows = await api.stack.service.trade_history("alice", 10)
+        return [row["state"] for row in rows] == ["CLOSED"]
 
-    await eventually(closed, timeout=10, message="the exit completes")
+    await eventually(closed, timeout=api.stack.patience, message="the exit completes")

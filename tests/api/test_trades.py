@@ -3,6 +3,8 @@ activetrades, updatetrade, exittrade and tradehistory, with their error paths.""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.api.conftest import Api
@@ -65,8 +67,9 @@ async def test_createtrade_from_a_filled_order(api: Api) -> None:
 
 @pytest.mark.asyncio
 async def test_createtrade_refuses_an_order_that_is_not_complete(api: Api) -> None:
-    """An open (not yet filled) or a rejected order has no real fill to guard: refused with
-    its status named, and nothing is created. Once the open order fills, it is accepted."""
+    """An order that stays open (not filled within the bounded wait) or a rejected one has no
+    real fill to guard: refused with its status named, and nothing is created. An open order
+    that fills while createtrade waits for it is accepted by that same call."""
     await api.strategy()
     broker = api.stack.sim.broker
     broker.set_fill_late(True)  # accepted as `open`, filled only when released
@@ -75,12 +78,21 @@ async def test_createtrade_refuses_an_order_that_is_not_complete(api: Api) -> No
     broker.reject_next(1, "RMS: margin exceeded", at_submit=False)  # open, then rejected
     rejected = await api.stack.fill_entry("SBIN", "BUY", 3)
     message = await _error(api, "createtrade", {"strategy": "s1", "orderid": pending}, 409)
-    assert f"order {pending} is open, not complete" in message
+    wait = api.stack.runtime.executor.policy.entry_wait
+    assert f"order {pending} is open, not complete after waiting {wait:g}s" in message
     message = await _error(api, "createtrade", {"strategy": "s1", "orderid": rejected}, 409)
-    assert f"order {rejected} is rejected, not complete" in message
+    assert f"order {rejected} is rejected, not complete:" in message
     assert await api.data("activetrades", {}) == []
+    call = asyncio.ensure_future(api.post("createtrade", {"strategy": "s1", "orderid": pending}))
+    await eventually(
+        lambda: any(o == pending for _a, o in api.stack.service.entries._entering),
+        message="createtrade waiting for the fill",
+    )
+    assert not call.done()
     assert broker.release_late_fills() == [pending]
-    view = await api.data("createtrade", {"strategy": "s1", "orderid": pending})
+    reply = await call
+    assert reply.status_code == 200, reply.text
+    view = reply.json()["data"]
     assert (view["quantity"], view["entry_order_id"]) == (7, pending)
 
 

@@ -236,7 +236,8 @@ async def test_positions_are_reconciled_every_interval(world: World) -> None:
     await app.enter("b", "TCS", Side.LONG, 5)
     world.external("RELIANCE", "SELL", 5)
     app.clock.advance(29)
-    await eventually(lambda: app.clock.sleepers == 3)  # flush and clock ran; reconcile waits
+    # flush, clock and the exit watch ran; reconcile waits
+    await eventually(lambda: app.clock.sleepers == 4)
     assert app.monitor.reconciles == 0
     app.clock.advance(1)
     await eventually(lambda: app.monitor.reconciles == 1)

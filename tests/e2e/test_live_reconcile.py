@@ -35,7 +35,7 @@ from tests.e2e.world import (
     trade,
 )
 from tests.helpers import eventually
-from tests.stack import FAST_POLICY, Stack, running_stack
+from tests.stack import DEFAULT_TIMING, FAST_POLICY, Stack, running_stack
 from tradeguard.adapters.sim.rest_app import ADMIN_KEY_HEADER
 
 SL = {"enable_sl": True, "sl_type": "POINTS", "sl_value": "5"}
@@ -62,7 +62,12 @@ async def test_an_exit_fill_lost_while_the_feed_was_down_closes_the_trade_on_rec
     the feed is down (its order update goes nowhere); the feed is back before any clock step
     (there is none: clock_interval is an hour) and there is no periodic reconcile: the
     reconnect alone reconciles, and the trade is CLOSED at the real fill price."""
-    policy = replace(FAST_POLICY, resolve_timeout=0.3)
+    # With instant reports the reconnect's reconciliation alone must close it: the exit watch
+    # (which would find the fill in the order book too) is kept out of the way. With late
+    # reports the reconciliation reads the order still `open` and keeps tracking it, and the
+    # exit watch finishes it (test_realistic_timing.py tests the watch alone).
+    watch = FAST_POLICY.watch_interval if DEFAULT_TIMING else NEVER
+    policy = replace(FAST_POLICY, resolve_timeout=0.3, watch_interval=watch)
     async with running_stack(
         tmp_path, reconcile_interval=None, clock_interval=NEVER, policy=policy
     ) as stack:

@@ -1,6 +1,7 @@
 """App layer: opening a trade (createtrade), from a completed broker order (fill price and
 quantity from the broker) or explicitly; the strategy's defaults, sizing and max positions
-apply.
+apply. An entry order still `open` is waited for (bounded: ExecutorPolicy.entry_wait), since
+brokers without order push report a market order's fill seconds late.
 
 Idempotent per (account, entry order id): a second call for an entry that a trade guards (in
 any state, even closed: the database answers for closed ones) or that a call in progress is
@@ -34,7 +35,13 @@ from tradeguard.app.monitor import Monitor
 from tradeguard.app.ports import BrokerGateway, Clock, Store
 from tradeguard.app.trade_input import CreateTrade, explicit_entry, merge_rules, product_of
 from tradeguard.app.views import name_of
-from tradeguard.core.broker import BrokerError, OrderNotFound, OrderStatus, SessionDown
+from tradeguard.core.broker import (
+    BrokerError,
+    OrderNotFound,
+    OrderReport,
+    OrderStatus,
+    SessionDown,
+)
 from tradeguard.core.engine import RiskEngine
 from tradeguard.core.model import Instrument, Product, Side
 from tradeguard.core.portfolio import StrategyBook
@@ -150,22 +157,39 @@ class TradeEntries:
             await self.monitor.add_trade(trade, actor=actor)
         return trade
 
-    async def _from_order(
-        self, order_id: str, book: StrategyBook
-    ) -> tuple[str, str, Side, int, int, Product]:
+    async def _read_order(self, order_id: str, strategy: str) -> OrderReport:
         try:
-            report = await self.broker.order_status(order_id, name_of(book.strategy_id))
+            return await self.broker.order_status(order_id, strategy)
         except OrderNotFound:
             raise NotFound(f"order {order_id} not found at the broker") from None
         except SessionDown:
             raise BrokerUnavailable("the broker session is down (log in to OpenAlgo)") from None
         except BrokerError as error:
             raise BrokerUnavailable(f"could not read order {order_id}: {error}") from None
+
+    async def _filled_order(self, order_id: str, strategy: str) -> OrderReport:
+        """The entry order once complete. One that is still `open` (a market order whose fill
+        the broker has not reported yet) is read again every `entry_poll` seconds for up to
+        `entry_wait` seconds; any other status, or still open then, is refused (409)."""
+        policy = self.monitor.executor.policy
+        report = await self._read_order(order_id, strategy)
+        waited = 0.0
+        while report.status is OrderStatus.OPEN and waited < policy.entry_wait:
+            await self.clock.sleep(policy.entry_poll)
+            waited += policy.entry_poll
+            report = await self._read_order(order_id, strategy)
         if report.status is not OrderStatus.COMPLETE:
+            after = f" after waiting {waited:g}s" if waited else ""
             raise Conflict(
-                f"order {order_id} is {report.status.value}, not complete: only filled orders "
-                "can be guarded"
+                f"order {order_id} is {report.status.value}, not complete{after}: only filled "
+                "orders can be guarded"
             )
+        return report
+
+    async def _from_order(
+        self, order_id: str, book: StrategyBook
+    ) -> tuple[str, str, Side, int, int, Product]:
+        report = await self._filled_order(order_id, name_of(book.strategy_id))
         if not report.average_price:
             raise BrokerUnavailable(f"order {order_id} is complete but has no average price")
         quantity = report.filled_quantity or report.quantity

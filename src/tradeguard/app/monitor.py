@@ -4,8 +4,10 @@ Ticks from the feed go straight into `engine.on_tick` (no I/O on that path); exi
 executor tasks, level and strategy changes go to the event sink. A flush loop writes the
 fast-moving fields of every dirty trade and strategy in ONE batch at least every
 `flush_interval`; lifecycle changes are written through by the executor and `add_trade`.
-A clock loop fires time exits without ticks. The loops run under the app's Supervisor
-(app.supervisor): one that dies is restarted, and one that keeps dying shows on /health.
+A clock loop fires time exits without ticks; an exit watch (app.watch) keeps reading the
+order book for exit orders still working after the executor stopped waiting. The loops run
+under the app's Supervisor (app.supervisor): one that dies is restarted, and one that keeps
+dying shows on /health.
 Subscriptions are reference-counted per symbol:
 the first open trade subscribes it, the last one to close unsubscribes it.
 
@@ -38,6 +40,7 @@ from tradeguard.app.ports import Clock, EventSink, MarketFeed, Store
 from tradeguard.app.records import Record
 from tradeguard.app.snapshots import Snapshots, audit, commit_logged
 from tradeguard.app.supervisor import Supervisor
+from tradeguard.app.watch import WorkingExitWatch
 from tradeguard.core.broker import OrderReport
 from tradeguard.core.decisions import Decisions
 from tradeguard.core.engine import EngineError, RiskEngine
@@ -103,6 +106,7 @@ class Monitor:
         self._loops: list[asyncio.Task[None]] = []
         self._side_tasks: set[asyncio.Task[Any]] = set()
         self._reconnects = feed.reconnects  # the last count reconciled
+        self.watch = WorkingExitWatch(executor, clock)
         executor.bind(self.dispatch, self._trade_closed)
         feed.set_handlers(self.on_tick, self.on_order_update)
 
@@ -123,7 +127,11 @@ class Monitor:
         self._reconnects = self.feed.reconnects
         self.running = True
         supervise = self.supervisor.start
-        self._loops = [supervise("flush", self._flush_loop), supervise("clock", self._clock_loop)]
+        self._loops = [
+            supervise("flush", self._flush_loop),
+            supervise("clock", self._clock_loop),
+            supervise("exit-watch", self.watch.run),
+        ]
         interval = self.reconcile_interval
         if self.reconcile is not None and interval is not None and interval > 0:
             self._loops.append(supervise("reconcile", lambda: self._reconcile_loop(interval)))

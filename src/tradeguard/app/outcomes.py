@@ -4,7 +4,8 @@ Every report goes into the exit order's ledger row first (core.exit_order: dupli
 reports change nothing), then: complete -> `engine.close_trade` at the real fill price (order
 report, else the trade book's volume-weighted price, else the last price flagged for review),
 committed as CLOSED with the strategy's new realized P&L; rejected / cancelled -> EXIT_FAILED
-with the broker's message and an alert (a part filled before is taken off the trade first);
+with the broker's message (or, learnt by polling, a plain "no reason known": `final_message`)
+and an alert (a part filled before is taken off the trade first);
 not final in time -> left EXITING with its order working in the ledger (it still counts on its
 key), finished by a late order update or by reconciliation. An outcome that stays unknown ->
 the row is UNRESOLVED, the trade EXIT_FAILED ("exit unresolved"), alerted critical.
@@ -78,6 +79,21 @@ def external_note(price: int, source: str) -> str:
     return f"recorded at the last known price {fmt(price)} ({source})"
 
 
+def final_message(report: OrderReport) -> str:
+    """What a trader reads about an exit order that ended without filling. The broker's reason
+    comes only with a pushed order update: OpenAlgo's orderstatus and orderbook rows have no
+    rejection reason, so a rejection learnt by polling says so instead of inventing one."""
+    head = f"exit order {report.order_id} {report.status.value}"
+    if report.rejection_reason:
+        return f"{head}: {report.rejection_reason}"
+    if report.status is OrderStatus.REJECTED:
+        return (
+            f"{head} by the broker; its reason is not known here (OpenAlgo's order status "
+            "carries none when there is no order push): see the order in the broker's order book"
+        )
+    return f"{head} at the broker (not by tradeguard)"
+
+
 class ExitOutcomes:
     """Outcome handling shared by the executor's placement, resume and late-update paths."""
 
@@ -117,7 +133,6 @@ class ExitOutcomes:
         if report.status is OrderStatus.COMPLETE:
             await self._filled(trade, order, report)
             return
-        reason = report.rejection_reason or report.status.value
         filled = order.filled
         if 0 < filled < trade.quantity:
             now = p.clock.now()
@@ -125,7 +140,7 @@ class ExitOutcomes:
             p.dispatch(
                 p.engine.reduce_quantity(trade.trade_id, trade.quantity - filled, price, now)
             )
-        await self.fail(trade, order, f"exit order {report.order_id} {report.status}: {reason}")
+        await self.fail(trade, order, final_message(report))
 
     async def _filled(self, trade: Trade, order: ExitOrder, report: OrderReport) -> None:
         p = self.parts

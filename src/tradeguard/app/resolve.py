@@ -36,6 +36,10 @@ class ExecutorPolicy:
     poll_interval: float = 0.5  # first order_status poll after this long without an update
     poll_max_interval: float = 2.0
     resolve_timeout: float = 30.0  # then: left EXITING with its order id for reconciliation
+    # ... and watched: one order-book read per `watch_interval` while such an exit works
+    # (watch.py), plus at most `watch_status_reads` orderstatus reads for orders not listed
+    watch_interval: float = 3.0
+    watch_status_reads: int = 2
     retry_base: float = 0.25  # back-off after 429 / connection errors (nothing was placed)
     retry_max: float = 4.0
     retry_limit: int = 6
@@ -51,6 +55,11 @@ class ExecutorPolicy:
     # exit, which is why it is off unless chosen.
     place_again_after_unknown: bool = False
     max_attempts: int = 3  # placements per exit (each re-placement is audited)
+    # createtrade from an entry order still `open` (its fill not reported yet: brokers without
+    # order push report it seconds late): read its status every `entry_poll` seconds for up to
+    # `entry_wait` seconds before refusing it as not complete
+    entry_wait: float = 10.0
+    entry_poll: float = 1.0
 
 
 class Search(StrEnum):
