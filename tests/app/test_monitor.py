@@ -219,6 +219,8 @@ async def test_the_feed_callback_reconciles_at_once(app: Harness) -> None:
         return saved is not None and saved.state == "CLOSED"
 
     await eventually(closed, timeout=10)
+    # the close is committed inside the reconciliation, which counts itself when it returns
+    await eventually(lambda: app.monitor.reconciles >= 1, timeout=10)
     assert app.monitor.reconciles == 1
     app.monitor.on_clock()  # connected all along: no second reconcile
     assert not app.monitor._side_tasks
