@@ -83,6 +83,7 @@ class Campaign:
         self.prices = {s: Decimal(p) for s, p in START.items()}
         self.result = Result(options.database, options.seed)
         self.missed: set[str] = set()
+        self.attended: set[str] = set()  # unresolved exits retried by hand (attend)
 
     def say(self, text: str) -> None:
         if self.log is not None:
@@ -107,7 +108,7 @@ class Campaign:
             self.result.notes += notes
             for note in notes:
                 self.say(note)
-            service = Service(sim, workdir, database)
+            service = Service(sim, workdir, database, attendant=self.attend)
             self.service = service
             service.start_guarding()
             self.configure()
@@ -306,6 +307,24 @@ class Campaign:
         recovery = time.monotonic() - killed
         self.result.recovery_s.append(round(recovery, 3))
         return recovery
+
+    def attend(self, unresolved: list[str]) -> None:
+        """What the trader does on the critical "exit UNRESOLVED" alert (docs/operations.md):
+        look for the exit in the broker's order book; none there -> retry it (exittrade). An
+        order that is there is left to tradeguard, which adopts it (a retry then would double
+        the exit, and the audit would count it)."""
+        orders = self.sim.http.get("/sim/admin/orders").json()["data"]
+        for trade_id in unresolved:
+            if trade_id in self.attended or any(trade_id in str(o.get("strategy")) for o in orders):
+                continue
+            self.attended.add(trade_id)
+            with contextlib.suppress(httpx.HTTPError):
+                reply = self.service.call("exittrade", timeout=5.0, trade_id=trade_id)
+                self.result.notes.append(
+                    f"unresolved exit of {trade_id}, no order at the broker: retried by hand "
+                    f"({reply.status_code})"
+                )
+                self.say(self.result.notes[-1])
 
     def units(self) -> dict[str, int]:
         return {s: to_units(p) for s, p in self.prices.items()}

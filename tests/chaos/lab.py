@@ -16,7 +16,7 @@ import sqlite3
 import sys
 import threading
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -191,10 +191,19 @@ class PostgresDatabase(Database):
 class Service:
     """`tradeguard run` against `sim`, restartable on the same data dir and database."""
 
-    def __init__(self, sim: Sim, workdir: Path, database: Database) -> None:
+    def __init__(
+        self,
+        sim: Sim,
+        workdir: Path,
+        database: Database,
+        attendant: Callable[[list[str]], None] | None = None,
+    ) -> None:
         self.sim = sim
         self.workdir = workdir
         self.database = database
+        # the person tradeguard alerts when an exit's outcome stays unknown (docs/operations.md):
+        # called with the trade ids /health lists as exits_unresolved
+        self.attendant = attendant
         self.runs: list[Proc] = []
         self.port = 0
         self.apikey = ""
@@ -271,7 +280,12 @@ class Service:
 
     def healthy(self) -> bool:
         report = self.health()
-        return report is not None and report.get("status") == "ok"
+        if report is None:
+            return False
+        unresolved = list(report.get("monitor", {}).get("exits_unresolved") or [])
+        if unresolved and self.attendant is not None:
+            self.attendant(unresolved)
+        return report.get("status") == "ok"
 
     def call(self, endpoint: str, timeout: float = 5.0, **body: Any) -> httpx.Response:
         """POST /api/v1/<endpoint> (raises httpx.HTTPError when there is no answer)."""
