@@ -206,6 +206,14 @@ class SimProcess:
             self._admin = aiohttp.ClientSession(
                 self.rest_url, timeout=timeout, headers={ADMIN_KEY_HEADER: self.apikey}
             )
+        try:
+            return await self._post(path, body)
+        except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError):
+            # a kept-alive connection the server closed while idle: the request never arrived
+            return await self._post(path, body)
+
+    async def _post(self, path: str, body: dict[str, Any] | None) -> Any:
+        assert self._admin is not None
         async with self._admin.post(path, json=body or {}) as reply:
             reply.raise_for_status()
             return (await reply.json())["data"]
