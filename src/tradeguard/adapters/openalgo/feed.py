@@ -86,7 +86,7 @@ class OpenAlgoFeed:
         polling: PollingConfig | None = None,
         watchdog: WatchdogConfig | None = WatchdogConfig(),  # noqa: B008 - frozen, immutable
         subscribe_orders: bool = True,
-        auth_timeout_s: float = 60.0,
+        auth_timeout_s: float = 10.0,  # a real OpenAlgo answers in ms: a silent one is dropped
         open_timeout_s: float = 10.0,
         ping_interval_s: float | None = 20.0,
         backoff_s: Sequence[float] = DEFAULT_BACKOFF_S,
