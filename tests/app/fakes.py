@@ -14,7 +14,7 @@ from typing import Any
 
 from tradeguard.adapters.db.store import SqlStore
 from tradeguard.adapters.sim.paper_broker import PaperBroker
-from tradeguard.app.records import AuditRecord, LoadedState, Record, TradeRecord
+from tradeguard.app.records import AuditRecord, HistoryQuery, LoadedState, Record, TradeRecord
 from tradeguard.core.broker import (
     BrokerError,
     FillReport,
@@ -61,8 +61,10 @@ class RecordingStore:
     async def trade(self, trade_id: str) -> TradeRecord | None:
         return await self.inner.trade(trade_id)
 
-    async def history(self, account: str | None, limit: int) -> list[TradeRecord]:
-        return await self.inner.history(account, limit)
+    async def history(
+        self, account: str | None, limit: int, query: HistoryQuery | None = None
+    ) -> list[TradeRecord]:
+        return await self.inner.history(account, limit, query)
 
     async def entry_trade(self, account: str, order_id: str) -> str | None:
         return await self.inner.entry_trade(account, order_id)

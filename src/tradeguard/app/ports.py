@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from tradeguard.app.records import (
     AccountRecord,
     AuditRecord,
+    HistoryQuery,
     LoadedState,
     Record,
     TradeRecord,
@@ -135,7 +136,11 @@ class Store(Protocol):
         """Records the database refused: `count`, and `records` (newest, with detail)."""
         ...
 
-    async def history(self, account: str | None, limit: int) -> list[TradeRecord]: ...
+    async def history(
+        self, account: str | None, limit: int, query: HistoryQuery | None = None
+    ) -> list[TradeRecord]:
+        """Closed trades (of `account`, or all) matching `query`, newest close first."""
+        ...
 
     @property
     def degraded(self) -> bool: ...

@@ -54,6 +54,38 @@ class TradeRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class HistoryQuery:
+    """Which closed trades a history read returns (every field optional, all must match):
+    closed in [closed_from, closed_until) (epoch ns), of one strategy id, one symbol, one exit
+    reason ("CLOSED_EXTERNALLY": closed externally with no exit reason of ours)."""
+
+    closed_from: int | None = None
+    closed_until: int | None = None
+    strategy_id: str | None = None
+    symbol: str | None = None
+    reason: str | None = None
+
+    def matches(self, record: TradeRecord) -> bool:
+        """The same test as the database query, for records still queued for it."""
+        closed = record.closed_at or 0
+        return (
+            (self.closed_from is None or closed >= self.closed_from)
+            and (self.closed_until is None or closed < self.closed_until)
+            and (self.strategy_id is None or record.strategy_id == self.strategy_id)
+            and (self.symbol is None or record.symbol == self.symbol)
+            and (self.reason is None or reason_of(record) == self.reason)
+        )
+
+
+EXTERNAL = "CLOSED_EXTERNALLY"
+
+
+def reason_of(record: TradeRecord) -> str:
+    """Why a closed trade closed: its exit reason, or CLOSED_EXTERNALLY when it has none."""
+    return record.exit_reason or EXTERNAL
+
+
+@dataclass(frozen=True, slots=True)
 class StrategyRecord:
     """A strategy's risk configuration (core.codec.config_to_dict) and its live state."""
 

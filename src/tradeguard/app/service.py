@@ -21,6 +21,7 @@ from tradeguard.app.errors import (
     NotStored,
 )
 from tradeguard.app.events import EventBus
+from tradeguard.app.history import TradeHistory
 from tradeguard.app.monitor import Monitor
 from tradeguard.app.ports import BrokerGateway, Clock, MarketFeed, Store
 from tradeguard.app.records import AuditRecord, Record
@@ -35,7 +36,6 @@ from tradeguard.app.trade_input import (
 )
 from tradeguard.app.views import (
     exit_view,
-    history_view,
     name_of,
     owner_of,
     strategy_key,
@@ -78,6 +78,10 @@ class TradeService:
         self.feed = feed
         self.bus = bus or EventBus()
         self.entries = TradeEntries(monitor, broker, store, clock)
+        # Closed trades, filtered: history rows, CSV export rows, performance (history.py).
+        self.history = TradeHistory(store)
+        self.history_export = self.history.export
+        self.performance = self.history.performance
         self.ops = ServiceOps(
             monitor,
             store,
@@ -235,11 +239,11 @@ class TradeService:
             if trade.account == account and (key is None or trade.strategy_id == key)
         ]
 
-    async def trade_history(self, account: str, limit: int = 100) -> list[dict[str, Any]]:
-        if not 1 <= limit <= 1000:
-            raise InvalidRequest("limit must be between 1 and 1000")
-        rows = await self.store.history(account, limit)
-        return [history_view(row) for row in rows]
+    async def trade_history(
+        self, account: str, limit: int = 100, filters: Mapping[str, str | None] | None = None
+    ) -> list[dict[str, Any]]:
+        """Closed trades, newest close first, filtered (app.history.parse_filter)."""
+        return await self.history.rows(account, limit, filters)
 
     async def create_trade(self, account: str, request: CreateTrade, actor: str) -> dict[str, Any]:
         """Start guarding a position (app.entries): from a completed order or explicitly."""

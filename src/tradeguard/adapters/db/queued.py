@@ -11,6 +11,7 @@ from tradeguard.app.records import (
     AccountRecord,
     AuditRecord,
     ExitOrderRecord,
+    HistoryQuery,
     LoadedState,
     Record,
     StrategyRecord,
@@ -87,13 +88,17 @@ def trade(
 
 
 def history(
-    stored: Sequence[TradeRecord], queued: Sequence[Record], account: str | None, limit: int
+    stored: Sequence[TradeRecord],
+    queued: Sequence[Record],
+    account: str | None,
+    limit: int,
+    wanted: HistoryQuery | None = None,
 ) -> list[TradeRecord]:
     merged = {r.trade_id: r for r in stored}
     for record in queued:
         if isinstance(record, TradeRecord) and account in (None, record.account):
             merged.pop(record.trade_id, None)
-            if record.state in rows.CLOSED_STATES:
+            if record.state in rows.CLOSED_STATES and (wanted is None or wanted.matches(record)):
                 merged[record.trade_id] = record
     ordered = sorted(merged.values(), key=lambda r: (r.closed_at or 0, r.trade_id))
     return list(reversed(ordered))[:limit]

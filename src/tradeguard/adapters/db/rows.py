@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields
 from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
-from sqlalchemy import Boolean, Integer, Table, select
+from sqlalchemy import Boolean, Integer, Select, Table, select
 from sqlalchemy.orm import Session
 
 from tradeguard.adapters.db.tables import (
@@ -25,9 +25,11 @@ from tradeguard.adapters.db.tables import (
     UserRow,
 )
 from tradeguard.app.records import (
+    EXTERNAL,
     AccountRecord,
     AuditRecord,
     ExitOrderRecord,
+    HistoryQuery,
     LoadedState,
     Record,
     StrategyRecord,
@@ -333,12 +335,33 @@ def trade(session: Session, trade_id: str) -> TradeRecord | None:
     return None if row is None else trade_record(row)
 
 
-def history(session: Session, account: str | None, limit: int) -> list[TradeRecord]:
+def history(
+    session: Session, account: str | None, limit: int, wanted: HistoryQuery | None = None
+) -> list[TradeRecord]:
     query = select(TradeRow).where(TradeRow.state.in_(CLOSED_STATES))
     if account is not None:
         query = query.where(TradeRow.account == account)
+    if wanted is not None:
+        query = _narrow(query, wanted)
     query = query.order_by(TradeRow.closed_at.desc(), TradeRow.trade_id.desc()).limit(limit)
     return [trade_record(r) for r in session.scalars(query)]
+
+
+def _narrow(query: Select[TradeRow], wanted: HistoryQuery) -> Select[TradeRow]:
+    """The database side of HistoryQuery.matches."""
+    if wanted.closed_from is not None:
+        query = query.where(TradeRow.closed_at >= wanted.closed_from)
+    if wanted.closed_until is not None:
+        query = query.where(TradeRow.closed_at < wanted.closed_until)
+    if wanted.strategy_id is not None:
+        query = query.where(TradeRow.strategy_id == wanted.strategy_id)
+    if wanted.symbol is not None:
+        query = query.where(TradeRow.symbol == wanted.symbol)
+    if wanted.reason == EXTERNAL:
+        query = query.where(TradeRow.exit_reason.is_(None))
+    elif wanted.reason is not None:
+        query = query.where(TradeRow.exit_reason == wanted.reason)
+    return query
 
 
 def accounts(session: Session) -> list[AccountRecord]:

@@ -47,6 +47,7 @@ from tradeguard.app.records import (
     AccountRecord,
     AuditRecord,
     ExitOrderRecord,
+    HistoryQuery,
     LoadedState,
     Record,
     TradeRecord,
@@ -310,11 +311,13 @@ class SqlStore:
                 record = progress.apply(record)
         return record
 
-    async def history(self, account: str | None, limit: int) -> list[TradeRecord]:
+    async def history(
+        self, account: str | None, limit: int, query: HistoryQuery | None = None
+    ) -> list[TradeRecord]:
         stored, waiting = await self._call(
-            lambda s: (rows.history(s, account, limit), self._queued())
+            lambda s: (rows.history(s, account, limit, query), self._queued())
         )
-        return queued.history(stored, waiting, account, limit)
+        return queued.history(stored, waiting, account, limit, query)
 
     async def accounts(self) -> list[AccountRecord]:
         stored, waiting = await self._call(lambda s: (rows.accounts(s), self._queued()))

@@ -76,10 +76,11 @@ def real_responses(schema: dict[str, Any]) -> dict[str, Any]:
             responses.pop("422", None)
             if not path.startswith("/api/v1/"):
                 continue
-            responses["200"] = {
-                "description": "Success",
-                "content": {"application/json": {"schema": _REF_SUCCESS}},
-            }
+            if "text/csv" not in responses.get("200", {}).get("content", {}):
+                responses["200"] = {
+                    "description": "Success",
+                    "content": {"application/json": {"schema": _REF_SUCCESS}},
+                }
             for status in ERRORS:
                 responses[str(status)] = _error_response(status)
     schemas = schema.setdefault("components", {}).setdefault("schemas", {})

@@ -11,18 +11,20 @@ from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ValidationError
 
 from tradeguard.app.service import CreateTrade
 from tradeguard.interfaces.api.context import account_of, ctx, per_ip_limit
 from tradeguard.interfaces.api.envelope import ok
+from tradeguard.interfaces.api.export import csv_response, export_name
 from tradeguard.interfaces.api.schemas import (
     ActiveTradesBody,
     Authed,
     CreateTradeBody,
     ExitTradeBody,
     HistoryBody,
+    HistoryFilterBody,
     ProtectTradeBody,
     StrategyBody,
     UpdateTradeBody,
@@ -152,10 +154,27 @@ def build_router(settings_defaults: dict[str, Any]) -> APIRouter:  # noqa: C901 
         service = ctx(request).service
         return ok(await service.resume_strategy(account, body.strategy, _actor(account)))
 
-    @router.post("/tradehistory", summary="Closed trades, newest first")
+    @router.post("/tradehistory", summary="Closed trades, newest first (filterable)")
     async def tradehistory(body: HistoryBody, request: Request) -> JSONResponse:
         account = await account_of(request, body.apikey)
-        return ok(await ctx(request).service.trade_history(account, body.limit))
+        service = ctx(request).service
+        return ok(await service.trade_history(account, body.limit, body.filters()))
+
+    @router.post(
+        "/tradehistory/export",
+        summary="Closed trades as CSV (same filters, every matching trade)",
+        response_class=StreamingResponse,
+        responses={200: {"description": "CSV", "content": {"text/csv": {}}}},
+    )
+    async def tradehistory_export(body: HistoryFilterBody, request: Request) -> Response:
+        account = await account_of(request, body.apikey)
+        rows = await ctx(request).service.history_export(account, body.filters())
+        return csv_response(rows, export_name(body.filters()))
+
+    @router.post("/performance", summary="Win rate, P&L by reason/strategy/day, equity curve")
+    async def performance(body: HistoryFilterBody, request: Request) -> JSONResponse:
+        account = await account_of(request, body.apikey)
+        return ok(await ctx(request).service.performance(account, body.filters()))
 
     return router
 

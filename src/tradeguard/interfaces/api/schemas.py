@@ -209,7 +209,32 @@ class StrategyBody(Authed):
     strategy: Name
 
 
-class HistoryBody(Authed):
+FilterText = Annotated[str | None, Field(max_length=64)]
+
+
+class HistoryFilterBody(Authed):
+    """History filters (app.history): IST dates YYYY-MM-DD on the close, both inclusive;
+    strategy, symbol and exit reason exactly. The service checks the values (400)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_date: FilterText = Field(default=None, alias="from")
+    to_date: FilterText = Field(default=None, alias="to")
+    strategy: FilterText = None
+    symbol: FilterText = None
+    reason: FilterText = None
+
+    def filters(self) -> dict[str, str | None]:
+        return {
+            "from": self.from_date,
+            "to": self.to_date,
+            "strategy": self.strategy,
+            "symbol": self.symbol,
+            "reason": self.reason,
+        }
+
+
+class HistoryBody(HistoryFilterBody):
     limit: Annotated[int, Whole, Field(ge=1, le=1000)] = 100
 
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from tradeguard.app.accounts import Session
 from tradeguard.interfaces.api.context import ctx
 from tradeguard.interfaces.api.envelope import ok
+from tradeguard.interfaces.api.export import csv_response, export_name
 from tradeguard.interfaces.api.routes import parse_body
 from tradeguard.interfaces.api.schemas import (
     ExitSpec,
@@ -27,6 +29,31 @@ from tradeguard.interfaces.web.auth import require_csrf, require_session
 User = Annotated[Session, Depends(require_session)]
 TradeIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 NamePath = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$")]
+
+
+class HistoryFilters(BaseModel):
+    """The history filters as query parameters (?from=&to=&strategy=&symbol=&reason=);
+    app.history checks the values."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_date: str | None = Field(default=None, alias="from", max_length=64)
+    to_date: str | None = Field(default=None, alias="to", max_length=64)
+    strategy: str | None = Field(default=None, max_length=64)
+    symbol: str | None = Field(default=None, max_length=64)
+    reason: str | None = Field(default=None, max_length=64)
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {
+            "from": self.from_date,
+            "to": self.to_date,
+            "strategy": self.strategy,
+            "symbol": self.symbol,
+            "reason": self.reason,
+        }
+
+
+Filters = Annotated[HistoryFilters, Query()]
 
 
 def _actor(user: Session) -> str:
@@ -102,9 +129,22 @@ def build_router(settings_defaults: dict[str, Any]) -> APIRouter:  # noqa: C901 
 
     @router.get("/history")
     async def history(
-        request: Request, user: User, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+        request: Request,
+        user: User,
+        filters: Filters,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> JSONResponse:
-        return ok(await ctx(request).service.trade_history(user.account, limit))
+        service = ctx(request).service
+        return ok(await service.trade_history(user.account, limit, filters.as_dict()))
+
+    @router.get("/history.csv")
+    async def history_csv(request: Request, user: User, filters: Filters) -> Response:
+        rows = await ctx(request).service.history_export(user.account, filters.as_dict())
+        return csv_response(rows, export_name(filters.as_dict()))
+
+    @router.get("/performance")
+    async def performance(request: Request, user: User, filters: Filters) -> JSONResponse:
+        return ok(await ctx(request).service.performance(user.account, filters.as_dict()))
 
     @router.get("/health")
     async def health(request: Request, user: User) -> JSONResponse:
