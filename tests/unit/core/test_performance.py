@@ -103,7 +103,7 @@ closed_trades = st.lists(
         trade_id=st.text("abcdef0123", min_size=1, max_size=6),
         strategy=st.sampled_from(["alpha", "beta", "gamma"]),
         reason=st.sampled_from(["TARGET", "STOP_LOSS", "MANUAL", "CLOSED_EXTERNALLY"]),
-        pnl=st.integers(-10**10, 10**10),
+        pnl=st.integers(-(10**10), 10**10),
         closed_at=st.integers(DAY1, DAY1 + 40 * 24 * HOUR),
     ),
     max_size=40,

@@ -53,7 +53,12 @@ class HistoryFilters(BaseModel):
         }
 
 
+class HistoryPage(HistoryFilters):
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
 Filters = Annotated[HistoryFilters, Query()]
+Page = Annotated[HistoryPage, Query()]
 
 
 def _actor(user: Session) -> str:
@@ -128,14 +133,9 @@ def build_router(settings_defaults: dict[str, Any]) -> APIRouter:  # noqa: C901 
         return ok(await ctx(request).service.resume_strategy(user.account, name, _actor(user)))
 
     @router.get("/history")
-    async def history(
-        request: Request,
-        user: User,
-        filters: Filters,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    ) -> JSONResponse:
+    async def history(request: Request, user: User, page: Page) -> JSONResponse:
         service = ctx(request).service
-        return ok(await service.trade_history(user.account, limit, filters.as_dict()))
+        return ok(await service.trade_history(user.account, page.limit, page.as_dict()))
 
     @router.get("/history.csv")
     async def history_csv(request: Request, user: User, filters: Filters) -> Response:
