@@ -2,6 +2,8 @@
 import { api, ApiError, logout } from "./api.js";
 import { chartSvg } from "./chart.js";
 import { collectChanges, DEFAULT_CONFIG, renderRiskForm } from "./riskform.js";
+import { initHistory } from "./history.js";
+import { initPerformance } from "./performance.js";
 import { Stream } from "./stream.js";
 import { busy, clock, confirmAction, esc, num, pnl, pnlClass, price, stamp, toast, words } from "./ui.js";
 
@@ -14,7 +16,6 @@ const state = {
   trades: new Map(), // trade_id -> trade view
   strategies: new Map(), // strategy_id -> strategy view
   series: new Map(), // strategy_id -> [{t, v}]
-  history: [],
   events: [], // newest first: {kind, data, at}
   health: null,
   view: "live",
@@ -584,40 +585,11 @@ function addEvent(event) {
   renderEventsSoon();
 }
 
-// -- history -----------------------------------------------------------------------------------
-function renderHistory() {
-  const rows = state.history.filter((h) => h.state !== "ACTIVE");
-  $("#history-body").innerHTML = rows
-    .map(
-      (h) => `<tr class="hover" data-testid="history-row" data-trade-id="${esc(h.trade_id)}">
-      <td class="num whitespace-nowrap text-xs">${stamp(h.closed_at ?? h.entered_at)}</td>
-      <td><div class="font-semibold">${esc(h.symbol)}</div><div class="text-xs text-base-content/60">${esc(h.exchange)} · ${esc(h.product)}</div></td>
-      <td class="hidden sm:table-cell">${esc(h.strategy)}</td>
-      <td>${sideBadge(h.side)}</td>
-      <td class="num hidden text-right sm:table-cell">${esc(h.quantity)}</td>
-      <td class="num hidden text-right md:table-cell">${price(h.entry_price)}</td>
-      <td class="num hidden text-right md:table-cell">${price(h.exit_price)}</td>
-      <td class="num text-right font-semibold ${pnlClass(h.pnl)}">${pnl(h.pnl)}</td>
-      <td><div class="flex flex-col items-start gap-0.5">${reasonBadge(h.exit_reason) || tradeStateBadge(h.state)}
-        ${h.exit_message ? `<span class="max-w-[16rem] truncate text-xs text-base-content/60" title="${esc(h.exit_message)}">${esc(h.exit_message)}</span>` : ""}</div></td>
-    </tr>`,
-    )
-    .join("");
-  $("#history-empty").classList.toggle("hidden", rows.length > 0);
-  const total = rows.reduce((acc, h) => acc + (num(h.pnl) ?? 0), 0);
-  const totalEl = $("#history-total");
-  totalEl.textContent = rows.length ? `Realized ${pnl(total)}` : "";
-  totalEl.className = `num hidden text-sm font-semibold sm:inline ${pnlClass(total)}`;
-}
-
-async function refreshHistory() {
-  try {
-    state.history = (await api("history?limit=200")) ?? [];
-    renderHistory();
-  } catch (err) {
-    reportError("Could not load history", err);
-  }
-}
+// -- history and performance (history.js, performance.js) --------------------------------------
+const strategyNames = () => [...state.strategies.values()].map((s) => s.strategy);
+const historyView = initHistory({ reasonBadge, sideBadge, tradeStateBadge, strategyNames });
+const performanceView = initPerformance({ strategyNames });
+const refreshHistory = historyView.refresh;
 
 const refreshStrategies = debounce(async () => {
   try {
@@ -955,7 +927,7 @@ async function strategyAction(action, s, button) {
 // -- routing and wiring ------------------------------------------------------------------------
 function showView() {
   const view = (location.hash || "#live").slice(1);
-  state.view = ["live", "history", "events"].includes(view) ? view : "live";
+  state.view = ["live", "history", "performance", "events"].includes(view) ? view : "live";
   for (const el of $$("[data-view]")) el.classList.toggle("hidden", el.dataset.view !== state.view);
   for (const tab of $$("[data-tab]")) {
     const active = tab.dataset.tab === state.view;
@@ -963,6 +935,7 @@ function showView() {
     tab.setAttribute("aria-selected", String(active));
   }
   if (state.view === "history") refreshHistory();
+  if (state.view === "performance") performanceView.refresh();
   if (state.view === "events") renderEvents();
   if (state.view === "live") for (const id of state.strategies.keys()) scheduleChart(id);
 }
@@ -993,7 +966,6 @@ function wire() {
     $(`${id} [data-role=cancel]`).addEventListener("click", () => $(id).close());
   }
   $("#new-strategy").addEventListener("click", () => openConfig(null));
-  $("#history-refresh").addEventListener("click", refreshHistory);
   $("#events-filter").addEventListener("change", renderEvents);
   $("#logout").addEventListener("click", logout);
   $("#theme-toggle").addEventListener("click", () => {
