@@ -46,6 +46,13 @@ async def _ids(page: Page) -> list[str]:
     ]
 
 
+async def _shows(page: Page, query: str, ids: list[str]) -> None:
+    """The list shows the result of `query` (the filter as the page sent it): these rows."""
+    await expect(page.locator("#view-history")).to_have_attribute("data-query", query)
+    await expect(_rows(page)).to_have_count(len(ids))
+    assert await _ids(page) == ids
+
+
 async def _apply(page: Page, **fields: str) -> None:
     form = page.get_by_test_id("history-filters")
     for name, value in fields.items():
@@ -66,27 +73,20 @@ async def test_filters_narrow_the_list_and_a_refused_filter_changes_nothing(
     page = await new_page(browser, *size)
     try:
         await _open(page, dashboard, "history")
-        await expect(_rows(page)).to_have_count(4)
-        assert await _ids(page) == ["H4", "H3", "H2", "H1"]
-
+        await _shows(page, "", ["H4", "H3", "H2", "H1"])
         await _apply(page, strategy="s2")
-        await expect(_rows(page)).to_have_count(2)
-        assert await _ids(page) == ["H4", "H3"]
-
+        await _shows(page, "strategy=s2", ["H4", "H3"])
         await _apply(page, strategy="", symbol="sbin", reason="STOP_LOSS")
-        await expect(_rows(page)).to_have_count(1)
-        assert await _ids(page) == ["H1"]
-
+        await _shows(page, "symbol=SBIN&reason=STOP_LOSS", ["H1"])
         await _apply(page, symbol="", reason="", **{"from": "2026-12-02", "to": "2026-12-02"})
-        await expect(_rows(page)).to_have_count(1)
-        assert await _ids(page) == ["H2"]
+        await _shows(page, "from=2026-12-02&to=2026-12-02", ["H2"])
 
         # the server refuses a symbol that cannot be one: the error shows, the list stays
         await _apply(page, symbol="<b>x")
         await expect(page.get_by_test_id("history-error")).to_contain_text("symbol")
-        assert await _ids(page) == ["H2"]
+        await _shows(page, "from=2026-12-02&to=2026-12-02", ["H2"])
         await page.get_by_test_id("history-filters").get_by_role("button", name="Clear").click()
-        await expect(_rows(page)).to_have_count(4)
+        await _shows(page, "", ["H4", "H3", "H2", "H1"])
         await expect(page.get_by_test_id("history-error")).to_be_hidden()
     finally:
         await close_page(page)
@@ -99,7 +99,7 @@ async def test_csv_download_holds_the_filtered_rows(dashboard: Dashboard, browse
     try:
         await _open(page, dashboard, "history")
         await _apply(page, symbol="SBIN")
-        await expect(_rows(page)).to_have_count(2)
+        await _shows(page, "symbol=SBIN", ["H3", "H1"])
         async with page.expect_download() as info:
             await page.get_by_test_id("history-export").click()
         download = await info.value
@@ -147,6 +147,8 @@ async def test_history_is_readable_on_a_phone(dashboard: Dashboard, browser: Bro
         await expect(first.locator("[data-reason]")).to_be_in_viewport()
         await expect(first.locator("[data-f=held]")).to_be_visible()
         await expect(first.locator("[data-f=slippage]")).to_be_visible()
+        ARTIFACTS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / "history-phone.png"), full_page=True)
     finally:
         await close_page(page)
 
@@ -200,6 +202,9 @@ async def test_performance_view_shows_the_figures_the_api_computes(
         s1 = await dashboard.stack.service.performance(ACCOUNT, {"strategy": "s1"})
         await expect(page.get_by_test_id("perf-trades")).to_have_attribute("data-value", "2")
         await _figures_match(page, s1)
+        if size == PHONE:
+            ARTIFACTS.mkdir(exist_ok=True)
+            await page.screenshot(path=str(ARTIFACTS / "performance-phone.png"), full_page=True)
         if size == DESK:
             await form.locator("[name=strategy]").select_option("")
             await form.get_by_role("button", name="Apply").click()

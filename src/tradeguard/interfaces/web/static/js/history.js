@@ -129,6 +129,7 @@ export function initHistory(deps) {
     totalEl.textContent = rows.length ? `${rows.length} trades · ${pnl(total)}` : "";
     totalEl.className = `num text-sm font-semibold ${pnlClass(total)}`;
     $("#history-export").href = `/ui/api/history.csv?${state.params}`;
+    $("#view-history").dataset.query = state.params.toString(); // the filter shown
   }
 
   function showError(message) {

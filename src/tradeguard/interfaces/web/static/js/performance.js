@@ -17,7 +17,7 @@ function stat(key, label, value, shown, cls = "", sub = "") {
   return `<div class="panel px-3 py-2.5" data-testid="perf-${key}" data-value="${esc(value ?? "")}">
     <div class="text-xs uppercase tracking-wide text-base-content/60">${esc(label)}</div>
     <div class="num text-lg font-semibold ${cls}" data-role="value">${shown}</div>
-    ${sub ? `<div class="num text-xs text-base-content/60">${sub}</div>` : ""}
+    ${sub ? `<div class="font-mono text-xs tabular-nums text-base-content/60">${sub}</div>` : ""}
   </div>`;
 }
 
