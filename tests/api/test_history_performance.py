@@ -123,7 +123,8 @@ async def test_csv_export_holds_every_filtered_trade_properly_quoted(api: Api) -
     everything = _csv((await api.post("tradehistory/export", {})).text)
     assert [r["trade_id"] for r in everything] == ["H4", "H3", "H2", "H1"]
     assert everything[0]["exit_reason"] == "CLOSED_EXTERNALLY"
-    assert everything[0]["trigger_price"] == "" and everything[0]["slippage_amount"] == ""
+    assert everything[0]["trigger_price"] == ""
+    assert everything[0]["slippage_amount"] == ""
 
 
 @pytest.mark.asyncio

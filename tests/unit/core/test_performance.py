@@ -87,9 +87,13 @@ def test_daily_pnl_uses_ist_days_and_the_equity_curve_runs_in_close_order() -> N
 def test_no_trades_has_no_rates() -> None:
     figures = performance([])
     assert (figures.trades, figures.total_pnl, figures.max_drawdown) == (0, 0, 0)
-    assert figures.win_rate is None and figures.average_win is None
-    assert figures.average_loss is None and figures.profit_factor is None
-    assert figures.best is None and figures.equity == () and figures.daily == ()
+    assert figures.win_rate is None
+    assert figures.average_win is None
+    assert figures.average_loss is None
+    assert figures.profit_factor is None
+    assert figures.best is None
+    assert figures.equity == ()
+    assert figures.daily == ()
 
 
 def test_ist_date_turns_at_ist_midnight() -> None:
@@ -140,6 +144,8 @@ def test_drawdown_is_the_deepest_fall_from_a_running_peak(trades: list[ClosedTra
     )
     assert figures.max_drawdown == deepest
     if figures.wins:
-        assert figures.average_win is not None and figures.average_win > 0
+        assert figures.average_win is not None
+        assert figures.average_win > 0
     if figures.losses:
-        assert figures.average_loss is not None and figures.average_loss < 0
+        assert figures.average_loss is not None
+        assert figures.average_loss < 0
