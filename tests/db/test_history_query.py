@@ -28,9 +28,7 @@ QUERIES = [
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("query", QUERIES, ids=range(len(QUERIES)))
-async def test_sql_filter_agrees_with_matches(
-    store: SqlStore, query: HistoryQuery
-) -> None:
+async def test_sql_filter_agrees_with_matches(store: SqlStore, query: HistoryQuery) -> None:
     records = seed()
     assert await store.commit(records)
     expected = sorted(
