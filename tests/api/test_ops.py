@@ -19,7 +19,7 @@ from tradeguard.config import Settings
 ENDPOINTS = {
     "createtrade", "activetrades", "updatetrade", "protecttrade", "exittrade",
     "strategy/configure", "strategy/get", "strategy/list", "strategy/exitall", "strategy/pause",
-    "strategy/resume", "tradehistory",
+    "strategy/resume", "tradehistory", "tradehistory/export", "performance",
 }  # fmt: skip
 
 
