@@ -602,6 +602,7 @@ const refreshStrategies = debounce(async () => {
 const refreshAfterExit = debounce(() => {
   refreshStrategies();
   refreshHistory();
+  if (state.view === "performance") performanceView.refresh();
 }, 400);
 
 async function refreshAll() {

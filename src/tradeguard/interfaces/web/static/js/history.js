@@ -126,7 +126,9 @@ export function initHistory(deps) {
     $("#history-empty").classList.toggle("hidden", rows.length > 0);
     const total = rows.reduce((acc, h) => acc + (num(h.pnl) ?? 0), 0);
     const totalEl = $("#history-total");
-    totalEl.textContent = rows.length ? `${rows.length} trades · ${pnl(total)}` : "";
+    // a full page means there may be more: say so (Export CSV has every matching trade)
+    const count = rows.length >= PAGE ? `latest ${rows.length} trades (CSV has all)` : `${rows.length} trades`;
+    totalEl.textContent = rows.length ? `${count} · ${pnl(total)}` : "";
     totalEl.className = `num text-sm font-semibold ${pnlClass(total)}`;
     $("#history-export").href = `/ui/api/history.csv?${state.params}`;
     $("#view-history").dataset.query = state.params.toString(); // the filter shown
