@@ -22,6 +22,12 @@ LONG_WARNING = (
     "Feed for NSE:SBIN, NSE:INFY and NSE:TCS has been silent for 45 seconds during market "
     "hours; tradeguard is polling quotes and keeps guarding"
 )
+# Toasts stay until dismissed while a test looks at them (a busy machine can take longer than
+# their 8 to 15 s between two steps); the page's own toasts module, configured.
+KEEP_TOASTS = """async () => {
+  const { LIFETIME } = await import('/static/js/toasts.js');
+  for (const tone of Object.keys(LIFETIME)) LIFETIME[tone] = 600000;
+}"""
 # Toasts raised through the page's own toasts module (the same module instance app.js uses).
 RAISE = """async ([n, text]) => {
   const { toast } = await import('/static/js/toasts.js');
@@ -89,6 +95,7 @@ async def test_phone_toasts_are_compact_counted_and_never_cover_or_block_the_tra
     page = await new_page(browser, *PHONE)
     try:
         await sign_in(page, dashboard)
+        await page.evaluate(KEEP_TOASTS)
         cards = page.get_by_test_id("trade-card")
         await expect(cards).to_have_count(3)
         await page.evaluate(RAISE, [3, LONG_WARNING])
@@ -139,6 +146,15 @@ async def test_phone_toasts_are_compact_counted_and_never_cover_or_block_the_tra
         await shown_toasts(page).first.get_by_role("button", name="Dismiss").click()
         await expect(shown_toasts(page)).to_have_count(3)
         await expect(page.get_by_test_id("toast-more")).to_have_text("+1 more")
+
+        # the Events page and its kind filter fit the phone: nothing scrolls sideways
+        await page.locator("nav.md\\:hidden [data-tab=events]").click()
+        await expect(page.get_by_test_id("events-filter")).to_be_visible()
+        await expect(
+            page.get_by_test_id("events-list").locator("[data-kind=closed]")
+        ).to_have_count(2)
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE[0], f"the Events page scrolls sideways on a phone ({width}px)"
     finally:
         await close_page(page)
 
@@ -152,6 +168,7 @@ async def test_exit_toasts_are_red_for_a_loss_green_for_a_profit_with_the_realiz
     winner = await dashboard.trade("INFY", "SELL", 4, "momentum")
     await dashboard.trade("TCS", "BUY", 2, "momentum")
     await sign_in(page, dashboard)
+    await page.evaluate(KEEP_TOASTS)
     await expect(page.get_by_test_id("trade-row")).to_have_count(3)
 
     dashboard.stack.price("SBIN", "789")  # through the stop at 790

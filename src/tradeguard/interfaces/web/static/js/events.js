@@ -156,10 +156,20 @@ export function renderEvents() {
   rail.innerHTML = rows.length ? rows.join("") : `<li class="px-4 py-8 text-center text-sm text-base-content/60">Waiting for events…</li>`;
 }
 
+// At most one render per 100 ms, however fast events come (a throttle, not a debounce: a
+// steady stream of moves must not hold the rail back).
 let renderTimer = 0;
 function renderSoon() {
-  clearTimeout(renderTimer);
-  renderTimer = setTimeout(renderEvents, 100);
+  if (renderTimer) return;
+  renderTimer = setTimeout(() => {
+    renderTimer = 0;
+    renderEvents();
+  }, 100);
+}
+
+function identity(e) {
+  const d = e.data ?? {};
+  return `${e.kind}|${e.at}|${d.trade_id ?? d.strategy_id ?? d.message ?? ""}`;
 }
 
 export function addEvent(event) {
@@ -175,7 +185,8 @@ export function seedEvents(list) {
     .filter((e) => e && e.kind && e.kind !== "trade")
     .map((e) => ({ kind: e.kind, data: e.data ?? {}, at: e.at }));
   known.sort((a, b) => (num(b.at) ?? 0) - (num(a.at) ?? 0));
-  events.push(...known);
+  const seen = new Set(events.map(identity)); // pushed already while the request was out
+  events.push(...known.filter((e) => !seen.has(identity(e))));
   if (events.length > MAX_EVENTS) events.length = MAX_EVENTS;
   renderEvents();
 }

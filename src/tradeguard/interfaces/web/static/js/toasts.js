@@ -7,8 +7,9 @@
 // (.tg-toasts in tailwind/input.css). What each stream event says in a toast: events.js.
 // No imports: ui.js re-exports toast().
 export const MAX_VISIBLE = 3;
-const LIFETIME = { error: 15_000, loss: 12_000, warning: 12_000 };
-const DEFAULT_LIFETIME = 8_000;
+/** How long a toast stays (ms), by tone; `other` for the rest. A page (or a test on a slow
+ * machine) may change these; a toast shown already keeps its own. */
+export const LIFETIME = { error: 15_000, loss: 12_000, warning: 12_000, other: 8_000 };
 const TONE_OF_KIND = { success: "success", info: "info", warning: "warning", error: "error" };
 const TONE_CLASS = {
   success: "alert-success",
@@ -117,7 +118,7 @@ export function toast(kind, title, detail = "", { kindTag = "", tone = "", key =
   }
   build(item, { tone: finalTone, kindTag: kindTag || kind, title, detail, amount });
   items.unshift(item);
-  item.timer = setTimeout(() => dismiss(item), LIFETIME[finalTone] ?? DEFAULT_LIFETIME);
+  item.timer = setTimeout(() => dismiss(item), LIFETIME[finalTone] ?? LIFETIME.other);
   layout();
   return item.el;
 }
