@@ -253,10 +253,15 @@ function renderTradeCount() {
   $("#trades-table").classList.toggle("hidden", n === 0);
 }
 
+// Trades seen closed: a late view of one (an exit-all reply that arrives after the close
+// events on a busy machine) never brings its row back.
+const closedIds = new Set();
+
 function upsertTrade(view) {
   if (!view?.trade_id) return;
   const before = state.trades.get(view.trade_id);
   if (!OPEN_STATES.has(view.state)) {
+    closedIds.add(view.trade_id);
     if (before) {
       state.trades.delete(view.trade_id);
       $$(`[data-trade-id="${CSS.escape(view.trade_id)}"][data-trade-el]`).forEach((el) => el.remove());
@@ -265,6 +270,7 @@ function upsertTrade(view) {
     }
     return;
   }
+  if (closedIds.has(view.trade_id)) return;
   const merged = { ...(before ?? {}), ...view };
   state.trades.set(view.trade_id, merged);
   if (!before) {
@@ -620,7 +626,7 @@ function onMessage(msg) {
     case "closed": // the exit filled (or the position went): the realized P&L
       addEvent(msg);
       closedToast(data ?? {});
-      refreshAfterExit();
+      upsertTrade({ trade_id: data?.trade_id, state: data?.state ?? "CLOSED" }); // row goes now
       break;
     case "strategy":
       addEvent(msg);
