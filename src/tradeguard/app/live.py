@@ -2,6 +2,11 @@
 
 `LiveEvents` implements the EventSink port over the EventBus (dashboard pushes); `BusAlerts`
 implements the AlertSink port: every alert is logged and published (toasts). Neither blocks.
+
+Every trade event names its trade's symbol, so a reader never has to look the trade up (it
+may be closed and gone by then): `exit` (an exit fired: reason, trigger, last price and the
+open P&L at that price), `level` (its protective levels moved) and `closed` (the trade is
+CLOSED or CLOSED_EXTERNALLY: exit price and realized P&L).
 """
 
 from __future__ import annotations
@@ -11,10 +16,11 @@ from typing import Any
 
 from tradeguard.app.events import Event, EventBus
 from tradeguard.app.ports import Clock
-from tradeguard.app.views import account_of
+from tradeguard.app.views import account_of, name_of
 from tradeguard.core.decisions import ExitDecision, LevelChange, StrategyChange
 from tradeguard.core.engine import EngineError, RiskEngine
 from tradeguard.core.money import fmt
+from tradeguard.core.trade import Trade
 
 log = logging.getLogger("tradeguard.alerts")
 
@@ -38,39 +44,20 @@ class LiveEvents:
         self.engine = engine
         self.clock = clock
 
-    def _account_of_trade(self, trade_id: str) -> str | None:
+    def _trade(self, trade_id: str) -> Trade | None:
         try:
-            return self.engine.trade(trade_id).account
+            return self.engine.trade(trade_id)
         except EngineError:
             return None
 
     def publish(self, topic: str, payload: object) -> None:
         now = self.clock.now()
         if isinstance(payload, ExitDecision):
-            data: dict[str, Any] = {
-                "trade_id": payload.trade_id,
-                "strategy_id": payload.strategy_id,
-                "symbol": payload.symbol,
-                "exchange": payload.exchange,
-                "side": payload.side.value,
-                "quantity": payload.quantity,
-                "reason": payload.reason.value,
-                "trigger": _money(payload.trigger),
-                "price": _money(payload.price),
-            }
-            account = self._account_of_trade(payload.trade_id)
-            self.bus.publish(Event("exit", data, account, now))
+            self.bus.publish(self._exit(payload, now))
         elif isinstance(payload, LevelChange):
-            data = {
-                "trade_id": payload.trade_id,
-                "best_price": fmt(payload.best),
-                "stop_loss": _money(payload.stop),
-                "stop_reason": payload.stop_reason.value if payload.stop_reason else None,
-                "target": _money(payload.target),
-                "trailing_stop": _money(payload.trailing),
-                "breakeven_stop": _money(payload.breakeven),
-            }
-            self.bus.publish(Event("level", data, self._account_of_trade(payload.trade_id), now))
+            self.bus.publish(self._level(payload, now))
+        elif isinstance(payload, Trade):
+            self.bus.publish(Event("closed", closed_data(payload), payload.account, now))
         elif isinstance(payload, StrategyChange):
             account = account_of(payload.strategy_id)
             data = {
@@ -81,6 +68,58 @@ class LiveEvents:
             self.bus.publish(Event("strategy", data, account, now))
         else:
             self.bus.publish(Event(topic, {"value": repr(payload)}, None, now))
+
+    def _exit(self, payload: ExitDecision, now: int) -> Event:
+        trade = self._trade(payload.trade_id)
+        open_pnl = None
+        if trade is not None and payload.price is not None:
+            open_pnl = fmt(trade.pnl_at(payload.price))
+        data: dict[str, Any] = {
+            "trade_id": payload.trade_id,
+            "strategy_id": payload.strategy_id,
+            "symbol": payload.symbol,
+            "exchange": payload.exchange,
+            "side": payload.side.value,
+            "quantity": payload.quantity,
+            "reason": payload.reason.value,
+            "trigger": _money(payload.trigger),
+            "price": _money(payload.price),
+            "open_pnl": open_pnl,
+        }
+        return Event("exit", data, trade.account if trade else None, now)
+
+    def _level(self, payload: LevelChange, now: int) -> Event:
+        trade = self._trade(payload.trade_id)
+        data = {
+            "trade_id": payload.trade_id,
+            "symbol": trade.instrument.symbol if trade else None,
+            "exchange": trade.instrument.exchange if trade else None,
+            "best_price": fmt(payload.best),
+            "stop_loss": _money(payload.stop),
+            "stop_reason": payload.stop_reason.value if payload.stop_reason else None,
+            "target": _money(payload.target),
+            "trailing_stop": _money(payload.trailing),
+            "breakeven_stop": _money(payload.breakeven),
+        }
+        return Event("level", data, trade.account if trade else None, now)
+
+
+def closed_data(trade: Trade) -> dict[str, Any]:
+    """The `closed` event of a trade that left the book: what it was, why and how it ended."""
+    return {
+        "trade_id": trade.trade_id,
+        "strategy_id": trade.strategy_id,
+        "strategy": name_of(trade.strategy_id),
+        "symbol": trade.instrument.symbol,
+        "exchange": trade.instrument.exchange,
+        "side": trade.side.value,
+        "quantity": trade.quantity,
+        "state": trade.state.value,
+        "reason": trade.exit_reason.value if trade.exit_reason else None,
+        "trigger": _money(trade.exit_trigger),
+        "exit_price": _money(trade.exit_price),
+        "realized_pnl": _money(trade.realized_pnl),
+    }
 
 
 class BusAlerts:

@@ -1,7 +1,8 @@
 """App layer: the monitor. Owns the RiskEngine on the event loop and wires it to the world.
 
 Ticks from the feed go straight into `engine.on_tick` (no I/O on that path); exits become
-executor tasks, level and strategy changes go to the event sink. A flush loop writes the
+executor tasks, level and strategy changes go to the event sink, and so does every trade that
+closes (topic `closed`, whatever closed it: a fill, reconciliation). A flush loop writes the
 fast-moving fields of every dirty trade and strategy in ONE batch at least every
 `flush_interval`; lifecycle changes are written through by the executor and `add_trade`.
 A clock loop fires time exits without ticks; an exit watch (app.watch) keeps reading the
@@ -216,6 +217,7 @@ class Monitor:
         return dict(self._refs)
 
     def _trade_closed(self, trade: Trade) -> None:
+        self.events.publish("closed", trade)
         key = (trade.instrument.symbol, trade.instrument.exchange)
         count = self._refs.get(key)
         if count is None:

@@ -162,8 +162,9 @@ class AlertSink(Protocol):
 
 
 class EventSink(Protocol):
-    """Live events for the dashboard: `topic` is level / strategy / exit / trade; `payload` a
-    core decision value (LevelChange, StrategyChange, ExitDecision) or a record. Never blocks."""
+    """Live events for the dashboard: `topic` is level / strategy / exit / closed; `payload` a
+    core decision value (LevelChange, StrategyChange, ExitDecision) or, for `closed`, the
+    Trade that just left the book (CLOSED or CLOSED_EXTERNALLY). Never blocks."""
 
     def publish(self, topic: str, payload: object) -> None: ...
 

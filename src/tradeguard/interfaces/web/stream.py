@@ -3,7 +3,8 @@
 Authenticated by the session cookie (and, when the browser sends one, an Origin matching the
 Host, against cross-site WebSocket hijacking). On connect it sends a `snapshot` message
 (`{"trades": [...], "strategies": [...]}`), then every EventBus event of the session's
-account as `{"kind", "data", "at"}`: level, exit, strategy, alert, gap, trade (a trade view
+account as `{"kind", "data", "at"}`: level, exit, closed (a trade left the book: its symbol,
+reason, exit price and realized P&L), strategy, alert, gap, trade (a trade view
 whenever its price, P&L or levels change) and portfolio (a strategy view whenever its P&L or
 state changes), plus `health` when the health report changes. Updates of one trade (kinds
 trade and level) or one strategy (portfolio) are coalesced to at most one per `interval`, the

@@ -1,6 +1,7 @@
 // tradeguard dashboard: live trades, strategies, history and events, pushed over /ui/stream.
 import { api, ApiError, logout } from "./api.js";
 import { chartSvg } from "./chart.js";
+import { addEvent, alertToast, closedToast, exitToast, initEvents, renderEvents, seedEvents } from "./events.js";
 import { collectChanges, DEFAULT_CONFIG, renderRiskForm } from "./riskform.js";
 import { initHistory } from "./history.js";
 import { initPerformance } from "./performance.js";
@@ -8,7 +9,6 @@ import { Stream } from "./stream.js";
 import { busy, clock, confirmAction, esc, num, pnl, pnlClass, price, stamp, toast, words } from "./ui.js";
 
 const OPEN_STATES = new Set(["ACTIVE", "EXITING", "EXIT_FAILED"]);
-const MAX_EVENTS = 300;
 const MAX_POINTS = 720;
 
 const state = {
@@ -16,7 +16,6 @@ const state = {
   trades: new Map(), // trade_id -> trade view
   strategies: new Map(), // strategy_id -> strategy view
   series: new Map(), // strategy_id -> [{t, v}]
-  events: [], // newest first: {kind, data, at}
   health: null,
   view: "live",
 };
@@ -255,10 +254,15 @@ function renderTradeCount() {
   $("#trades-table").classList.toggle("hidden", n === 0);
 }
 
+// Trades seen closed: a late view of one (an exit-all reply that arrives after the close
+// events on a busy machine) never brings its row back.
+const closedIds = new Set();
+
 function upsertTrade(view) {
   if (!view?.trade_id) return;
   const before = state.trades.get(view.trade_id);
   if (!OPEN_STATES.has(view.state)) {
+    closedIds.add(view.trade_id);
     if (before) {
       state.trades.delete(view.trade_id);
       $$(`[data-trade-id="${CSS.escape(view.trade_id)}"][data-trade-el]`).forEach((el) => el.remove());
@@ -267,6 +271,7 @@ function upsertTrade(view) {
     }
     return;
   }
+  if (closedIds.has(view.trade_id)) return;
   const merged = { ...(before ?? {}), ...view };
   state.trades.set(view.trade_id, merged);
   if (!before) {
@@ -529,62 +534,6 @@ async function refreshHealth() {
 }
 const refreshHealthSoon = debounce(refreshHealth, 300);
 
-// -- events ------------------------------------------------------------------------------------
-const KIND_BADGE = { exit: "badge-error", level: "badge-info", strategy: "badge-secondary", alert: "badge-warning", gap: "badge-ghost", health: "badge-warning" };
-
-function symbolOf(tradeId) {
-  const t = state.trades.get(tradeId);
-  return t ? `${t.symbol}` : `trade ${String(tradeId ?? "").slice(0, 8)}`;
-}
-
-function describe(event) {
-  const d = event.data ?? {};
-  switch (event.kind) {
-    case "exit":
-      return `${d.symbol ?? symbolOf(d.trade_id)} ${d.side ?? ""} ×${d.quantity ?? "?"} exit: ${words(d.reason)}${d.trigger ? ` at ${d.reason?.startsWith("PORTFOLIO") || d.reason === "DAILY_LOSS_LIMIT" ? pnl(d.trigger) : price(d.trigger)}` : ""}`;
-    case "level": {
-      const why = d.stop_reason && d.stop_reason !== "STOP_LOSS" ? ` (${words(d.stop_reason).replace(/ stop$/, "")})` : "";
-      return d.stop_loss ? `${symbolOf(d.trade_id)} stop → ${price(d.stop_loss)}${why}` : `${symbolOf(d.trade_id)} levels updated`;
-    }
-    case "strategy":
-      return `${String(d.strategy ?? d.strategy_id ?? "").split(":").pop()} → ${d.state ?? "updated"}${d.reason ? ` (${words(d.reason)})` : ""}`;
-    case "alert":
-      return d.message ?? "alert";
-    case "gap":
-      return `Missed ${d.missed ?? "some"} live events; refreshed`;
-    default:
-      return JSON.stringify(d).slice(0, 160);
-  }
-}
-
-function eventItem(event) {
-  const d = event.data ?? {};
-  const level = event.kind === "alert" ? d.level : "";
-  const badge = level === "error" || level === "critical" ? "badge-error" : KIND_BADGE[event.kind] ?? "badge-ghost";
-  return `<li class="flex items-start gap-3 px-4 py-2.5 text-sm" data-kind="${esc(event.kind)}">
-      <span class="num mt-0.5 w-16 shrink-0 text-xs text-base-content/50">${clock(event.at)}</span>
-      <span class="badge ${badge} badge-sm mt-0.5 w-16 shrink-0 justify-center">${esc(event.kind)}</span>
-      <span class="min-w-0 flex-1 break-words">${esc(describe(event))}</span></li>`;
-}
-
-function renderEvents() {
-  const filter = $("#events-filter").value;
-  const list = filter ? state.events.filter((e) => e.kind === filter) : state.events;
-  $("#events-list").innerHTML = list.slice(0, MAX_EVENTS).map(eventItem).join("");
-  $("#events-empty").classList.toggle("hidden", list.length > 0);
-  $("#events-rail").innerHTML = state.events.length
-    ? state.events.slice(0, 40).map(eventItem).join("")
-    : `<li class="px-4 py-8 text-center text-sm text-base-content/60">Waiting for events…</li>`;
-}
-const renderEventsSoon = debounce(renderEvents, 100);
-
-function addEvent(event) {
-  if (!event?.kind || event.kind === "trade" || event.kind === "snapshot") return;
-  state.events.unshift({ kind: event.kind, data: event.data ?? {}, at: event.at ?? Date.now() });
-  if (state.events.length > MAX_EVENTS) state.events.length = MAX_EVENTS;
-  renderEventsSoon();
-}
-
 // -- history and performance (history.js, performance.js) --------------------------------------
 const strategyNames = () => [...state.strategies.values()].map((s) => s.strategy);
 const historyView = initHistory({ reasonBadge, sideBadge, tradeStateBadge, strategyNames });
@@ -617,24 +566,12 @@ async function refreshAll() {
 function onExit(data) {
   const t = state.trades.get(data.trade_id);
   if (t && t.state === "ACTIVE") upsertTrade({ ...t, state: "EXITING" });
-  const name = data.symbol ?? t?.symbol ?? "trade";
-  const portfolio = String(data.reason ?? "").startsWith("PORTFOLIO") || data.reason === "DAILY_LOSS_LIMIT";
-  const at = data.trigger ? `${portfolio ? "P&L" : "trigger"} ${portfolio ? pnl(data.trigger) : price(data.trigger)}` : "";
-  const detail = [`${data.side ?? t?.side ?? ""} ×${data.quantity ?? t?.quantity ?? "?"}`, at, data.price ? `last ${price(data.price)}` : ""].filter(Boolean).join(" · ");
-  const good = data.reason === "TARGET" || data.reason === "PORTFOLIO_TARGET";
-  toast(good ? "success" : "info", `Exit: ${name} · ${words(data.reason)}`, detail, { kindTag: "exit" });
+  exitToast(data, t);
   refreshAfterExit();
 }
 
 function onAlert(data) {
-  const level = data.level ?? "warning";
-  const kind = level === "error" || level === "critical" ? "error" : level === "info" ? "info" : "warning";
-  const detail = Object.entries(data)
-    .filter(([k, v]) => k !== "level" && k !== "message" && v !== null && v !== "")
-    .slice(0, 4)
-    .map(([k, v]) => `${words(k)}: ${v}`)
-    .join(" · ");
-  toast(kind, data.message ?? "Alert", detail, { kindTag: "alert" });
+  alertToast(data);
   refreshHealthSoon();
 }
 
@@ -658,6 +595,11 @@ function onMessage(msg) {
     case "exit":
       addEvent(msg);
       onExit(data ?? {});
+      break;
+    case "closed": // the exit filled (or the position went): the realized P&L
+      addEvent(msg);
+      closedToast(data ?? {});
+      upsertTrade({ trade_id: data?.trade_id, state: data?.state ?? "CLOSED" }); // row goes now
       break;
     case "strategy":
       addEvent(msg);
@@ -967,7 +909,6 @@ function wire() {
     $(`${id} [data-role=cancel]`).addEventListener("click", () => $(id).close());
   }
   $("#new-strategy").addEventListener("click", () => openConfig(null));
-  $("#events-filter").addEventListener("change", renderEvents);
   $("#logout").addEventListener("click", logout);
   $("#theme-toggle").addEventListener("click", () => {
     const next = document.documentElement.dataset.theme === "tradeguard-light" ? "tradeguard" : "tradeguard-light";
@@ -996,12 +937,7 @@ async function loadMe() {
 
 async function loadEvents() {
   try {
-    const data = await api("events");
-    const list = Array.isArray(data) ? data : data?.events ?? [];
-    const known = list.filter((e) => e && e.kind).map((e) => ({ kind: e.kind, data: e.data ?? {}, at: e.at }));
-    known.sort((a, b) => (num(b.at) ?? 0) - (num(a.at) ?? 0));
-    state.events = [...state.events, ...known.filter((e) => e.kind !== "trade")].slice(0, MAX_EVENTS);
-    renderEvents();
+    seedEvents(await api("events"));
   } catch (err) {
     /* optional panel */
   }
@@ -1009,8 +945,8 @@ async function loadEvents() {
 
 async function main() {
   wire();
+  initEvents({ resolveSymbol: (id) => state.trades.get(id)?.symbol });
   showView();
-  renderEvents();
   await loadMe();
   refreshAll();
   loadEvents();
