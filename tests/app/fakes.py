@@ -14,7 +14,14 @@ from typing import Any
 
 from tradeguard.adapters.db.store import SqlStore
 from tradeguard.adapters.sim.paper_broker import PaperBroker
-from tradeguard.app.records import AuditRecord, LoadedState, Record, TradeRecord
+from tradeguard.app.records import (
+    AuditEntry,
+    AuditQuery,
+    AuditRecord,
+    LoadedState,
+    Record,
+    TradeRecord,
+)
 from tradeguard.core.broker import (
     BrokerError,
     FillReport,
@@ -63,6 +70,9 @@ class RecordingStore:
 
     async def history(self, account: str | None, limit: int) -> list[TradeRecord]:
         return await self.inner.history(account, limit)
+
+    async def audit_page(self, query: AuditQuery) -> list[AuditEntry]:
+        return await self.inner.audit_page(query)
 
     async def entry_trade(self, account: str, order_id: str) -> str | None:
         return await self.inner.entry_trade(account, order_id)

@@ -11,6 +11,8 @@ from typing import Any, Protocol
 
 from tradeguard.app.records import (
     AccountRecord,
+    AuditEntry,
+    AuditQuery,
     AuditRecord,
     LoadedState,
     Record,
@@ -136,6 +138,11 @@ class Store(Protocol):
         ...
 
     async def history(self, account: str | None, limit: int) -> list[TradeRecord]: ...
+
+    async def audit_page(self, query: AuditQuery) -> list[AuditEntry]:
+        """The audit entries `query` asks for, newest first (entries still waiting for the
+        database are not in it yet)."""
+        ...
 
     @property
     def degraded(self) -> bool: ...
