@@ -150,17 +150,20 @@ async def test_audit_log_endpoint_filters_and_pages(api: Api) -> None:
             return reply.json().get("data") or reply.json().get("message")
 
         page = await get("?limit=2")
-        assert len(page["entries"]) == 2 and page["next_before"] is not None
+        assert len(page["entries"]) == 2
+        assert page["next_before"] is not None
         newest = page["entries"][0]
         assert (newest["action"], newest["actor"], newest["trade_id"]) == (
             "trade_updated",
             "api:alice",
             first["trade_id"],
         )
-        assert "target" in newest["detail"]["before"] and "target" not in newest["detail"]["after"]
+        assert "target" in newest["detail"]["before"]
+        assert "target" not in newest["detail"]["after"]
         rest = await get(f"?limit=500&before={page['next_before']}")
         ids = [e["id"] for e in page["entries"] + rest["entries"]]
-        assert ids == sorted(ids, reverse=True) and rest["next_before"] is None
+        assert ids == sorted(ids, reverse=True)
+        assert rest["next_before"] is None
         s2 = await get("?strategy=s2")
         assert {e["strategy"] or e["trade_id"] for e in s2["entries"]} >= {"s2"}
         assert first["trade_id"] not in {e["subject"] for e in s2["entries"]}

@@ -85,7 +85,8 @@ def test_unguarded_never_exceeds_the_net_nor_flips_its_side(net: int, guards: li
     parts = [part(SBIN, g, tid=f"T{i}") for i, g in enumerate(guards)]
     [match] = match_positions([position(net)], parts, ACCOUNT) or [None]
     if match is None:  # nothing at the broker and nothing guarded
-        assert net == 0 and not guards
+        assert net == 0
+        assert not guards
         return
     u = match.unguarded
     assert abs(u) <= abs(net)
@@ -117,7 +118,8 @@ async def test_guard_this_position_creates_a_trade_with_the_strategy_defaults(
             0,
             10,
         )
-        assert row["status"] == "UNGUARDED" and view["unguarded"] == 1
+        assert row["status"] == "UNGUARDED"
+        assert view["unguarded"] == 1
         assert row["average_price"] == "800.00"
         assert [o["tradeguard"] for o in view["orders"]] == [None]
 
@@ -155,7 +157,7 @@ async def test_a_partly_guarded_position_guards_only_the_rest(tmp_path: Path) ->
             "entry",
             None,
         }
-        with pytest.raises(Conflict, match="only 5 .* unguarded now, not 6"):
+        with pytest.raises(Conflict, match=r"only 5 .* unguarded now, not 6"):
             await service.guard_position(ACCOUNT, "s1", SBIN, "test", quantity=6)
         with pytest.raises(NotFound):
             await service.guard_position(ACCOUNT, "nope", SBIN, "test")
@@ -277,9 +279,11 @@ async def test_the_audit_log_pages_newest_first_and_filters(tmp_path: Path) -> N
 
         entries = await eventually(everything, message="the audit entries written")
         ids = [e["id"] for e in entries]
-        assert ids == sorted(ids, reverse=True) and len(set(ids)) == len(ids)
+        assert ids == sorted(ids, reverse=True)
+        assert len(set(ids)) == len(ids)
         assert entries[0]["action"] == "strategy_paused"
-        assert entries[0]["strategy"] == "s2" and entries[0]["actor"] == "user:trader"
+        assert entries[0]["strategy"] == "s2"
+        assert entries[0]["actor"] == "user:trader"
         assert all(e["actor"] != "bob" for e in entries)  # another account's never shown
         s1 = await service.audit_log(ACCOUNT, strategy="s1")
         subjects = {e["subject"] for e in s1["entries"]}

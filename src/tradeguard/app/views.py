@@ -51,6 +51,7 @@ def trade_view(trade: Trade, last_price: int | None, account: str | None = None)
         "product": trade.product.value,
         "side": trade.side.value,
         "quantity": trade.quantity,
+        "lot_size": trade.instrument.lot_size,
         "entry_price": fmt(trade.entry_price),
         "entry_order_id": trade.entry_order_id,
         "last_price": _money(last_price),
