@@ -114,7 +114,7 @@ async def test_guard_a_position_exit_part_of_it_and_see_it_audited(
         await expect(row.locator("[data-f=stop_loss]")).to_have_text("790.00")
 
         # partial exit: 4 of 10; the rest stays guarded with the same stop
-        await row.get_by_role("button", name="Part exit").click()
+        await row.get_by_role("button", name="Partial").click()
         part = page.get_by_test_id("partial-dialog")
         await part.locator("[name=quantity]").fill("10")
         await part.get_by_role("button", name="Exit this much").click()

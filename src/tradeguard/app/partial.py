@@ -5,8 +5,8 @@ rules, so the same levels), which is exited at once through the executor like an
 (its own exit-order ledger row, cap and resolution; its own history row with the P&L of its
 fill); the rest stays ACTIVE under the original trade id with its rules unchanged. The split
 is done in memory in one step (nothing can fire in between), then the reduced trade, the new
-part (EXITING) and the audit entries are written through in one commit, and only then does
-the part's exit go out. Never a second exit: the original trade stays ACTIVE and keeps only
+part (as ACTIVE: a crash before its exit intent leaves it guarded) and the audit entries are
+written through in one commit, and only then does the part's exit go out. Never a second exit: the original trade stays ACTIVE and keeps only
 the rest, the part's exit is one exit of N, and the executor's cap keeps the account's net
 from crossing zero whatever else exits on the key.
 
@@ -65,12 +65,14 @@ class PartialExits:
             # in memory, in one step: the rest keeps the trade, the part is exiting
             decisions = engine.reduce_quantity(trade.trade_id, remaining, None, now)
             decisions.extend(self.monitor.add_split(part, now))
+            snapshots = self.monitor.snapshots
+            # the part is written ACTIVE: a crash before its exit intent is committed leaves it
+            # guarded by its rules (the executor writes it EXITING with the intent)
+            stored = [snapshots.trade_record(trade, now), snapshots.trade_record(part, now)]
             if part.state is TradeState.ACTIVE:
                 decisions.exits.append(engine.request_exit(part.trade_id, now, ExitReason.MANUAL))
-            snapshots = self.monitor.snapshots
             records: list[Record] = [
-                snapshots.trade_record(trade, now),
-                snapshots.trade_record(part, now),
+                *stored,
                 audit(
                     now,
                     "partial_exit",

@@ -79,14 +79,6 @@ export function showAudit(visible) {
   refreshAudit();
 }
 
-/** Open the audit view filtered to one trade (from a trade row). */
-export function auditOfTrade(tradeId) {
-  const form = $("#audit-form");
-  form.elements.trade_id.value = tradeId;
-  form.elements.strategy.value = "";
-  location.hash = "#audit";
-}
-
 export function initAudit({ symbolOf, strategies, reportError }) {
   Object.assign(ctx, { symbolOf, strategies, reportError });
   $("#audit-form").addEventListener("submit", (event) => {

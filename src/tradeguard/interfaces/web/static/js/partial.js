@@ -11,7 +11,7 @@ let exiting = null; // the trade view being partly exited
 export function partialButton(t, size) {
   const lot = Number(t.lot_size) || 1;
   const can = t.state === "ACTIVE" && Number(t.quantity) > lot;
-  return `<button type="button" class="btn btn-ghost ${size}" data-partial="${esc(t.trade_id)}" title="Exit part of the quantity; the rest stays guarded" ${can ? "" : "disabled"}>Part exit</button>`;
+  return `<button type="button" class="btn btn-ghost ${size}" data-partial="${esc(t.trade_id)}" title="Partial exit: exit part of the quantity; the rest stays guarded" ${can ? "" : "disabled"}>Partial</button>`;
 }
 
 function showError(message) {
