@@ -6,9 +6,10 @@ rules, so the same levels), which is exited at once through the executor like an
 fill); the rest stays ACTIVE under the original trade id with its rules unchanged. The split
 is done in memory in one step (nothing can fire in between), then the reduced trade, the new
 part (as ACTIVE: a crash before its exit intent leaves it guarded) and the audit entries are
-written through in one commit, and only then does the part's exit go out. Never a second exit: the original trade stays ACTIVE and keeps only
-the rest, the part's exit is one exit of N, and the executor's cap keeps the account's net
-from crossing zero whatever else exits on the key.
+written through in one commit, and only then does the part's exit go out. Never a second
+exit: the original trade stays ACTIVE and keeps only the rest, the part's exit is one exit of
+N, and the executor's cap keeps the account's net from crossing zero whatever else exits on
+the key.
 
 N must be 0 < N < open quantity (all of it is exittrade without a quantity) and a multiple of
 the instrument's lot size. When neither the database nor the journal takes the commit, the
