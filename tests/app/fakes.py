@@ -14,7 +14,15 @@ from typing import Any
 
 from tradeguard.adapters.db.store import SqlStore
 from tradeguard.adapters.sim.paper_broker import PaperBroker
-from tradeguard.app.records import AuditRecord, HistoryQuery, LoadedState, Record, TradeRecord
+from tradeguard.app.records import (
+    AuditEntry,
+    AuditQuery,
+    AuditRecord,
+    HistoryQuery,
+    LoadedState,
+    Record,
+    TradeRecord,
+)
 from tradeguard.core.broker import (
     BrokerError,
     FillReport,
@@ -65,6 +73,9 @@ class RecordingStore:
         self, account: str | None, limit: int, query: HistoryQuery | None = None
     ) -> list[TradeRecord]:
         return await self.inner.history(account, limit, query)
+
+    async def audit_page(self, query: AuditQuery) -> list[AuditEntry]:
+        return await self.inner.audit_page(query)
 
     async def entry_trade(self, account: str, order_id: str) -> str | None:
         return await self.inner.entry_trade(account, order_id)

@@ -15,7 +15,7 @@ from tests.db.conftest import Database, open_store
 from tradeguard.adapters.db.connect import create_engine
 from tradeguard.adapters.db.store import SqlStore, StoreClosed
 from tradeguard.adapters.db.tables import StrategyRow, TradeRow
-from tradeguard.app.records import Record
+from tradeguard.app.records import AuditEntry, AuditQuery, Record
 
 
 @pytest.mark.asyncio
@@ -227,3 +227,42 @@ async def test_many_progress_rows_land_in_one_transaction(store: SqlStore) -> No
     assert await store.commit(moved)
     loaded = {t.trade_id: t for t in (await store.load()).trades}
     assert loaded == {p.trade_id: p.apply(t) for p, t in zip(moved, trades, strict=True)}
+
+
+@pytest.mark.asyncio
+async def test_audit_pages_are_one_accounts_newest_first_and_filtered(store: SqlStore) -> None:
+    """The audit-log view's query: an account's trades' and strategies' entries (never
+    another account's, even one named like a prefix of it), by trade or by strategy (its own
+    entries and its trades'), newest first, page by page with `before`."""
+    records: list[Record] = [
+        f.strategy("acct-1:s1"),
+        f.strategy("acct-1:s2"),
+        f.strategy("acct-10:s1", account="acct-10"),
+        f.trade("t-1", strategy_id="acct-1:s1"),
+        f.trade("t-2", strategy_id="acct-1:s2"),
+        f.trade("t-9", account="acct-10", strategy_id="acct-10:s1"),
+        f.audit(1, subject="acct-1:s1"),
+        f.audit(2, subject="t-1"),
+        f.audit(3, subject="t-2"),
+        f.audit(4, subject="t-9"),
+        f.audit(5, subject="acct-10:s1"),
+        f.audit(6, subject="acct-1"),
+        f.audit(7, subject="t-1"),
+    ]
+    assert await store.commit(records)
+
+    def actions(entries: list[AuditEntry]) -> list[str]:
+        return [e.record.action for e in entries]
+
+    everything = await store.audit_page(AuditQuery("acct-1"))
+    assert actions(everything) == [f"action-{n}" for n in (7, 6, 3, 2, 1)]
+    first = await store.audit_page(AuditQuery("acct-1", limit=2))
+    assert actions(first) == ["action-7", "action-6"]
+    rest = await store.audit_page(AuditQuery("acct-1", before=first[-1].id, limit=10))
+    assert actions(rest) == ["action-3", "action-2", "action-1"]
+    by_trade = await store.audit_page(AuditQuery("acct-1", trade_id="t-1"))
+    assert actions(by_trade) == ["action-7", "action-2"]
+    by_strategy = await store.audit_page(AuditQuery("acct-1", strategy_id="acct-1:s1"))
+    assert actions(by_strategy) == ["action-7", "action-2", "action-1"]
+    assert await store.audit_page(AuditQuery("acct-1", trade_id="t-9")) == []
+    assert actions(await store.audit_page(AuditQuery("acct-10"))) == ["action-5", "action-4"]

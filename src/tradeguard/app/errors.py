@@ -52,6 +52,12 @@ class NotStored(ServiceError):
     http_status = 503
 
 
+class StoreUnavailable(ServiceError):
+    """The database cannot answer a read now: 503."""
+
+    http_status = 503
+
+
 class BrokerUnavailable(ServiceError):
     """The broker (OpenAlgo) could not answer, or its session is down: 503."""
 

@@ -213,6 +213,15 @@ class Monitor:
         self.dispatch(decisions)
         return decisions
 
+    def add_split(self, trade: Trade, now: int) -> Decisions:
+        """Monitor a part split off an open trade (app.partial): its symbol is subscribed
+        already (the trade it came from holds it); counted so the last close unsubscribes.
+        The caller writes it through and dispatches the decisions."""
+        decisions = self.engine.add_trade(trade, now)
+        key = (trade.instrument.symbol, trade.instrument.exchange)
+        self._refs[key] = self._refs.get(key, 0) + 1
+        return decisions
+
     def subscriptions(self) -> dict[SymbolKey, int]:
         return dict(self._refs)
 

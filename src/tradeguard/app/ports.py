@@ -11,6 +11,8 @@ from typing import Any, Protocol
 
 from tradeguard.app.records import (
     AccountRecord,
+    AuditEntry,
+    AuditQuery,
     AuditRecord,
     HistoryQuery,
     LoadedState,
@@ -140,6 +142,11 @@ class Store(Protocol):
         self, account: str | None, limit: int, query: HistoryQuery | None = None
     ) -> list[TradeRecord]:
         """Closed trades (of `account`, or all) matching `query`, newest close first."""
+        ...
+
+    async def audit_page(self, query: AuditQuery) -> list[AuditEntry]:
+        """The audit entries `query` asks for, newest first (entries still waiting for the
+        database are not in it yet)."""
         ...
 
     @property

@@ -115,6 +115,27 @@ class AuditRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """Which audit entries to read for one account (the audit-log view): those about its
+    trades and strategies, of one trade or one strategy (its own entries and its trades'),
+    older than entry id `before` (the previous page's last), newest first."""
+
+    account: str
+    trade_id: str | None = None
+    strategy_id: str | None = None
+    before: int | None = None
+    limit: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """An audit entry as stored, with its id (the page cursor)."""
+
+    id: int
+    record: AuditRecord
+
+
+@dataclass(frozen=True, slots=True)
 class AccountRecord:
     """An account. `api_key_id` is the non-secret lookup prefix of its tradeguard API key, whose
     argon2 hash is `api_key_hash` (the key itself is never stored); `openalgo_key_encrypted` is

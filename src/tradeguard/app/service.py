@@ -9,10 +9,11 @@ automatic exits.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from tradeguard.app.audit_log import audit_page
 from tradeguard.app.entries import TradeEntries
 from tradeguard.app.errors import (
     Conflict,
@@ -23,8 +24,10 @@ from tradeguard.app.errors import (
 from tradeguard.app.events import EventBus
 from tradeguard.app.history import TradeHistory
 from tradeguard.app.monitor import Monitor
+from tradeguard.app.partial import PartialExits
 from tradeguard.app.ports import BrokerGateway, Clock, MarketFeed, Store
-from tradeguard.app.records import AuditRecord, Record
+from tradeguard.app.positions import BrokerPositions
+from tradeguard.app.records import AuditQuery, AuditRecord, Record
 from tradeguard.app.semiauto import queued_retry
 from tradeguard.app.service_ops import ServiceOps
 from tradeguard.app.snapshots import audit
@@ -82,6 +85,10 @@ class TradeService:
         self.history = TradeHistory(store)
         self.history_export = self.history.export
         self.performance = self.history.performance
+        self.positions = BrokerPositions(
+            broker, clock, lambda: self.engine.trades(), lambda: self.monitor.snapshots.ledger
+        )
+        self.partials = PartialExits(monitor, clock, self._commit_durable)
         self.ops = ServiceOps(
             monitor,
             store,
@@ -309,12 +316,23 @@ class TradeService:
         return await self.update_trade(account, trade_id, changes, actor)
 
     async def exit_trade(
-        self, account: str, trade_id: str, actor: str, *, pending_rejected: bool = False
+        self,
+        account: str,
+        trade_id: str,
+        actor: str,
+        *,
+        pending_rejected: bool = False,
+        quantity: int | None = None,
     ) -> dict[str, Any]:
         """Exit one trade now (ACTIVE, or a deliberate retry of an EXIT_FAILED one). While its
         exit is queued in OpenAlgo's Action Center, only with `pending_rejected` (the trader
-        says they rejected it there): refused otherwise (app.semiauto)."""
+        says they rejected it there): refused otherwise (app.semiauto). With `quantity`: exit
+        that much of an ACTIVE trade, the rest stays guarded (app.partial); the view has the
+        exiting part under `part`."""
         trade = self._trade(account, trade_id)
+        if quantity is not None:
+            part = await self.partials.exit_part(trade, quantity, actor)
+            return {**self._trade_view(trade), "part": self._trade_view(part)}
         await queued_retry(self.monitor.executor.queued, trade, actor, pending_rejected)
         now = self.clock.now()
         try:
@@ -325,6 +343,46 @@ class TradeService:
         self._dispatch(Decisions(exits=[decision]))
         return self._trade_view(trade)
 
+    # -- broker view, audit log ----------------------------------------------------------------
+
+    async def broker_view(self, account: str, *, refresh: bool = False) -> dict[str, Any]:
+        """The broker's positions and orders next to the guarded trades (app.positions)."""
+        return await self.positions.view(account, refresh=refresh)
+
+    async def guard_position(
+        self,
+        account: str,
+        strategy: str,
+        key: tuple[str, str, str],
+        actor: str,
+        quantity: int | None = None,
+    ) -> dict[str, Any]:
+        """Guard a position's unguarded quantity with `strategy`'s default rules: a
+        createtrade (this service's one path) at the position's average price."""
+        self._book(account, strategy)  # 404 before the broker is read
+        return await self.positions.guard(
+            account, strategy, key, quantity, actor, self.create_trade
+        )
+
+    async def audit_log(
+        self,
+        account: str,
+        *,
+        trade_id: str | None = None,
+        strategy: str | None = None,
+        before: int | None = None,
+        limit: int = 50,
+    ) -> dict[str, Any]:
+        """One page of the account's audit log (who changed what), newest first, of one trade
+        or one strategy (its own entries and its trades') or all; `next_before` asks for the
+        next page."""
+        key = strategy_key(account, strategy) if strategy else None
+        if strategy:
+            self._book(account, strategy)  # 404 for a strategy the account does not have
+        return await audit_page(
+            self.store, AuditQuery(account, trade_id or None, key, before, limit)
+        )
+
     # -- plumbing -------------------------------------------------------------------------
 
     def _dispatch(self, decisions: Decisions) -> None:
@@ -334,7 +392,7 @@ class TradeService:
     async def _commit(self, records: list[Record | AuditRecord]) -> None:
         await self.monitor.store.commit(records)
 
-    async def _commit_durable(self, records: list[Record], what: str) -> None:
+    async def _commit_durable(self, records: Sequence[Record], what: str) -> None:
         """Commit, or raise NotStored (503) when neither the database nor the journal took
         the records (or the database refused them)."""
         try:

@@ -225,8 +225,11 @@ class Snapshots:
 
 
 def audit(at: int, action: str, subject: str, **detail: Any) -> AuditRecord:
-    """An audit entry by tradeguard itself (actor "engine")."""
-    return AuditRecord(at=at, actor="engine", action=action, subject=subject, detail=detail)
+    """An audit entry: by whoever `actor` in `detail` names (a person or an API key's
+    account; it stays in the detail too), else by tradeguard itself (actor "engine")."""
+    actor = detail.get("actor")
+    who = actor if isinstance(actor, str) and actor else "engine"
+    return AuditRecord(at=at, actor=who, action=action, subject=subject, detail=detail)
 
 
 async def commit_logged(store: Store, records: Sequence[Record]) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tradeguard.app.records import TradeRecord
+from tradeguard.app.records import AuditEntry, TradeRecord
 from tradeguard.core.codec import config_to_dict, rules_to_dict
 from tradeguard.core.exit_order import ExitOrder, ExitOrderState
 from tradeguard.core.money import fmt
@@ -51,6 +51,7 @@ def trade_view(trade: Trade, last_price: int | None, account: str | None = None)
         "product": trade.product.value,
         "side": trade.side.value,
         "quantity": trade.quantity,
+        "lot_size": trade.instrument.lot_size,
         "entry_price": fmt(trade.entry_price),
         "entry_order_id": trade.entry_order_id,
         "last_price": _money(last_price),
@@ -137,4 +138,20 @@ def history_view(record: TradeRecord) -> dict[str, Any]:
         "pnl": _money(record.realized_pnl),
         "entered_at": record.entered_at,
         "closed_at": record.closed_at,
+    }
+
+
+def audit_view(entry: AuditEntry, account: str) -> dict[str, Any]:
+    """An audit entry for its account: what it is about (a trade id, or a strategy name)."""
+    record = entry.record
+    strategy = record.subject.split(":", 1)[1] if record.subject.startswith(f"{account}:") else None
+    return {
+        "id": entry.id,
+        "at": record.at,
+        "actor": record.actor,
+        "action": record.action,
+        "subject": record.subject,
+        "strategy": strategy,
+        "trade_id": None if strategy is not None or record.subject == account else record.subject,
+        "detail": {k: v for k, v in record.detail.items() if k != "actor"},
     }

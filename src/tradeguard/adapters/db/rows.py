@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields
 from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
-from sqlalchemy import Boolean, Integer, Select, Table, select
+from sqlalchemy import Boolean, Integer, Select, Table, func, or_, select
 from sqlalchemy.orm import Session
 
 from tradeguard.adapters.db.tables import (
@@ -27,6 +27,8 @@ from tradeguard.adapters.db.tables import (
 from tradeguard.app.records import (
     EXTERNAL,
     AccountRecord,
+    AuditEntry,
+    AuditQuery,
     AuditRecord,
     ExitOrderRecord,
     HistoryQuery,
@@ -370,6 +372,29 @@ def accounts(session: Session) -> list[AccountRecord]:
 
 def users(session: Session) -> list[UserRecord]:
     return [user_record(r) for r in session.scalars(select(UserRow).order_by("username"))]
+
+
+def audit_page(session: Session, query: AuditQuery) -> list[AuditEntry]:
+    """One page of an account's audit log, newest first (app.records.AuditQuery)."""
+    prefix = f"{query.account}:"
+    trades = select(TradeRow.trade_id).where(TradeRow.account == query.account)
+    mine = or_(
+        AuditRow.subject.in_(trades),
+        func.substr(AuditRow.subject, 1, len(prefix)) == prefix,
+        AuditRow.subject == query.account,
+    )
+    statement = select(AuditRow).where(mine)
+    if query.trade_id is not None:
+        statement = statement.where(AuditRow.subject == query.trade_id)
+    if query.strategy_id is not None:
+        of_strategy = trades.where(TradeRow.strategy_id == query.strategy_id)
+        statement = statement.where(
+            or_(AuditRow.subject == query.strategy_id, AuditRow.subject.in_(of_strategy))
+        )
+    if query.before is not None:
+        statement = statement.where(AuditRow.id < query.before)
+    statement = statement.order_by(AuditRow.id.desc()).limit(query.limit)
+    return [AuditEntry(row.id, audit_record(row)) for row in session.scalars(statement)]
 
 
 def audit_entries(session: Session, subject: str | None, limit: int) -> list[AuditRecord]:

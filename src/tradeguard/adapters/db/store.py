@@ -45,6 +45,8 @@ from tradeguard.adapters.db.pending import Batch, PendingQueue, Waiter
 from tradeguard.adapters.db.writer import Refused, RowWriter
 from tradeguard.app.records import (
     AccountRecord,
+    AuditEntry,
+    AuditQuery,
     AuditRecord,
     ExitOrderRecord,
     HistoryQuery,
@@ -318,6 +320,11 @@ class SqlStore:
             lambda s: (rows.history(s, account, limit, query), self._queued())
         )
         return queued.history(stored, waiting, account, limit, query)
+
+    async def audit_page(self, query: AuditQuery) -> list[AuditEntry]:
+        """One page of an account's audit log, newest first (entries still queued for the
+        database are not in it yet)."""
+        return await self._call(lambda s: rows.audit_page(s, query))
 
     async def accounts(self) -> list[AccountRecord]:
         stored, waiting = await self._call(lambda s: (rows.accounts(s), self._queued()))

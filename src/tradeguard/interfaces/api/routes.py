@@ -89,13 +89,20 @@ def build_router(settings_defaults: dict[str, Any]) -> APIRouter:  # noqa: C901 
             )
         )
 
-    @router.post("/exittrade", summary="Exit one trade now")
+    @router.post("/exittrade", summary="Exit one trade now (all of it, or `quantity` of it)")
     async def exittrade(body: ExitTradeBody, request: Request) -> JSONResponse:
+        """Without `quantity`: the whole open quantity. With it: a partial exit (less than
+        the open quantity, a multiple of the lot size) whose part is exited as a trade of its
+        own (`part` in the reply); the rest keeps the trade id and its rules."""
         account = await account_of(request, body.apikey)
         service = ctx(request).service
         return ok(
             await service.exit_trade(
-                account, body.trade_id, _actor(account), pending_rejected=body.pending_rejected
+                account,
+                body.trade_id,
+                _actor(account),
+                pending_rejected=body.pending_rejected,
+                quantity=body.quantity,
             )
         )
 

@@ -184,9 +184,12 @@ class TradeBody(Authed):
 class ExitSpec(Strict):
     """An exit of one trade. `pending_rejected`: the trader confirms that the trade's exit
     queued in OpenAlgo's Action Center (semi-auto mode) was rejected there, so a new exit may
-    go out (refused without it while one is queued)."""
+    go out (refused without it while one is queued). `quantity`: a partial exit of that much
+    of an ACTIVE trade (less than its open quantity, a multiple of its lot size); the rest
+    stays guarded with the same rules."""
 
     pending_rejected: StrictBool = False
+    quantity: Annotated[int, Whole, Field(ge=1, le=MAX_QUANTITY)] | None = None
 
 
 class ExitTradeBody(ExitSpec, TradeBody):
@@ -203,6 +206,17 @@ class ProtectSpec(Strict):
 
 class ProtectTradeBody(ProtectSpec, Authed):
     trade_id: TradeId
+
+
+class GuardSpec(Strict):
+    """Guard a broker position's unguarded quantity (all of it, or `quantity`) with the
+    strategy's default rules, entered at the position's average price."""
+
+    strategy: Name
+    symbol: Symbol
+    exchange: Exchange
+    product: Product
+    quantity: Annotated[int, Whole, Field(ge=1, le=MAX_QUANTITY)] | None = None
 
 
 class StrategyBody(Authed):

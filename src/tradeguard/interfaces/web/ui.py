@@ -19,6 +19,7 @@ from tradeguard.interfaces.api.export import csv_response, export_name
 from tradeguard.interfaces.api.routes import parse_body
 from tradeguard.interfaces.api.schemas import (
     ExitSpec,
+    GuardSpec,
     ProtectSpec,
     RulesSpec,
     settings_model,
@@ -102,9 +103,42 @@ def build_router(settings_defaults: dict[str, Any]) -> APIRouter:  # noqa: C901 
     ) -> JSONResponse:
         service = ctx(request).service
         confirmed = body is not None and body.pending_rejected
+        quantity = body.quantity if body is not None else None
         return ok(
             await service.exit_trade(
-                user.account, trade_id, _actor(user), pending_rejected=confirmed
+                user.account, trade_id, _actor(user), pending_rejected=confirmed, quantity=quantity
+            )
+        )
+
+    @router.get("/broker")
+    async def broker(
+        request: Request, user: User, refresh: Annotated[bool, Query()] = False
+    ) -> JSONResponse:
+        return ok(await ctx(request).service.broker_view(user.account, refresh=refresh))
+
+    @router.post("/broker/guard", dependencies=posts)
+    async def guard(request: Request, user: User, body: GuardSpec) -> JSONResponse:
+        service = ctx(request).service
+        key = (body.symbol, body.exchange, body.product)
+        return ok(
+            await service.guard_position(
+                user.account, body.strategy, key, _actor(user), body.quantity
+            )
+        )
+
+    @router.get("/audit")
+    async def audit_log(
+        request: Request,
+        user: User,
+        trade_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = None,
+        strategy: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$")] = None,
+        before: Annotated[int | None, Query(ge=1)] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    ) -> JSONResponse:
+        service = ctx(request).service
+        return ok(
+            await service.audit_log(
+                user.account, trade_id=trade_id, strategy=strategy, before=before, limit=limit
             )
         )
 

@@ -6,6 +6,9 @@ import { collectChanges, DEFAULT_CONFIG, renderRiskForm } from "./riskform.js";
 import { initHistory } from "./history.js";
 import { initPerformance } from "./performance.js";
 import { Stream } from "./stream.js";
+import { initBroker, showBroker } from "./broker.js";
+import { initAudit, showAudit } from "./audit.js";
+import { initPartialExit, partialButton } from "./partial.js";
 import { busy, clock, confirmAction, esc, num, pnl, pnlClass, price, stamp, toast, words } from "./ui.js";
 
 const OPEN_STATES = new Set(["ACTIVE", "EXITING", "EXIT_FAILED"]);
@@ -121,10 +124,11 @@ function rangeBar(t) {
 function actionButtons(t, size = "btn-xs") {
   const canEdit = t.state === "ACTIVE";
   const canExit = t.state === "ACTIVE" || t.state === "EXIT_FAILED";
-  return `<div class="flex justify-end gap-1.5">
+  return `<div class="flex flex-wrap justify-end gap-1.5">
       <button type="button" class="btn btn-ghost ${size}" data-action="edit" data-trade-id="${esc(t.trade_id)}" ${canEdit ? "" : "disabled"}>Edit</button>
       <button type="button" class="btn btn-ghost ${size}" data-action="stop_to_cost" data-trade-id="${esc(t.trade_id)}" title="Move the stop-loss to the entry price" ${canEdit ? "" : "disabled"}>To cost</button>
       <button type="button" class="btn btn-ghost ${size}" data-action="lock_profit" data-trade-id="${esc(t.trade_id)}" title="Move the stop-loss to lock half of the open profit" ${canEdit ? "" : "disabled"}>Lock profit</button>
+      ${partialButton(t, size)}
       <button type="button" class="btn btn-error btn-outline ${size}" data-action="exit" data-trade-id="${esc(t.trade_id)}" ${canExit ? "" : "disabled"}>${t.state === "EXIT_FAILED" ? "Retry exit" : "Exit"}</button>
     </div>`;
 }
@@ -870,7 +874,7 @@ async function strategyAction(action, s, button) {
 // -- routing and wiring ------------------------------------------------------------------------
 function showView() {
   const view = (location.hash || "#live").slice(1);
-  state.view = ["live", "history", "performance", "events"].includes(view) ? view : "live";
+  state.view = ["live", "history", "performance", "events", "broker", "audit"].includes(view) ? view : "live";
   for (const el of $$("[data-view]")) el.classList.toggle("hidden", el.dataset.view !== state.view);
   for (const tab of $$("[data-tab]")) {
     const active = tab.dataset.tab === state.view;
@@ -880,6 +884,8 @@ function showView() {
   if (state.view === "history") refreshHistory();
   if (state.view === "performance") performanceView.refresh();
   if (state.view === "events") renderEvents();
+  showBroker(state.view === "broker");
+  showAudit(state.view === "audit");
   if (state.view === "live") for (const id of state.strategies.keys()) scheduleChart(id);
 }
 
@@ -944,6 +950,10 @@ async function loadEvents() {
 }
 
 async function main() {
+  const strategies = () => [...state.strategies.values()];
+  initBroker({ upsertTrade, strategies, reportError });
+  initAudit({ symbolOf: (id) => state.trades.get(id)?.symbol ?? "", strategies, reportError });
+  initPartialExit({ trades: state.trades, upsertTrade });
   wire();
   initEvents({ resolveSymbol: (id) => state.trades.get(id)?.symbol });
   showView();
