@@ -9,15 +9,18 @@ tests/browser/test_trade_rows.py -k screenshots`)."""
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Locator, Page, expect
 
 from tests.browser.conftest import ARTIFACTS, Dashboard, close_page, new_page, sign_in
+from tests.helpers import eventually
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
@@ -55,14 +58,17 @@ async def test_distances_to_stop_and_target_follow_the_price(
         await expect(row.locator("[data-f=target_dist]")).to_have_text("+₹50.00 · +6.25%")
         await expect(row.get_by_test_id("stop-dist")).to_contain_text("to stop")
         await expect(row.get_by_test_id("target-dist")).to_contain_text("to target")
-        await expect(row.locator("[data-f=stop_dist]")).to_have_class(re.compile(r"\btext-error"))
-        await expect(row.locator("[data-f=target_dist]")).to_have_class(re.compile(r"\btext-success"))
+        stop_dist = row.locator("[data-f=stop_dist]")
+        await expect(stop_dist).to_have_class(re.compile(r"\btext-error"))
+        await expect(row.locator("[data-f=target_dist]")).to_have_class(
+            re.compile(r"\btext-success")
+        )
         dashboard.stack.price("SBIN", "820")
         await expect(row.locator("[data-f=stop_dist]")).to_have_text("−₹30.00 · −3.66%")
         await expect(row.locator("[data-f=target_dist]")).to_have_text("+₹30.00 · +3.66%")
         dashboard.stack.price("SBIN", "793")  # within 0.5% of the stop: bold
         await expect(row.locator("[data-f=stop_dist]")).to_have_text("−₹3.00 · −0.38%")
-        await expect(row.locator("[data-f=stop_dist]")).to_have_class(re.compile(r"\bfont-semibold\b"))
+        await expect(stop_dist).to_have_class(re.compile(r"\bfont-semibold\b"))
         # a SHORT without a target: the distances are there, the target's says so
         short = trade_el(page, infy, phone)
         await expect(short.locator("[data-f=target_dist]")).to_have_text("no target")
@@ -111,9 +117,8 @@ async def test_the_trade_chart_and_the_strategy_chart_survive_a_reload(
         series = dashboard.stack.service.charts
         for value in ("804", "809", "806"):
             dashboard.stack.price("SBIN", value)
-            await expect(trade_el(page, trade_id, phone).locator("[data-f=last_price]")).to_have_text(
-                f"{value}.00"
-            )
+            last = trade_el(page, trade_id, phone).locator("[data-f=last_price]")
+            await expect(last).to_have_text(f"{value}.00")
             # the server samples once a second: wait until its history has this price
             await expect_true(
                 lambda value=value: series.trades[trade_id].last == int(value) * 10_000,
@@ -145,15 +150,18 @@ async def test_the_trade_chart_and_the_strategy_chart_survive_a_reload(
         await close_page(page)
 
 
-async def expect_true(check: object, message: str, at_least: int | None = None) -> None:
-    """Wait for `check()` (sync or async) to hold (or to reach `at_least`)."""
-    from tests.helpers import eventually
+async def expect_true(
+    check: Callable[[], object], message: str, at_least: int | None = None
+) -> None:
+    """Wait for `check()` (a value or an awaitable) to be truthy, or to reach `at_least`."""
 
     async def holds() -> bool:
-        value = check()  # type: ignore[operator]
-        if hasattr(value, "__await__"):
+        value = check()
+        if inspect.isawaitable(value):
             value = await value
-        return bool(value >= at_least) if at_least is not None else bool(value)
+        if at_least is not None:
+            return isinstance(value, int) and value >= at_least
+        return bool(value)
 
     await eventually(holds, timeout=30.0, message=message)
 

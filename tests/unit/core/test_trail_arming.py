@@ -57,7 +57,8 @@ def test_the_trail_arms_exactly_at_that_price(
     entry = entry // tick * tick
     rule = TrailingRule(distance, activation)
     arms = LevelPlan(TradeRules(trailing=rule), side, entry, tick).trail_arms_at()
-    assert arms is not None and arms % tick == 0
+    assert arms is not None
+    assert arms % tick == 0
     before = arms - side.sign * tick  # one tick less favourable: not armed yet
     assert trailing_price(rule, side, entry, arms, tick) is not None
     if side.sign * (before - entry) >= 0 and before > 0:
