@@ -29,6 +29,14 @@ PHONE = (390, 844)
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
+async def signed_in(page: Page, dashboard: Dashboard) -> None:
+    """Sign in, then let the page's first loads finish: a /ui/api/trades reply still in
+    flight would otherwise replace the prices the stream pushes after it (see app.js
+    refreshAll), and the test would wait for a price that was overwritten."""
+    await sign_in(page, dashboard)
+    await page.wait_for_load_state("networkidle")
+
+
 def trade_el(page: Page, trade_id: str, phone: bool) -> Locator:
     kind = "trade-card" if phone else "trade-row"
     return page.locator(f"[data-testid={kind}][data-trade-id='{trade_id}']")
@@ -50,7 +58,7 @@ async def test_distances_to_stop_and_target_follow_the_price(
     page = await new_page(browser, *size)
     phone = size == PHONE
     try:
-        await sign_in(page, dashboard)
+        await signed_in(page, dashboard)
         row = trade_el(page, sbin, phone)
         await expect(row).to_be_visible()
         # entry 800: stop 790 (10 below), target 850 (50 above); the stop is danger (−)
@@ -88,7 +96,7 @@ async def test_a_trail_not_armed_yet_says_where_it_arms(
     trade_id = await dashboard.trade("SBIN", "BUY", 10, "later")
     page = await new_page(browser, *size)
     try:
-        await sign_in(page, dashboard)
+        await signed_in(page, dashboard)
         row = trade_el(page, trade_id, size == PHONE)
         await expect(row.locator("[data-f=trailing_stop]")).to_have_text("trail arms at 810.00")
         dashboard.stack.price("SBIN", "812")  # armed: 5 points behind the best price
@@ -108,7 +116,7 @@ async def test_the_trade_chart_and_the_strategy_chart_survive_a_reload(
     page = await new_page(browser, *size)
     phone = size == PHONE
     try:
-        await sign_in(page, dashboard)
+        await signed_in(page, dashboard)
         await trade_el(page, trade_id, phone).scroll_into_view_if_needed()
         chart = trade_el(page, trade_id, phone).get_by_test_id("trade-chart")
         await expect(chart).to_be_visible()
@@ -191,7 +199,7 @@ async def test_screenshots_of_the_trade_rows_and_charts(
     desk = await new_page(browser, *DESK)
     phone = await new_page(browser, *PHONE)
     try:
-        await sign_in(desk, dashboard)
+        await signed_in(desk, dashboard)
         moves = [
             ("803.2", "1497.1", "4012"),
             ("806.5", "1494.2", "4031"),
@@ -214,7 +222,7 @@ async def test_screenshots_of_the_trade_rows_and_charts(
         )
         await desk.reload()
         await expect(desk.get_by_test_id("trade-chart")).to_have_count(3)
-        await sign_in(phone, dashboard)
+        await signed_in(phone, dashboard)
         await expect(trade_el(phone, sbin, True).get_by_test_id("trade-chart")).to_be_visible()
         ARTIFACTS.mkdir(exist_ok=True)
         shots = {"dashboard.png": desk, "dashboard-phone.png": phone}

@@ -91,10 +91,15 @@ function renderTradeCount() {
   $("#trades-table").classList.toggle("hidden", n === 0);
 }
 
+const closedTrades = new Set(); // trade ids seen closed on this page
+
 function upsertTrade(view) {
   if (!view?.trade_id) return;
   const before = state.trades.get(view.trade_id);
+  // an action's reply (EXITING) can arrive after the stream said the trade closed
+  if (!before && closedTrades.has(view.trade_id)) return;
   if (!OPEN_STATES.has(view.state)) {
+    closedTrades.add(view.trade_id);
     if (before) {
       state.trades.delete(view.trade_id);
       $$(`[data-trade-id="${CSS.escape(view.trade_id)}"][data-trade-el]`).forEach((el) => el.remove());
