@@ -1,10 +1,10 @@
 """Benchmarks: the dashboard's chart history (app.charts.ChartBook) with 1,000 open trades.
 
 `python -m benchmarks.charts` fills every trade's series to its capacity (one distinct price a
-second for an hour of market time, so each series has downsampled four times) and prints:
-the memory the series hold (sys.getsizeof of each series and its two arrays, plus the dict), the time of one `sample()` of all
-open trades and strategies (p50 / p99 / max over the run), and the time to build one trade's
-series view (what GET /ui/api/trades/{id}/series returns).
+second for an hour of market time, so each series has downsampled four times) and prints: the
+memory the series hold (sys.getsizeof of each series and its two arrays, plus the dict), the
+time of one `sample()` of all open trades and strategies (p50 / p99 / max over the run), and
+the time to build one trade's series view (what GET /ui/api/trades/{id}/series returns).
 """
 
 from __future__ import annotations
