@@ -5,7 +5,8 @@ P&L, state, levels) with the one it last published, and publishes a `trade` even
 view) or a `portfolio` event (the strategy view) for those that changed, so a trade is pushed
 at most 1/interval times a second however fast its ticks come. A trade that left the monitor
 (closed) is published once more with its stored (history) view. Nothing is built while no
-subscriber wants these kinds.
+subscriber wants these kinds. Each round also samples the chart history (app.charts), which
+is kept whether or not anyone watches.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class ViewPublisher:
     async def publish_changes(self) -> int:
         """One round; returns how many events it published."""
         bus = self.service.bus
+        self.service.charts.sample(self.service.clock.now())  # chart history, at most 1/s
         count = 0
         if bus.wants(TRADE):
             count += await self._trade_changes()

@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from tradeguard.app.audit_log import audit_page
+from tradeguard.app.charts import ChartBook
 from tradeguard.app.entries import TradeEntries
 from tradeguard.app.errors import (
     Conflict,
@@ -109,6 +110,10 @@ class TradeService:
         self.recent_events = self.ops.recent_events
         self.health = self.ops.health
         self.metrics = self.ops.metrics
+        # Chart history for the dashboard (app.charts), sampled by the view publisher.
+        self.charts = ChartBook(monitor.engine)
+        self.trade_series = self.charts.trade_series
+        self.strategy_series = self.charts.strategy_series
 
     @property
     def engine(self) -> RiskEngine:

@@ -64,6 +64,8 @@ def trade_view(trade: Trade, last_price: int | None, account: str | None = None)
         "target": _money(trade.target),
         "trailing_stop": _money(trade.trailing),
         "breakeven_stop": _money(trade.breakeven),
+        # a trail set but not armed yet: the price at which it activates (core.levels)
+        "trail_arms_at": _money(trade.plan.trail_arms_at() if trade.trailing is None else None),
         "exit_reason": trade.exit_reason.value if trade.exit_reason else None,
         "rules": rules_to_dict(trade.rules),
         "entered_at": trade.entered_at,

@@ -142,6 +142,17 @@ class LevelPlan:
                 trailing = cap
         return trailing, breakeven, nxt if nxt < wake else wake
 
+    def trail_arms_at(self) -> int | None:
+        """The first price on the tick grid at which the trail activates (its activation
+        move from the entry reached), or None without a trail or an activation threshold.
+        The trail is armed when `sign * (best - entry) >= activation` (see `levels`)."""
+        if not self.trail or self.activation is None:
+            return None
+        tick = self.tick
+        if self.sign > 0:
+            return -(-(self.entry + self.activation) // tick) * tick
+        return (self.entry - self.activation) // tick * tick
+
     def trailing(self, best: int) -> int | None:
         """The trailing stop for `best` (None without a trail or before its activation)."""
         return self.levels(best)[0]

@@ -79,6 +79,10 @@ def build_router(settings_defaults: dict[str, Any]) -> APIRouter:  # noqa: C901 
     async def trades(request: Request, user: User) -> JSONResponse:
         return ok(ctx(request).service.active_trades(user.account))
 
+    @router.get("/trades/{trade_id}/series")
+    async def trade_series(request: Request, user: User, trade_id: TradeIdPath) -> JSONResponse:
+        return ok(ctx(request).service.trade_series(user.account, trade_id))
+
     @router.post("/trades/{trade_id}/update", dependencies=posts)
     async def update(
         request: Request, user: User, trade_id: TradeIdPath, rules: RulesSpec
@@ -145,6 +149,10 @@ def build_router(settings_defaults: dict[str, Any]) -> APIRouter:  # noqa: C901 
     @router.get("/strategies")
     async def strategies(request: Request, user: User) -> JSONResponse:
         return ok(ctx(request).service.list_strategies(user.account))
+
+    @router.get("/strategies/{name}/series")
+    async def strategy_series(request: Request, user: User, name: NamePath) -> JSONResponse:
+        return ok(ctx(request).service.strategy_series(user.account, name))
 
     @router.post("/strategies/{name}/configure", dependencies=posts)
     async def configure(request: Request, user: User, name: NamePath) -> JSONResponse:

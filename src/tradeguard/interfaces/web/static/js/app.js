@@ -1,24 +1,23 @@
 // tradeguard dashboard: live trades, strategies, history and events, pushed over /ui/stream.
 import { api, ApiError, logout } from "./api.js";
-import { chartSvg } from "./chart.js";
 import { addEvent, alertToast, closedToast, exitToast, initEvents, renderEvents, seedEvents } from "./events.js";
+import { addPoint, connectCharts, forgetTrades, loadStrategy, mountTradeCharts, noteTrade, redrawAll, scheduleChart, scheduleTradeChart } from "./charts.js";
 import { collectChanges, DEFAULT_CONFIG, renderRiskForm } from "./riskform.js";
 import { initHistory } from "./history.js";
 import { initPerformance } from "./performance.js";
 import { Stream } from "./stream.js";
 import { initBroker, showBroker } from "./broker.js";
 import { initAudit, showAudit } from "./audit.js";
-import { initPartialExit, partialButton } from "./partial.js";
-import { busy, clock, confirmAction, esc, num, pnl, pnlClass, price, stamp, toast, words } from "./ui.js";
+import { initPartialExit } from "./partial.js";
+import { patchTradeElements, sideBadge, tradeElements, tradeStateBadge } from "./trades.js";
+import { busy, confirmAction, esc, num, pnl, pnlClass, price, toast, words } from "./ui.js";
 
 const OPEN_STATES = new Set(["ACTIVE", "EXITING", "EXIT_FAILED"]);
-const MAX_POINTS = 720;
 
 const state = {
   me: null,
   trades: new Map(), // trade_id -> trade view
   strategies: new Map(), // strategy_id -> strategy view
-  series: new Map(), // strategy_id -> [{t, v}]
   health: null,
   view: "live",
 };
@@ -45,23 +44,6 @@ function strategyByName(name) {
   return null;
 }
 
-function sideBadge(side) {
-  const cls = side === "SHORT" ? "badge-error" : "badge-success";
-  return `<span class="badge ${cls} badge-outline badge-sm font-semibold">${esc(side)}</span>`;
-}
-
-const TRADE_STATE = {
-  ACTIVE: "badge-ghost",
-  EXITING: "badge-warning",
-  EXIT_FAILED: "badge-error",
-  CLOSED: "badge-neutral",
-  CLOSED_EXTERNALLY: "badge-neutral",
-};
-
-function tradeStateBadge(s) {
-  return `<span class="badge ${TRADE_STATE[s] ?? "badge-ghost"} badge-sm whitespace-nowrap" data-f-state>${esc(words(s))}</span>`;
-}
-
 const STRATEGY_STATE = { ACTIVE: "badge-success", PAUSED: "badge-warning", HALTED: "badge-error" };
 
 const REASON_CLASS = {
@@ -84,143 +66,7 @@ function reasonBadge(reason) {
   return `<span class="badge ${REASON_CLASS[reason] ?? "badge-ghost"} badge-sm whitespace-nowrap" data-reason="${esc(reason)}">${esc(words(reason))}</span>`;
 }
 
-// -- trades ------------------------------------------------------------------------------------
-/** Where the last price sits between stop (0 %) and target (100 %); null without both. */
-function rangePosition(t) {
-  const last = num(t.last_price);
-  const stop = num(t.stop_loss);
-  const target = num(t.target);
-  if (last === null || stop === null || target === null || target === stop) return null;
-  return Math.max(0, Math.min(100, ((last - stop) / (target - stop)) * 100));
-}
-
-function tradeFields(t) {
-  const reason = t.stop_reason && t.stop_reason !== "STOP_LOSS" ? words(t.stop_reason).replace(/ stop$/, "") : "";
-  return {
-    last_price: { text: price(t.last_price), value: num(t.last_price) },
-    pnl: { text: pnl(t.pnl), cls: pnlClass(t.pnl) },
-    stop_loss: { text: price(t.stop_loss) },
-    stop_reason: { text: reason },
-    target: { text: price(t.target) },
-    trailing_stop: { text: price(t.trailing_stop) },
-    breakeven_stop: { text: price(t.breakeven_stop) },
-    quantity: { text: String(t.quantity) },
-    entry_price: { text: price(t.entry_price) },
-  };
-}
-
-function fieldSpan(name, f, extra = "") {
-  const empty = f.text === "—" ? " lvl-empty" : "";
-  return `<span data-f="${name}" data-base="${esc(extra)}" class="${extra} ${f.cls ?? ""}${empty}">${esc(f.text)}</span>`;
-}
-
-function rangeBar(t) {
-  const pos = rangePosition(t);
-  return `<div class="range-track mt-1 w-20 ${pos === null ? "invisible" : ""}" data-f-range title="Last price between stop (left) and target (right)">
-      <div class="absolute inset-0 rounded-full bg-gradient-to-r from-error/60 via-warning/40 to-success/60"></div>
-      <div class="range-dot" data-pos="${pos ?? 50}"></div></div>`;
-}
-
-function actionButtons(t, size = "btn-xs") {
-  const canEdit = t.state === "ACTIVE";
-  const canExit = t.state === "ACTIVE" || t.state === "EXIT_FAILED";
-  return `<div class="flex flex-wrap justify-end gap-1.5">
-      <button type="button" class="btn btn-ghost ${size}" data-action="edit" data-trade-id="${esc(t.trade_id)}" ${canEdit ? "" : "disabled"}>Edit</button>
-      <button type="button" class="btn btn-ghost ${size}" data-action="stop_to_cost" data-trade-id="${esc(t.trade_id)}" title="Move the stop-loss to the entry price" ${canEdit ? "" : "disabled"}>To cost</button>
-      <button type="button" class="btn btn-ghost ${size}" data-action="lock_profit" data-trade-id="${esc(t.trade_id)}" title="Move the stop-loss to lock half of the open profit" ${canEdit ? "" : "disabled"}>Lock profit</button>
-      ${partialButton(t, size)}
-      <button type="button" class="btn btn-error btn-outline ${size}" data-action="exit" data-trade-id="${esc(t.trade_id)}" ${canExit ? "" : "disabled"}>${t.state === "EXIT_FAILED" ? "Retry exit" : "Exit"}</button>
-    </div>`;
-}
-
-// semi-auto: the exit waits in OpenAlgo's Action Center (approve it there, or reject it and retry)
-function queuedNote(t) {
-  if (!t.exit?.queued_for_approval) return "";
-  return `<div class="mt-1 text-xs font-medium text-warning" data-role="queued" title="Approve it in OpenAlgo's Action Center, or reject it there and retry the exit">Exit queued in Action Center (pending #${esc(t.exit.pending_order_id ?? "?")})</div>`;
-}
-
-function tradeRowHtml(t) {
-  const f = tradeFields(t);
-  return `
-    <td><div class="flex items-center gap-2 font-semibold">${esc(t.symbol)}${t.state === "ACTIVE" ? "" : tradeStateBadge(t.state)}</div>
-      <div class="whitespace-nowrap text-xs text-base-content/60">${esc(t.exchange)} · ${esc(t.product)} · ${esc(t.strategy)}</div>${queuedNote(t)}</td>
-    <td>${sideBadge(t.side)}</td>
-    <td class="text-right">${fieldSpan("quantity", f.quantity, "num")}</td>
-    <td class="text-right">${fieldSpan("entry_price", f.entry_price, "num")}</td>
-    <td class="text-right"><div class="flex flex-col items-end">${fieldSpan("last_price", f.last_price, "num font-medium")}${rangeBar(t)}</div></td>
-    <td class="text-right">${fieldSpan("pnl", f.pnl, "num font-semibold")}</td>
-    <td class="text-right"><div class="flex flex-col items-end">${fieldSpan("stop_loss", f.stop_loss, "num text-error")}${fieldSpan("stop_reason", f.stop_reason, "text-[10px] uppercase tracking-wide text-base-content/50")}</div></td>
-    <td class="text-right">${fieldSpan("target", f.target, "num text-success")}</td>
-    <td class="text-right">${fieldSpan("trailing_stop", f.trailing_stop, "num text-warning")}</td>
-    <td class="text-right">${fieldSpan("breakeven_stop", f.breakeven_stop, "num text-info")}</td>
-    <td>${actionButtons(t)}</td>`;
-}
-
-function tradeCardHtml(t) {
-  const f = tradeFields(t);
-  const level = (label, name, cls) => `<div class="flex flex-col"><span class="text-[10px] uppercase tracking-wide text-base-content/50">${label}</span>${fieldSpan(name, f[name], `num text-sm ${cls}`)}</div>`;
-  return `
-    <div class="flex items-start justify-between gap-3">
-      <div class="min-w-0">
-        <div class="flex items-center gap-2"><span class="font-semibold">${esc(t.symbol)}</span>${sideBadge(t.side)}${t.state === "ACTIVE" ? "" : tradeStateBadge(t.state)}</div>
-        <div class="mt-0.5 truncate text-xs text-base-content/60">${fieldSpan("quantity", f.quantity, "num")} @ ${fieldSpan("entry_price", f.entry_price, "num")} · ${esc(t.strategy)}</div>
-      </div>
-      <div class="text-right">
-        ${fieldSpan("pnl", f.pnl, "num block text-lg font-semibold leading-tight")}
-        <div class="text-xs text-base-content/60">LTP ${fieldSpan("last_price", f.last_price, "num font-medium text-base-content")}</div>
-      </div>
-    </div>
-    <div class="mt-3 grid grid-cols-4 gap-2">
-      ${level("Stop", "stop_loss", "text-error")}${level("Target", "target", "text-success")}
-      ${level("Trail", "trailing_stop", "text-warning")}${level("B/E", "breakeven_stop", "text-info")}
-    </div>
-    <div class="mt-3">${actionButtons(t, "btn-sm")}</div>`;
-}
-
-/** Place range dots through the CSSOM, so the pages need no inline style attributes (CSP). */
-function placeDots(root) {
-  for (const dot of $$(".range-dot[data-pos]", root)) {
-    dot.style.left = `${dot.dataset.pos}%`;
-    delete dot.dataset.pos;
-  }
-}
-
-function flash(el, cls) {
-  el.classList.remove("flash", "flash-up", "flash-down");
-  void el.offsetWidth; // restart the animation
-  el.classList.add(cls);
-}
-
-function patchTradeElements(t, before) {
-  const f = tradeFields(t);
-  const old = before ? tradeFields(before) : null;
-  for (const el of $$(`[data-trade-id="${CSS.escape(t.trade_id)}"][data-trade-el]`)) {
-    if (!before || before.state !== t.state) {
-      el.innerHTML = el.tagName === "TR" ? tradeRowHtml(t) : tradeCardHtml(t);
-      placeDots(el);
-      continue;
-    }
-    for (const span of $$("[data-f]", el)) {
-      const name = span.dataset.f;
-      const next = f[name];
-      if (!next || span.textContent === next.text) continue;
-      span.textContent = next.text;
-      span.className = `${span.dataset.base} ${next.cls ?? ""}${next.text === "—" ? " lvl-empty" : ""}`;
-      if (name === "last_price" && old?.last_price.value !== null && next.value !== null) {
-        flash(span, next.value >= old.last_price.value ? "flash-up" : "flash-down");
-      } else if (name !== "pnl") {
-        flash(span, "flash");
-      }
-    }
-    const range = $("[data-f-range]", el);
-    if (range) {
-      const pos = rangePosition(t);
-      range.classList.toggle("invisible", pos === null);
-      $(".range-dot", range).style.left = `${pos ?? 50}%`;
-    }
-  }
-}
-
+// -- trades (rows and cards: trades.js; their charts: charts.js) ------------------------------
 function sortedTrades() {
   return [...state.trades.values()].sort((a, b) => (num(b.entered_at) ?? 0) - (num(a.entered_at) ?? 0) || String(a.symbol).localeCompare(String(b.symbol)));
 }
@@ -231,23 +77,13 @@ function renderTrades() {
   body.innerHTML = "";
   cards.innerHTML = "";
   for (const t of sortedTrades()) {
-    const tr = document.createElement("tr");
-    tr.className = "hover";
-    tr.dataset.tradeId = t.trade_id;
-    tr.dataset.tradeEl = "row";
-    tr.dataset.testid = "trade-row";
-    tr.innerHTML = tradeRowHtml(t);
+    const { tr, card } = tradeElements(t);
     body.appendChild(tr);
-    const card = document.createElement("div");
-    card.className = "px-4 py-3";
-    card.dataset.tradeId = t.trade_id;
-    card.dataset.tradeEl = "card";
-    card.dataset.testid = "trade-card";
-    card.innerHTML = tradeCardHtml(t);
     cards.appendChild(card);
   }
-  placeDots(body);
-  placeDots(cards);
+  mountTradeCharts(body);
+  mountTradeCharts(cards);
+  forgetTrades(new Set(state.trades.keys()));
   renderTradeCount();
 }
 
@@ -258,15 +94,15 @@ function renderTradeCount() {
   $("#trades-table").classList.toggle("hidden", n === 0);
 }
 
-// Trades seen closed: a late view of one (an exit-all reply that arrives after the close
-// events on a busy machine) never brings its row back.
-const closedIds = new Set();
+const closedTrades = new Set(); // trade ids seen closed on this page
 
 function upsertTrade(view) {
   if (!view?.trade_id) return;
   const before = state.trades.get(view.trade_id);
+  // an action's reply (EXITING) can arrive after the stream said the trade closed
+  if (!before && closedTrades.has(view.trade_id)) return;
   if (!OPEN_STATES.has(view.state)) {
-    closedIds.add(view.trade_id);
+    closedTrades.add(view.trade_id);
     if (before) {
       state.trades.delete(view.trade_id);
       $$(`[data-trade-id="${CSS.escape(view.trade_id)}"][data-trade-el]`).forEach((el) => el.remove());
@@ -275,14 +111,14 @@ function upsertTrade(view) {
     }
     return;
   }
-  if (closedIds.has(view.trade_id)) return;
   const merged = { ...(before ?? {}), ...view };
   state.trades.set(view.trade_id, merged);
+  noteTrade(merged);
   if (!before) {
     renderTrades();
     if (!strategyByName(merged.strategy)) refreshStrategies();
   } else {
-    patchTradeElements(merged, before);
+    patchTradeElements(merged, before).forEach(mountTradeCharts);
   }
   touchStrategyOf(merged);
   renderSummary();
@@ -297,7 +133,8 @@ function patchLevels(data) {
     if (key in data) merged[key] = data[key];
   }
   state.trades.set(before.trade_id, merged);
-  patchTradeElements(merged, before);
+  patchTradeElements(merged, before).forEach(mountTradeCharts);
+  scheduleTradeChart(before.trade_id);
 }
 
 // -- strategies --------------------------------------------------------------------------------
@@ -313,38 +150,6 @@ function touchStrategyOf(trade) {
   s.open_positions = [...state.trades.values()].filter((t) => t.strategy === s.strategy && OPEN_STATES.has(t.state)).length;
   addPoint(s.strategy_id, total);
   patchStrategyCard(s);
-}
-
-function addPoint(id, value, at = Date.now()) {
-  if (value === null || value === undefined) return;
-  const series = state.series.get(id) ?? [];
-  const last = series[series.length - 1];
-  if (last && at - last.t < 250) last.v = value;
-  else series.push({ t: at, v: value });
-  if (series.length > MAX_POINTS) series.splice(0, series.length - MAX_POINTS);
-  state.series.set(id, series);
-  scheduleChart(id);
-}
-
-const dirtyCharts = new Set();
-let chartFrame = 0;
-function scheduleChart(id) {
-  dirtyCharts.add(id);
-  if (!chartFrame) {
-    chartFrame = requestAnimationFrame(() => {
-      chartFrame = 0;
-      for (const sid of dirtyCharts) drawChart(sid);
-      dirtyCharts.clear();
-    });
-  }
-}
-
-function drawChart(id) {
-  const card = $(`[data-strategy-id="${CSS.escape(id)}"]`);
-  const box = card && $("[data-role=chart]", card);
-  const s = state.strategies.get(id);
-  if (!box || !s) return;
-  box.innerHTML = chartSvg(state.series.get(id) ?? [], s.levels ?? {}, box.clientWidth || 320);
 }
 
 function levelChip(label, value, cls) {
@@ -451,6 +256,7 @@ function setStrategies(list) {
     seen.add(s.strategy_id);
     state.strategies.set(s.strategy_id, { ...s });
     addPoint(s.strategy_id, num(s.pnl));
+    loadStrategy(s);
   }
   for (const id of [...state.strategies.keys()]) if (!seen.has(id)) state.strategies.delete(id);
   renderStrategies();
@@ -886,7 +692,7 @@ function showView() {
   if (state.view === "events") renderEvents();
   showBroker(state.view === "broker");
   showAudit(state.view === "audit");
-  if (state.view === "live") for (const id of state.strategies.keys()) scheduleChart(id);
+  if (state.view === "live") redrawAll(state.strategies.keys(), state.trades.keys());
 }
 
 function wire() {
@@ -926,7 +732,7 @@ function wire() {
     }
   });
   window.addEventListener("hashchange", showView);
-  window.addEventListener("resize", debounce(() => state.strategies.forEach((_, id) => scheduleChart(id)), 150));
+  window.addEventListener("resize", debounce(() => redrawAll(state.strategies.keys(), state.trades.keys()), 150));
 }
 
 async function loadMe() {
@@ -954,6 +760,7 @@ async function main() {
   initBroker({ upsertTrade, strategies, reportError });
   initAudit({ symbolOf: (id) => state.trades.get(id)?.symbol ?? "", strategies, reportError });
   initPartialExit({ trades: state.trades, upsertTrade });
+  connectCharts({ trade: (id) => state.trades.get(id), strategy: (id) => state.strategies.get(id) });
   wire();
   initEvents({ resolveSymbol: (id) => state.trades.get(id)?.symbol });
   showView();
