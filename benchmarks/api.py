@@ -5,8 +5,16 @@ walk on SYMBOLS symbols, TICKS_PER_SYMBOL ticks/s each), the real OpenAlgo gatew
 SQLite store, the monitor holding N_TRADES trades (no exit rules, so they stay), and the API
 app on uvicorn over loopback. 16 concurrent httpx clients call `activetrades` (every trade:
 ~1,000 views a reply), then `createtrade` (explicit trades: one write-through each), for a
-fixed window each; the latency is per request as the client sees it. Then one logged-in
-dashboard WebSocket counts the messages /ui/stream pushes while the ticks flow.
+fixed window each; the latency is per request as the client sees it.
+
+Then the dashboard stream, with the ticks still flowing on every trade's symbol: SNAPSHOTS new
+logged-in dashboards connect one after the other (time from opening the WebSocket to the
+`snapshot` message read); the last one stays connected for a window, counting the WebSocket
+messages /ui/stream sends and the trade updates they carry, while a probe trade on a symbol
+of its own (PROBE, not walking) gets a new price every PROBE_EVERY seconds through the
+simulator's market (the same path as a walk step: the tick goes out over the simulator's
+WebSocket to the feed): the lag is from setting that price to reading the first stream
+update of the probe trade that shows it.
 """
 
 from __future__ import annotations
@@ -17,9 +25,11 @@ import logging
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import websockets
@@ -39,13 +49,18 @@ from tradeguard.app.publisher import ViewPublisher
 from tradeguard.app.runtime import AppRuntime
 from tradeguard.app.service import CreateTrade
 from tradeguard.bootstrap.loop import run as run_loop
+from tradeguard.core.money import fmt
 from tradeguard.interfaces.api import ApiOptions, build_app
 
 N_TRADES = 1_000
 CLIENTS = 16
 WINDOW_S = 5.0
+STREAM_WINDOW_S = 10.0
 SYMBOLS = 50
 TICKS_PER_SYMBOL = 10.0
+SNAPSHOTS = 5
+PROBE = "PROBE"
+PROBE_EVERY = 0.3
 PASSWORD = "benchmark-password"
 NOTES = """\
 Reading it: `activetrades` returns all 1,000 trade views per reply (~440 KB of JSON), so it is
@@ -73,8 +88,21 @@ class ApiResult:
     ticks_per_s: float
     activetrades: Load
     createtrade: Load
-    stream_messages_per_s: float
-    stream_trade_updates_per_s: float
+    stream: StreamLoad
+
+
+@dataclass(slots=True)
+class StreamLoad:
+    messages_per_s: float
+    trade_updates_per_s: float
+    ticks_per_s: float
+    snapshot_ms: list[float]
+    snapshot_bytes: int
+    lag_p50_ms: float
+    lag_p99_ms: float
+    lag_max_ms: float
+    probes: int
+    probes_seen: int
 
 
 async def _load(url: str, body: dict[str, object], path: str, window: float) -> Load:
@@ -108,28 +136,96 @@ async def _load(url: str, body: dict[str, object], path: str, window: float) -> 
     )
 
 
-async def _stream_rate(url: str, window: float) -> tuple[float, float]:
+async def _login(url: str) -> str:
     async with httpx.AsyncClient(base_url=url) as http:
         token = (await http.get("/auth/csrf")).json()["csrf_token"]
         await http.post(
             "/auth/login", data={"username": "bench", "password": PASSWORD, "csrf_token": token}
         )
-        cookie = f"tg_session={http.cookies['tg_session']}"
-    messages = trades = 0
+        return f"tg_session={http.cookies['tg_session']}"
+
+
+def _updates(raw: str | bytes) -> list[dict[str, Any]]:
+    """The `{"kind", "data"}` updates one stream message carries (a `batch` carries several)."""
+    message = json.loads(raw)
+    if message["kind"] == "batch":
+        return list(message["data"])
+    return [message]
+
+
+def _percentile(ordered: list[float], q: float) -> float:
+    return ordered[max(0, int(len(ordered) * q) - 1)] if ordered else float("nan")
+
+
+async def _stream(
+    url: str, sim: EmbeddedSimulator, window: float, ticks: Callable[[], int]
+) -> StreamLoad:
+    cookie = await _login(url)
     ws_url = url.replace("http", "ws") + "/ui/stream"
-    async with websockets.connect(
-        ws_url, additional_headers={"Cookie": cookie}, max_size=None
-    ) as ws:
-        await ws.recv()  # the snapshot
-        deadline = time.perf_counter() + window
-        while (left := deadline - time.perf_counter()) > 0:
-            try:
-                raw = await asyncio.wait_for(ws.recv(), left)
-            except TimeoutError:
-                break
-            messages += 1
-            trades += json.loads(raw)["kind"] == "trade"
-    return messages / window, trades / window
+    headers = {"Cookie": cookie}
+    snapshot_ms: list[float] = []
+    size = 0
+    for _ in range(SNAPSHOTS - 1):
+        t0 = time.perf_counter()
+        async with websockets.connect(ws_url, additional_headers=headers, max_size=None) as ws:
+            size = len(await ws.recv())
+            snapshot_ms.append((time.perf_counter() - t0) * 1000)
+    t0 = time.perf_counter()
+    async with websockets.connect(ws_url, additional_headers=headers, max_size=None) as ws:
+        size = len(await ws.recv())
+        snapshot_ms.append((time.perf_counter() - t0) * 1000)
+        sent: dict[str, float] = {}  # probe price -> when it was set
+        lags: list[float] = []
+        probe_price = 1000 * 10_000
+
+        async def probe() -> None:
+            nonlocal probe_price
+            while True:
+                await asyncio.sleep(PROBE_EVERY)
+                probe_price += 500  # 0.05 rupee up each time: every price is new
+                sent[fmt(probe_price)] = time.perf_counter()
+                sim.market.set_price(PROBE, "NSE", probe_price)
+
+        messages = trades = 0
+        ticks0 = ticks()
+        prober = asyncio.create_task(probe())
+        start = time.perf_counter()
+        deadline = start + window
+        try:
+            while (left := deadline - time.perf_counter()) > 0:
+                try:
+                    raw = await asyncio.wait_for(ws.recv(), left)
+                except TimeoutError:
+                    break
+                now = time.perf_counter()
+                messages += 1
+                for update in _updates(raw):
+                    if update["kind"] != "trade":
+                        continue
+                    trades += 1
+                    data = update["data"]
+                    if data.get("symbol") == PROBE:
+                        t_set = sent.pop(data.get("last_price"), None)
+                        if t_set is not None:
+                            lags.append(now - t_set)
+        finally:
+            prober.cancel()
+            await asyncio.gather(prober, return_exceptions=True)
+        elapsed = time.perf_counter() - start
+        probes = len(lags) + len(sent)
+    ordered = sorted(lags)
+    return StreamLoad(
+        messages_per_s=messages / elapsed,
+        trade_updates_per_s=trades / elapsed,
+        ticks_per_s=(ticks() - ticks0) / elapsed,
+        snapshot_ms=snapshot_ms,
+        snapshot_bytes=size,
+        lag_p50_ms=statistics.median(ordered) * 1000 if ordered else float("nan"),
+        lag_p99_ms=_percentile(ordered, 0.99) * 1000,
+        lag_max_ms=ordered[-1] * 1000 if ordered else float("nan"),
+        probes=probes,
+        probes_seen=len(lags),
+    )
 
 
 async def run_async(n_trades: int = N_TRADES, window: float = WINDOW_S) -> ApiResult:
@@ -145,6 +241,7 @@ async def run_async(n_trades: int = N_TRADES, window: float = WINDOW_S) -> ApiRe
                 sim.ws_url, sim.apikey, quotes=gateway.quotes, polling=PollingConfig()
             )
             runtime = AppRuntime(gateway, feed, store, SystemClock())
+            sim.market.set_price(PROBE, "NSE", 1000 * 10_000)  # a symbol of its own, not walking
             await runtime.start()
             service = runtime.service
             accounts = AccountService(
@@ -155,9 +252,9 @@ async def run_async(n_trades: int = N_TRADES, window: float = WINDOW_S) -> ApiRe
             key = await accounts.issue_api_key("bench", actor="bench")
             await accounts.create_user("bench", PASSWORD, "bench", actor="bench")
             await service.configure_strategy(
-                "bench", "load", {"max_open_positions": 1_000_000}, actor="bench"
+                "bench", "load", {"max_open_positions": 10_000}, actor="bench"
             )
-            for i in range(n_trades):
+            for i in range(n_trades - 1):  # and the probe trade: n_trades in all
                 await service.create_trade(
                     "bench",
                     CreateTrade(
@@ -170,6 +267,18 @@ async def run_async(n_trades: int = N_TRADES, window: float = WINDOW_S) -> ApiRe
                     ),
                     actor="bench",
                 )
+            await service.create_trade(
+                "bench",
+                CreateTrade(
+                    strategy="load",
+                    symbol=PROBE,
+                    exchange="NSE",
+                    action="BUY",
+                    quantity=1,
+                    price=Decimal("1000"),
+                ),
+                actor="bench",
+            )
             app = build_app(service, accounts, ApiOptions(rate=1e9, burst=1_000_000_000))
             server = AsgiServer(app, port=0)
             await server.start()
@@ -177,6 +286,11 @@ async def run_async(n_trades: int = N_TRADES, window: float = WINDOW_S) -> ApiRe
             try:
                 ticks0, t0 = runtime.monitor.counters.ticks, time.perf_counter()
                 active = await _load(server.url, {"apikey": key}, "/api/v1/activetrades", window)
+                ticks_per_s = (runtime.monitor.counters.ticks - ticks0) / (time.perf_counter() - t0)
+                # the stream before createtrade adds its thousands of trades
+                stream = await _stream(
+                    server.url, sim, STREAM_WINDOW_S, lambda: runtime.monitor.counters.ticks
+                )
                 created = await _load(
                     server.url,
                     {
@@ -191,8 +305,6 @@ async def run_async(n_trades: int = N_TRADES, window: float = WINDOW_S) -> ApiRe
                     "/api/v1/createtrade",
                     window,
                 )
-                ticks_per_s = (runtime.monitor.counters.ticks - ticks0) / (time.perf_counter() - t0)
-                stream, stream_trades = await _stream_rate(server.url, window)
             finally:
                 publisher.cancel()
                 await asyncio.gather(publisher, return_exceptions=True)
@@ -200,7 +312,7 @@ async def run_async(n_trades: int = N_TRADES, window: float = WINDOW_S) -> ApiRe
                 await runtime.stop()
                 await gateway.aclose()
                 await store.close()
-    return ApiResult(n_trades, ticks_per_s, active, created, stream, stream_trades)
+    return ApiResult(n_trades, ticks_per_s, active, created, stream)
 
 
 def run(n_trades: int = N_TRADES, window: float = WINDOW_S) -> ApiResult:
@@ -209,6 +321,8 @@ def run(n_trades: int = N_TRADES, window: float = WINDOW_S) -> ApiResult:
 
 
 def rows(result: ApiResult) -> list[tuple[str, str, str]]:
+    stream = result.stream
+
     def load(name: str, value: Load) -> tuple[str, str, str]:
         return (
             f"{name} ({CLIENTS} clients)",
@@ -219,15 +333,29 @@ def rows(result: ApiResult) -> list[tuple[str, str, str]]:
     return [
         (
             "workload",
-            f"{result.trades:,} trades held, {SYMBOLS} symbols walking",
-            f"{result.ticks_per_s:,.0f} ticks/s processed during the API load",
+            f"{result.trades:,} trades held, {SYMBOLS} symbols walking "
+            f"({TICKS_PER_SYMBOL:.0f} ticks/s each) + the probe",
+            f"{result.ticks_per_s:,.0f} ticks/s processed during the activetrades load",
         ),
         load("activetrades (all trades a reply)", result.activetrades),
         load("createtrade (explicit, write-through)", result.createtrade),
         (
-            "dashboard stream push rate",
-            f"{result.stream_messages_per_s:,.0f} messages/s",
-            f"of which trade updates {result.stream_trade_updates_per_s:,.0f}/s "
-            "(each trade at most 4/s)",
+            f"dashboard snapshot ({SNAPSHOTS} new connections)",
+            f"median {statistics.median(stream.snapshot_ms):.1f} ms, "
+            f"max {max(stream.snapshot_ms):.1f} ms",
+            f"{stream.snapshot_bytes / 1000:,.0f} KB, {result.trades:,} trades",
+        ),
+        (
+            "dashboard stream",
+            f"{stream.messages_per_s:,.0f} messages/s carrying "
+            f"{stream.trade_updates_per_s:,.0f} trade updates/s",
+            f"{stream.ticks_per_s:,.0f} ticks/s processed meanwhile",
+        ),
+        (
+            "tick -> dashboard update (probe trade)",
+            f"p50 {stream.lag_p50_ms:.0f} ms, p99 {stream.lag_p99_ms:.0f} ms, "
+            f"max {stream.lag_max_ms:.0f} ms",
+            f"{stream.probes_seen} of {stream.probes} probe prices shown "
+            f"one every {PROBE_EVERY * 1000:.0f} ms; missing ones were overtaken by a newer one",
         ),
     ]
