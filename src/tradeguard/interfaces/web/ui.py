@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from tradeguard.app.accounts import Session
 from tradeguard.interfaces.api.context import ctx
-from tradeguard.interfaces.api.envelope import ok
+from tradeguard.interfaces.api.envelope import ok, ok_json
 from tradeguard.interfaces.api.routes import parse_body
 from tradeguard.interfaces.api.schemas import (
     ExitSpec,
@@ -43,8 +43,8 @@ def build_router(settings_defaults: dict[str, Any]) -> APIRouter:  # noqa: C901 
         return ok({"username": user.username, "account": user.account})
 
     @router.get("/trades")
-    async def trades(request: Request, user: User) -> JSONResponse:
-        return ok(ctx(request).service.active_trades(user.account))
+    async def trades(request: Request, user: User) -> Response:
+        return ok_json(ctx(request).service.active_trades_json(user.account))
 
     @router.post("/trades/{trade_id}/update", dependencies=posts)
     async def update(
