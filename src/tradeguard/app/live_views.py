@@ -33,9 +33,12 @@ T = TypeVar("T")
 Signature = tuple[object, ...]
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
 def encode(view: Any) -> str:
     """JSON text as the API's JSON responses write it (compact, UTF-8 kept)."""
-    return json.dumps(view, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return _ENCODER.encode(view)
 
 
 def join(texts: Collection[str]) -> str:
@@ -84,6 +87,18 @@ def trade_signature(trade: Trade, last: int | None, order: ExitOrder | None) -> 
     )
 
 
+_RULES_AT = 12  # where trade_signature holds the trade's rules
+
+
+def same_rules(previous: CachedView | None, trade: Trade) -> dict[str, Any] | None:
+    """The rules part of the trade's previous view when its rules are still the same object
+    (rules are immutable: an update replaces them), so a rebuild need not redo it."""
+    if previous is not None and previous.signature[_RULES_AT] is trade.rules:
+        rules: dict[str, Any] = previous.view["rules"]
+        return rules
+    return None
+
+
 def strategy_signature(book: StrategyBook) -> Signature:
     """Everything a strategy view (app.views.strategy_view) is made from."""
     return (
@@ -120,8 +135,12 @@ class ViewCache(Generic[T]):
     """Views of objects of one kind, by key, each rebuilt only when its signature changed."""
 
     def __init__(
-        self, signature: Callable[[T], Signature], build: Callable[[T], dict[str, Any]]
+        self,
+        signature: Callable[[T], Signature],
+        build: Callable[[T, CachedView | None], dict[str, Any]],
     ) -> None:
+        """`build(obj, previous)` makes a view; `previous` (the outdated entry, or None) may
+        lend it parts that did not change."""
         self._signature = signature
         self._build = build
         self._entries: dict[str, CachedView] = {}
@@ -137,7 +156,7 @@ class ViewCache(Generic[T]):
         entry = self._entries.get(key)
         if entry is not None and entry.signature == signature:
             return entry
-        view = self._build(obj)
+        view = self._build(obj, entry)
         entry = CachedView(signature, view, encode(view), next(self._versions))
         self._entries[key] = entry
         self.builds += 1

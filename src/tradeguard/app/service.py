@@ -216,9 +216,10 @@ class TradeService:
             raise NotFound(f"trade {trade_id!r} not found")  # never reveal another account's
         return trade
 
-    def _trade_view(self, trade: Trade) -> dict[str, Any]:
+    def _trade_view(self, trade: Trade, rules: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A fresh view of a live trade (`rules`: its rules' view, when already made)."""
         last = self.engine.last_price(trade.instrument.symbol, trade.instrument.exchange)
-        view = trade_view(trade, last)
+        view = trade_view(trade, last, rules=rules)
         view["strategy"] = name_of(trade.strategy_id)
         view["exit"] = exit_view(self.monitor.snapshots.ledger.latest(trade.trade_id))
         return view

@@ -18,6 +18,7 @@ from tradeguard.app.live_views import (
     Signature,
     ViewCache,
     join,
+    same_rules,
     strategy_signature,
     trade_signature,
 )
@@ -29,7 +30,7 @@ from tradeguard.core.exit_order import ExitOrderState
 from tradeguard.core.portfolio import StrategyBook
 from tradeguard.core.trade import Trade
 
-ViewOf = Callable[[Trade], dict[str, Any]]
+ViewOf = Callable[[Trade, dict[str, Any] | None], dict[str, Any]]  # (trade, its rules view)
 StrategyViewOf = Callable[[StrategyBook], dict[str, Any]]
 
 
@@ -54,8 +55,11 @@ class ServiceOps:
         self.feed = feed
         self.bus = bus
         self.stale_after = stale_after
-        self.trade_views: ViewCache[Trade] = ViewCache(self._trade_signature, trade_view)
-        self.strategy_views: ViewCache[StrategyBook] = ViewCache(strategy_signature, strategy_view)
+        self._trade_view = trade_view
+        self.trade_views: ViewCache[Trade] = ViewCache(self._trade_signature, self._build_trade)
+        self.strategy_views: ViewCache[StrategyBook] = ViewCache(
+            strategy_signature, lambda book, _: strategy_view(book)
+        )
 
     @property
     def engine(self) -> RiskEngine:
@@ -70,6 +74,9 @@ class ServiceOps:
             self.engine.last_price(instrument.symbol, instrument.exchange),
             self.monitor.snapshots.ledger.latest(trade.trade_id),
         )
+
+    def _build_trade(self, trade: Trade, previous: CachedView | None) -> dict[str, Any]:
+        return self._trade_view(trade, same_rules(previous, trade))
 
     def live_trades(
         self, account: str | None = None, strategy_id: str | None = None
