@@ -63,6 +63,7 @@ SNAPSHOTS = 5
 PROBE = "PROBE"
 PROBE_EVERY = 0.3
 PASSWORD = "benchmark-password"
+REPLY_ROUNDS = 20
 NOTES = """\
 Reading it: `activetrades` returns all 1,000 trade views per reply (~450 KB of JSON). Each
 trade's view and its JSON text are kept (app.live_views) and rebuilt only when the trade
@@ -95,6 +96,19 @@ class ApiResult:
     activetrades: Load
     createtrade: Load
     stream: StreamLoad
+    reply: ReplyCost
+
+
+@dataclass(slots=True)
+class ReplyCost:
+    """Milliseconds of the event loop to make one activetrades body of every trade (median of
+    REPLY_ROUNDS back-to-back calls, no tick in between): built fresh and encoded (what every
+    request did before the views were cached), as served, and as served when every trade
+    changed since the previous call (None on code without the view cache)."""
+
+    fresh_ms: float
+    served_ms: float
+    all_changed_ms: float | None
 
 
 @dataclass(slots=True)
@@ -240,6 +254,32 @@ async def _stream(
     )
 
 
+def _reply_cost(service: Any, account: str) -> ReplyCost:
+    def fresh() -> object:
+        views = [service._trade_view(t) for t in service.engine.trades() if t.account == account]
+        return json.dumps({"status": "success", "data": views}, separators=(",", ":"))
+
+    def served() -> object:
+        if hasattr(service, "active_trades_json"):
+            return service.active_trades_json(account)
+        return fresh()  # before the cache: the route built every view for every request
+
+    def timed(call: Callable[[], object], before: Callable[[], object] | None = None) -> float:
+        samples = []
+        for _ in range(REPLY_ROUNDS):
+            if before is not None:
+                before()
+            t0 = time.perf_counter()
+            call()
+            samples.append(time.perf_counter() - t0)
+        return statistics.median(samples) * 1000
+
+    served()  # the cache filled
+    views = getattr(getattr(service, "ops", None), "trade_views", None)
+    changed = None if views is None else timed(served, lambda: views.retain(()))
+    return ReplyCost(timed(fresh), timed(served), changed)
+
+
 async def run_async(n_trades: int = N_TRADES, window: float = WINDOW_S) -> ApiResult:
     symbols = tuple((f"SYM{i:03d}", "NSE", "1000") for i in range(SYMBOLS))
     options = SimulatorOptions(
@@ -291,6 +331,7 @@ async def run_async(n_trades: int = N_TRADES, window: float = WINDOW_S) -> ApiRe
                 ),
                 actor="bench",
             )
+            reply = _reply_cost(service, "bench")
             app = build_app(service, accounts, ApiOptions(rate=1e9, burst=1_000_000_000))
             server = AsgiServer(app, port=0)
             await server.start()
@@ -324,7 +365,7 @@ async def run_async(n_trades: int = N_TRADES, window: float = WINDOW_S) -> ApiRe
                 await runtime.stop()
                 await gateway.aclose()
                 await store.close()
-    return ApiResult(n_trades, ticks_per_s, active, created, stream)
+    return ApiResult(n_trades, ticks_per_s, active, created, stream, reply)
 
 
 def run(n_trades: int = N_TRADES, window: float = WINDOW_S) -> ApiResult:
@@ -334,6 +375,7 @@ def run(n_trades: int = N_TRADES, window: float = WINDOW_S) -> ApiResult:
 
 def rows(result: ApiResult) -> list[tuple[str, str, str]]:
     stream = result.stream
+    reply = result.reply
 
     def load(name: str, value: Load) -> tuple[str, str, str]:
         return (
@@ -350,6 +392,17 @@ def rows(result: ApiResult) -> list[tuple[str, str, str]]:
             f"{result.ticks_per_s:,.0f} ticks/s processed during the activetrades load",
         ),
         load("activetrades (all trades a reply)", result.activetrades),
+        (
+            "activetrades body, 1,000 trades (loop time)",
+            f"{reply.served_ms:.1f} ms as served; {reply.fresh_ms:.1f} ms built fresh",
+            "every trade changed since the last call: "
+            + (
+                "n/a (no view cache)"
+                if reply.all_changed_ms is None
+                else f"{reply.all_changed_ms:.1f} ms"
+            )
+            + f"; median of {REPLY_ROUNDS}",
+        ),
         load("createtrade (explicit, write-through)", result.createtrade),
         (
             f"dashboard snapshot ({SNAPSHOTS} new connections)",
