@@ -143,7 +143,7 @@ async def _load(url: str, body: dict[str, object], path: str, window: float) -> 
     # bundle (~10-150 ms of the one event loop), which would land inside the measured requests.
     async with contextlib.AsyncExitStack() as stack:
         clients = [
-            await stack.enter_async_context(httpx.AsyncClient(base_url=url, timeout=30.0))
+            await stack.enter_async_context(httpx.AsyncClient(base_url=url, timeout=120.0))
             for _ in range(CLIENTS)
         ]
         for http in clients:  # warm-up: connected, and the key's one argon2 check done
