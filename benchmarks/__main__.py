@@ -246,7 +246,7 @@ def api_section(result: api.ApiResult, command: str) -> str:
         "benchmarks/api.py: one process, one event loop: simulator, monitor, store and the API "
         "app on uvicorn over loopback"
     )
-    return table_section(API_TITLE, api.rows(result), command, method)
+    return table_section(API_TITLE, api.rows(result), command, method, api.NOTES)
 
 
 if __name__ == "__main__":

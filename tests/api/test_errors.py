@@ -60,7 +60,7 @@ async def test_unhandled_error_is_500_without_detail(
     def boom(account: str, strategy: str | None = None) -> None:
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(api.stack.service, "active_trades", boom)
+    monkeypatch.setattr(api.stack.service, "active_trades_json", boom)
     with caplog.at_level(logging.ERROR, logger="tradeguard.api"):
         reply = await api.post("activetrades", {})
     assert reply.status_code == 500

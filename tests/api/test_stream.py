@@ -14,12 +14,23 @@ from tests.api.conftest import Api
 from tests.api.test_dashboard import logged_in
 
 
+def unpack(raw: str | bytes) -> list[dict[str, Any]]:
+    """The messages one stream frame carries (a `batch` carries several, in order)."""
+    message = json.loads(raw)
+    assert set(message) == {"kind", "data", "at"}
+    if message["kind"] != "batch":
+        return [message]
+    assert len(message["data"]) >= 2
+    for inner in message["data"]:
+        assert set(inner) == {"kind", "data", "at"}
+    return list(message["data"])
+
+
 async def _next(ws: Any, kind: str, match: Any = None, limit: int = 500) -> dict[str, Any]:
     for _ in range(limit):
-        message = json.loads(await ws.recv())
-        assert set(message) == {"kind", "data", "at"}
-        if message["kind"] == kind and (match is None or match(message["data"])):
-            return message
+        for message in unpack(await ws.recv()):
+            if message["kind"] == kind and (match is None or match(message["data"])):
+                return message
     raise AssertionError(f"no {kind} message")
 
 

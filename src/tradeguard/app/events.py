@@ -15,13 +15,28 @@ from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
+class ViewUpdate:
+    """A live view that changed: `kind` trade (a trade view) or portfolio (a strategy view),
+    `key` its trade or strategy id, `text` the view as JSON (encoded once, for every
+    subscriber)."""
+
+    kind: str
+    key: str
+    data: dict[str, Any]
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Event:
-    """`kind`: trade, strategy, exit, alert, health, gap. `account` None means everyone."""
+    """`kind`: trade, strategy, exit, alert, health, gap, or views (`updates`: the live views
+    that changed in one round of app.publisher, as one event however many they are, so a
+    round never overflows a subscriber's queue). `account` None means everyone."""
 
     kind: str
     data: dict[str, Any]
     account: str | None = None
     at: int = 0
+    updates: tuple[ViewUpdate, ...] = ()
 
 
 @dataclass(slots=True)
@@ -33,7 +48,7 @@ class _Subscriber:
 
 
 # Periodic view refreshes (app.publisher) are not kept in the recent-events log.
-VIEW_KINDS = frozenset({"trade", "portfolio"})
+VIEW_KINDS = frozenset({"trade", "portfolio", "views"})
 
 
 class EventBus:

@@ -101,11 +101,10 @@ class TradeService:
             strategy_view=self._strategy_view,
         )
         # Live views and operations (service_ops.py), delegated.
-        self.trade_marks = self.ops.trade_marks
-        self.trade_view_of = self.ops.trade_view_of
+        self.live_trades = self.ops.live_trades
+        self.live_strategies = self.ops.live_strategies
+        self.snapshot_json = self.ops.snapshot_json
         self.closed_trade_view = self.ops.closed_trade_view
-        self.strategy_marks = self.ops.strategy_marks
-        self.strategy_view_of = self.ops.strategy_view_of
         self.event_visible_to = self.ops.event_visible_to
         self.recent_events = self.ops.recent_events
         self.health = self.ops.health
@@ -180,11 +179,8 @@ class TradeService:
         return self._strategy_view(self._book(account, name))
 
     def list_strategies(self, account: str) -> list[dict[str, Any]]:
-        return [
-            self._strategy_view(book)
-            for book in self.engine.strategies()
-            if owner_of(book.strategy_id) == account
-        ]
+        """The account's strategies (cached, shared views: read them, never change them)."""
+        return [entry.view for _, entry in self.ops.live_strategies(account)]
 
     async def pause_strategy(self, account: str, name: str, actor: str) -> dict[str, Any]:
         return await self._state_change(account, name, actor, pause=True)
@@ -236,20 +232,24 @@ class TradeService:
             raise NotFound(f"trade {trade_id!r} not found")  # never reveal another account's
         return trade
 
-    def _trade_view(self, trade: Trade) -> dict[str, Any]:
+    def _trade_view(self, trade: Trade, rules: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A fresh view of a live trade (`rules`: its rules' view, when already made)."""
         last = self.engine.last_price(trade.instrument.symbol, trade.instrument.exchange)
-        view = trade_view(trade, last)
+        view = trade_view(trade, last, rules=rules)
         view["strategy"] = name_of(trade.strategy_id)
         view["exit"] = exit_view(self.monitor.snapshots.ledger.latest(trade.trade_id))
         return view
 
     def active_trades(self, account: str, strategy: str | None = None) -> list[dict[str, Any]]:
+        """The account's open trades (of one strategy). The views are cached and shared
+        (app.live_views): read them, never change them."""
         key = strategy_key(account, strategy) if strategy else None
-        return [
-            self._trade_view(trade)
-            for trade in self.engine.trades()
-            if trade.account == account and (key is None or trade.strategy_id == key)
-        ]
+        return [entry.view for _, entry in self.ops.live_trades(account, key)]
+
+    def active_trades_json(self, account: str, strategy: str | None = None) -> str:
+        """active_trades as a JSON array, joined from each trade's cached JSON text."""
+        key = strategy_key(account, strategy) if strategy else None
+        return self.ops.active_trades_json(account, key)
 
     async def trade_history(
         self, account: str, limit: int = 100, filters: Mapping[str, str | None] | None = None

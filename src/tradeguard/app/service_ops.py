@@ -1,5 +1,6 @@
-"""App layer: the service facade's read side for live views and operations: change marks for
-the dashboard publisher, single views, event visibility, health and metrics.
+"""App layer: the service facade's read side for live views and operations: the cached trade
+and strategy views (app.live_views) behind activetrades, the dashboard snapshot and the
+dashboard publisher, event visibility, health and metrics.
 
 `ServiceOps` is composed by TradeService (app.service), which delegates to it: it reads the
 engine, the store, the feed and the bus it is given, and builds trade and strategy views with
@@ -12,6 +13,15 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from tradeguard.app.events import EventBus
+from tradeguard.app.live_views import (
+    CachedView,
+    Signature,
+    ViewCache,
+    join,
+    same_rules,
+    strategy_signature,
+    trade_signature,
+)
 from tradeguard.app.monitor import Monitor
 from tradeguard.app.ports import Clock, MarketFeed, Store
 from tradeguard.app.views import account_of, history_view, owner_of
@@ -20,7 +30,7 @@ from tradeguard.core.exit_order import ExitOrderState
 from tradeguard.core.portfolio import StrategyBook
 from tradeguard.core.trade import Trade
 
-ViewOf = Callable[[Trade], dict[str, Any]]
+ViewOf = Callable[[Trade, dict[str, Any] | None], dict[str, Any]]  # (trade, its rules view)
 StrategyViewOf = Callable[[StrategyBook], dict[str, Any]]
 
 
@@ -46,39 +56,68 @@ class ServiceOps:
         self.bus = bus
         self.stale_after = stale_after
         self._trade_view = trade_view
-        self._strategy_view = strategy_view
+        self.trade_views: ViewCache[Trade] = ViewCache(self._trade_signature, self._build_trade)
+        self.strategy_views: ViewCache[StrategyBook] = ViewCache(
+            strategy_signature, lambda book, _: strategy_view(book)
+        )
 
     @property
     def engine(self) -> RiskEngine:
         return self.monitor.engine
 
-    # -- live views (dashboard pushes) -----------------------------------------------------
+    # -- live views (activetrades, dashboard snapshot and pushes) ---------------------------
 
-    def trade_marks(self) -> list[tuple[str, str, tuple[object, ...]]]:
-        """(trade_id, account, signature) of every open trade: the signature changes whenever
-        the trade's view would (last price, state, levels, quantity). Cheap: no views built."""
-        out: list[tuple[str, str, tuple[object, ...]]] = []
+    def _trade_signature(self, trade: Trade) -> Signature:
+        instrument = trade.instrument
+        return trade_signature(
+            trade,
+            self.engine.last_price(instrument.symbol, instrument.exchange),
+            self.monitor.snapshots.ledger.latest(trade.trade_id),
+        )
+
+    def _build_trade(self, trade: Trade, previous: CachedView | None) -> dict[str, Any]:
+        return self._trade_view(trade, same_rules(previous, trade))
+
+    def live_trades(
+        self, account: str | None = None, strategy_id: str | None = None
+    ) -> list[tuple[Trade, CachedView]]:
+        """Every open trade (of `account`, of `strategy_id`) with its cached view, each view
+        rebuilt only if the trade changed since it was last built (app.live_views)."""
+        views = self.trade_views
+        out = []
+        live = 0
         for trade in self.engine.trades():
-            last = self.engine.last_price(trade.instrument.symbol, trade.instrument.exchange)
-            signature = (
-                last,
-                trade.state,
-                trade.quantity,
-                trade.stop,
-                trade.target,
-                trade.trailing,
-                trade.breakeven,
-                trade.best,
-            )
-            out.append((trade.trade_id, trade.account, signature))
+            live += 1
+            if account is not None and trade.account != account:
+                continue
+            if strategy_id is not None and trade.strategy_id != strategy_id:
+                continue
+            out.append((trade, views.get(trade.trade_id, trade)))
+        if len(views) > live:  # some trades left the monitor: forget their views
+            views.retain({t.trade_id for t in self.engine.trades()})
         return out
 
-    def trade_view_of(self, trade_id: str) -> dict[str, Any] | None:
-        """The live view of an open trade of any account (None once it left the monitor)."""
-        try:
-            return self._trade_view(self.engine.trade(trade_id))
-        except EngineError:
-            return None
+    def live_strategies(self, account: str | None = None) -> list[tuple[StrategyBook, CachedView]]:
+        """Every strategy (of `account`) with its cached view."""
+        views = self.strategy_views
+        out = [
+            (book, views.get(book.strategy_id, book))
+            for book in self.engine.strategies()
+            if account is None or owner_of(book.strategy_id) == account
+        ]
+        if account is None and len(views) > len(out):
+            views.retain({book.strategy_id for book, _ in out})
+        return out
+
+    def active_trades_json(self, account: str, strategy_id: str | None = None) -> str:
+        """The account's open trades (of one strategy) as a JSON array, from cached texts."""
+        return join([entry.text for _, entry in self.live_trades(account, strategy_id)])
+
+    def snapshot_json(self, account: str) -> str:
+        """A dashboard's first message: `{"trades": [...], "strategies": [...]}` as JSON."""
+        trades = join([entry.text for _, entry in self.live_trades(account)])
+        strategies = join([entry.text for _, entry in self.live_strategies(account)])
+        return f'{{"trades":{trades},"strategies":{strategies}}}'
 
     async def closed_trade_view(self, trade_id: str) -> dict[str, Any] | None:
         """A trade that left the monitor, as stored (history view), or None."""
@@ -86,31 +125,6 @@ class ServiceOps:
         if record is None:
             return None
         return history_view(record)
-
-    def strategy_marks(self) -> list[tuple[str, str, tuple[object, ...]]]:
-        """(strategy_id, account, signature) of every strategy (P&L, state, levels)."""
-        return [
-            (
-                book.strategy_id,
-                owner_of(book.strategy_id),
-                (
-                    book.pnl,
-                    book.realized,
-                    book.state,
-                    book.open_positions,
-                    book.peak,
-                    book.trailing_level,
-                    book.halt_reason,
-                ),
-            )
-            for book in self.engine.strategies()
-        ]
-
-    def strategy_view_of(self, strategy_id: str) -> dict[str, Any] | None:
-        try:
-            return self._strategy_view(self.engine.strategy(strategy_id))
-        except EngineError:
-            return None
 
     def event_visible_to(self, account: str, data: Mapping[str, Any]) -> bool:
         """Whether an event published for everyone (an alert) may be shown to `account`: not

@@ -39,8 +39,14 @@ def _money(units: int | None) -> str | None:
     return None if units is None else fmt(units)
 
 
-def trade_view(trade: Trade, last_price: int | None, account: str | None = None) -> dict[str, Any]:
-    """A live trade with its current levels and P&L at the last price."""
+def trade_view(
+    trade: Trade,
+    last_price: int | None,
+    account: str | None = None,
+    rules: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A live trade with its current levels and P&L at the last price (`rules`: the view of
+    its rules when the caller has it already)."""
     mark = last_price if last_price is not None else trade.entry_price
     return {
         "trade_id": trade.trade_id,
@@ -67,7 +73,7 @@ def trade_view(trade: Trade, last_price: int | None, account: str | None = None)
         # a trail set but not armed yet: the price at which it activates (core.levels)
         "trail_arms_at": _money(trade.plan.trail_arms_at() if trade.trailing is None else None),
         "exit_reason": trade.exit_reason.value if trade.exit_reason else None,
-        "rules": rules_to_dict(trade.rules),
+        "rules": rules_to_dict(trade.rules) if rules is None else rules,
         "entered_at": trade.entered_at,
     }
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -25,6 +25,12 @@ log = logging.getLogger("tradeguard.api")
 
 def ok(data: Any, status: int = 200) -> JSONResponse:
     return JSONResponse({"status": "success", "data": data}, status_code=status)
+
+
+def ok_json(data_json: str) -> Response:
+    """The success envelope around `data` that is already JSON text (the cached live views)."""
+    body = '{"status":"success","data":' + data_json + "}"
+    return Response(body.encode("utf-8"), media_type="application/json")
 
 
 def error(

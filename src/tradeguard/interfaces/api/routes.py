@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from tradeguard.app.service import CreateTrade
 from tradeguard.interfaces.api.context import account_of, ctx, per_ip_limit
-from tradeguard.interfaces.api.envelope import ok
+from tradeguard.interfaces.api.envelope import ok, ok_json
 from tradeguard.interfaces.api.export import csv_response, export_name
 from tradeguard.interfaces.api.schemas import (
     ActiveTradesBody,
@@ -62,9 +62,9 @@ def build_router(settings_defaults: dict[str, Any]) -> APIRouter:  # noqa: C901 
         return ok(await ctx(request).service.create_trade(account, create, _actor(account)))
 
     @router.post("/activetrades", summary="Open trades (of one strategy, or all)")
-    async def activetrades(body: ActiveTradesBody, request: Request) -> JSONResponse:
+    async def activetrades(body: ActiveTradesBody, request: Request) -> Response:
         account = await account_of(request, body.apikey)
-        return ok(ctx(request).service.active_trades(account, body.strategy))
+        return ok_json(ctx(request).service.active_trades_json(account, body.strategy))
 
     @router.post("/updatetrade", summary="Change an ACTIVE trade's rules")
     async def updatetrade(body: UpdateTradeBody, request: Request) -> JSONResponse:

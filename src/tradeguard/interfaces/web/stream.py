@@ -7,8 +7,10 @@ account as `{"kind", "data", "at"}`: level, exit, closed (a trade left the book:
 reason, exit price and realized P&L), strategy, alert, gap, trade (a trade view
 whenever its price, P&L or levels change) and portfolio (a strategy view whenever its P&L or
 state changes), plus `health` when the health report changes. Updates of one trade (kinds
-trade and level) or one strategy (portfolio) are coalesced to at most one per `interval`, the
-newest winning; exits, alerts and strategy changes go out at once.
+trade and level) or one strategy (portfolio) are coalesced, the newest winning, and sent at
+most once per `interval` as one frame: a single message, or a `batch` message
+(`{"kind": "batch", "data": [{"kind", "data", "at"}, ...], "at"}`) when the frame holds
+several; exits, alerts and strategy changes go out at once.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
-from tradeguard.app.events import Event
+from tradeguard.app.events import Event, ViewUpdate
 from tradeguard.app.service import TradeService
 from tradeguard.interfaces.api.context import ApiContext
 from tradeguard.interfaces.web.auth import SESSION_COOKIE
@@ -47,32 +49,65 @@ def _same_origin(websocket: WebSocket) -> bool:
 
 
 class _Pusher:
-    """One connection's outgoing side: immediate sends plus the coalescing buffer."""
+    """One connection's outgoing side: immediate sends plus the coalescing buffer.
+
+    Coalesced updates wait in `pending`, the newest per trade (or strategy) winning; a frame
+    goes out as soon as one is pending and at most one frame per `interval`. A frame with
+    several updates is one `batch` message (`{"kind": "batch", "data": [message, ...]}`), so
+    a tick storm on 1,000 trades is one WebSocket message per interval, not thousands. View
+    updates arrive already encoded (app.live_views): nothing is re-encoded per connection.
+    """
 
     def __init__(self, websocket: WebSocket, interval: float) -> None:
         self.websocket = websocket
         self.interval = interval
-        self.pending: dict[tuple[str, str], Event] = {}
+        self.pending: dict[tuple[str, str], tuple[Event | ViewUpdate, int]] = {}
+        self.ready = asyncio.Event()
         self.sent = 0
 
     async def send(self, kind: str, data: Any, at: int) -> None:
-        await self.websocket.send_text(_message(kind, data, at))
+        await self.send_text(_message(kind, data, at))
+
+    async def send_text(self, text: str) -> None:
+        await self.websocket.send_text(text)
         self.sent += 1
 
     async def offer(self, event: Event) -> None:
+        if event.updates:
+            for update in event.updates:
+                self.pending[(update.kind, update.key)] = (update, event.at)
+            self.ready.set()
+            return
         key_field = _COALESCED.get(event.kind)
         key = event.data.get(key_field) if key_field else None
         if isinstance(key, str):
-            self.pending[(event.kind, key)] = event
+            self.pending[(event.kind, key)] = (event, event.at)
+            self.ready.set()
             return
         await self.send(event.kind, event.data, event.at)
 
+    def frame(self) -> str | None:
+        """The pending updates as one message (None when nothing is pending); clears them."""
+        pending, self.pending = self.pending, {}
+        self.ready.clear()
+        texts = [
+            f'{{"kind":"{item.kind}","data":{item.text},"at":{at}}}'
+            if isinstance(item, ViewUpdate)
+            else _message(item.kind, item.data, at)
+            for item, at in pending.values()
+        ]
+        if len(texts) <= 1:
+            return texts[0] if texts else None
+        at = max(at for _, at in pending.values())
+        return f'{{"kind":"batch","data":[{",".join(texts)}],"at":{at}}}'
+
     async def flush_forever(self) -> None:
         while True:
+            await self.ready.wait()
+            text = self.frame()
+            if text is not None:
+                await self.send_text(text)
             await asyncio.sleep(self.interval)
-            pending, self.pending = self.pending, {}
-            for event in pending.values():
-                await self.send(event.kind, event.data, event.at)
 
 
 def build_router() -> APIRouter:
@@ -90,11 +125,9 @@ def build_router() -> APIRouter:
         account = session.account
         pusher = _Pusher(websocket, context.options.stream_interval)
         async with service.bus.subscribe(account) as events:
-            snapshot = {
-                "trades": service.active_trades(account),
-                "strategies": service.list_strategies(account),
-            }
-            await pusher.send("snapshot", snapshot, service.clock.now())
+            snapshot = service.snapshot_json(account)  # joined from cached view texts
+            now = service.clock.now()
+            await pusher.send_text(f'{{"kind":"snapshot","data":{snapshot},"at":{now}}}')
             tasks = [
                 asyncio.create_task(_forward(events, pusher, service, account)),
                 asyncio.create_task(pusher.flush_forever()),

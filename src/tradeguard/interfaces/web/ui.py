@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tradeguard.app.accounts import Session
 from tradeguard.interfaces.api.context import ctx
-from tradeguard.interfaces.api.envelope import ok
+from tradeguard.interfaces.api.envelope import ok, ok_json
 from tradeguard.interfaces.api.export import csv_response, export_name
 from tradeguard.interfaces.api.routes import parse_body
 from tradeguard.interfaces.api.schemas import (
@@ -76,8 +76,8 @@ def build_router(settings_defaults: dict[str, Any]) -> APIRouter:  # noqa: C901 
         return ok({"username": user.username, "account": user.account})
 
     @router.get("/trades")
-    async def trades(request: Request, user: User) -> JSONResponse:
-        return ok(ctx(request).service.active_trades(user.account))
+    async def trades(request: Request, user: User) -> Response:
+        return ok_json(ctx(request).service.active_trades_json(user.account))
 
     @router.get("/trades/{trade_id}/series")
     async def trade_series(request: Request, user: User, trade_id: TradeIdPath) -> JSONResponse:

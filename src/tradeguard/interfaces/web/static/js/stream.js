@@ -1,4 +1,5 @@
-// Live push over WebSocket /ui/stream: reconnects forever with capped exponential backoff.
+// Live push over WebSocket /ui/stream: reconnects forever with capped exponential backoff;
+// unpacks "batch" messages (several coalesced updates in one frame) for onMessage.
 export class Stream {
   constructor({ onMessage, onState, path = "/ui/stream" }) {
     this.onMessage = onMessage;
@@ -48,10 +49,14 @@ export class Stream {
         console.warn("tradeguard: unreadable stream message", err);
         return;
       }
-      try {
-        this.onMessage(message);
-      } catch (err) {
-        console.error("tradeguard: stream handler failed", err);
+      // A "batch" carries one frame's coalesced updates: handled one by one, in order.
+      const messages = message?.kind === "batch" && Array.isArray(message.data) ? message.data : [message];
+      for (const one of messages) {
+        try {
+          this.onMessage(one);
+        } catch (err) {
+          console.error("tradeguard: stream handler failed", err);
+        }
       }
     });
     ws.addEventListener("close", (event) => {
