@@ -1,7 +1,10 @@
 """App layer: live events for people: engine decisions and alerts turned into bus events.
 
-`LiveEvents` implements the EventSink port over the EventBus (dashboard pushes); `BusAlerts`
-implements the AlertSink port: every alert is logged and published (toasts). Neither blocks.
+`LiveEvents` implements the EventSink port over the EventBus (dashboard pushes, the terminal);
+besides the engine's decisions it publishes `exit_sent` (the broker took an exit order: an
+ExitOrder) and `closed` (a trade closed, by its exit's fill or as gone at the broker: a Trade).
+`BusAlerts` implements the AlertSink port: every alert is logged and published (toasts).
+Neither blocks.
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ from tradeguard.app.ports import Clock
 from tradeguard.app.views import account_of
 from tradeguard.core.decisions import ExitDecision, LevelChange, StrategyChange
 from tradeguard.core.engine import EngineError, RiskEngine
+from tradeguard.core.exit_order import ExitOrder
+from tradeguard.core.model import TradeState
 from tradeguard.core.money import fmt
+from tradeguard.core.trade import Trade
 
 log = logging.getLogger("tradeguard.alerts")
 
@@ -79,8 +85,51 @@ class LiveEvents:
                 "reason": payload.reason,
             }
             self.bus.publish(Event("strategy", data, account, now))
+        elif isinstance(payload, ExitOrder):
+            self.bus.publish(Event("exit_sent", self._sent(payload), payload.account, now))
+        elif isinstance(payload, Trade):
+            self.bus.publish(Event("closed", _closed(payload), payload.account, now))
         else:
             self.bus.publish(Event(topic, {"value": repr(payload)}, None, now))
+
+    def _sent(self, order: ExitOrder) -> dict[str, Any]:
+        symbol, exchange, product = order.key
+        side = "LONG" if order.side == "SELL" else "SHORT"  # the trade's side: SELL closes LONG
+        return {
+            "trade_id": order.trade_id,
+            "order_id": order.order_id,
+            "symbol": symbol,
+            "exchange": exchange,
+            "product": product,
+            "side": side,
+            "action": order.side,
+            "quantity": order.quantity,
+            "reason": order.reason,
+            "trigger": _money(order.trigger) if order.reason in _PRICE_REASONS else None,
+            "price": _money(order.tick_price),
+            "attempt": order.attempt,
+        }
+
+
+# Reasons whose trigger is a price (the portfolio ones are P&L amounts, MANUAL has none).
+_PRICE_REASONS = frozenset({"STOP_LOSS", "BREAKEVEN_STOP", "TRAILING_STOP", "TARGET"})
+
+
+def _closed(trade: Trade) -> dict[str, Any]:
+    """A closed trade for the terminal: how it ended, at what price, with what P&L."""
+    return {
+        "trade_id": trade.trade_id,
+        "strategy_id": trade.strategy_id,
+        "symbol": trade.instrument.symbol,
+        "exchange": trade.instrument.exchange,
+        "side": trade.side.value,
+        "quantity": trade.quantity,
+        "state": trade.state.value,
+        "external": trade.state is TradeState.CLOSED_EXTERNALLY,
+        "reason": trade.exit_reason.value if trade.exit_reason else None,
+        "exit_price": _money(trade.exit_price),
+        "realized_pnl": _money(trade.realized_pnl),
+    }
 
 
 class BusAlerts:

@@ -66,10 +66,13 @@ def _settings() -> Settings:
 
 def run_command() -> cli.Command:
     def run(args: argparse.Namespace, out: TextIO) -> int:
-        from tradeguard.bootstrap.service import configure_logging, serve
+        from tradeguard.bootstrap.service import serve
+        from tradeguard.bootstrap.terminal import configure_logging
 
         settings = _settings()
-        configure_logging(settings.log_level)
+        configure_logging(
+            settings.log_level, console=True, embedded_simulator=settings.embedded_simulator
+        )
         try:
             return loop.run(serve(settings))
         except DatabaseCheckError as error:
@@ -208,8 +211,8 @@ def sim_command() -> cli.Command:
         add_timing_flags(parser)
 
     def run(args: argparse.Namespace, out: TextIO) -> int:
-        from tradeguard.bootstrap.service import configure_logging
         from tradeguard.bootstrap.simulator import serve_simulator
+        from tradeguard.bootstrap.terminal import configure_logging
 
         options = sim_options(args)
         configure_logging("INFO")

@@ -46,6 +46,7 @@ from tradeguard.bootstrap.loop import freeze_startup_heap
 from tradeguard.config import Settings, trusted_networks
 from tradeguard.core.sessions import MarketCalendar
 from tradeguard.interfaces.api import ApiOptions, build_app
+from tradeguard.interfaces.console import KINDS as CONSOLE_KINDS
 from tradeguard.interfaces.console import print_events
 
 log = logging.getLogger("tradeguard")
@@ -114,15 +115,6 @@ def gateway_limits(settings: Settings) -> RateLimitConfig:
     )
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-    )
-    for noisy in ("httpx", "httpcore", "websockets", "uvicorn.access"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
 async def _openalgo(
     settings: Settings, stack: contextlib.AsyncExitStack
 ) -> tuple[EmbeddedSimulator | None, tuple[str, str, str]]:
@@ -138,8 +130,11 @@ async def _openalgo(
     await simulator.start()
     stack.push_async_callback(simulator.stop)
     print(
-        f"embedded simulator: {simulator.rest_url} (its /sim/admin needs header "
-        f"X-Sim-Admin-Key: {simulator.apikey})",
+        "embedded simulator (an OpenAlgo-compatible paper broker; docs/api.md):\n"
+        f"  REST     {simulator.rest_url}/api/v1/\n"
+        f"  WS       {simulator.ws_url}\n"
+        f"  API key  {simulator.apikey}\n"
+        "           (also the X-Sim-Admin-Key header of its /sim/admin)",
         flush=True,
     )
     return simulator, (simulator.rest_url, simulator.ws_url, simulator.apikey)
@@ -204,6 +199,10 @@ async def serve(
             Failpoints(settings.failpoint),
         )
         accounts, _ = await open_accounts(settings, store)
+        if console:  # subscribed before recovery, so the trades it closes are shown
+            events = await stack.enter_async_context(
+                runtime.service.bus.subscribe(kinds=CONSOLE_KINDS)
+            )
         result = await runtime.start()
         print(result.summary, flush=True)
         if checked.restored is not None:  # after the reconciliation with the broker
@@ -216,7 +215,7 @@ async def serve(
                 alerts=runtime.alerts,
                 clock=runtime.clock,
             )
-        log.info("start-up heap frozen: %d objects", freeze_startup_heap())
+        log.debug("start-up heap frozen: %d objects", freeze_startup_heap())
         running = Running(runtime, stop, simulator)
         app = build_app(
             runtime.service,
@@ -241,7 +240,7 @@ async def serve(
             supervise("view-publisher", ViewPublisher(runtime.service).run)
         ]
         if console:
-            tasks.append(supervise("console", lambda: print_events(runtime.service)))
+            tasks.append(supervise("console", lambda: print_events(events)))
         if simulator is not None and settings.demo:
             trader = DemoTrader(
                 runtime.service,
