@@ -44,8 +44,8 @@ from tradeguard.app.watch import WorkingExitWatch
 from tradeguard.core.broker import OrderReport
 from tradeguard.core.decisions import Decisions
 from tradeguard.core.engine import EngineError, RiskEngine
-from tradeguard.core.model import Tick
 from tradeguard.core.exit_order import ExitOrder
+from tradeguard.core.model import Tick
 from tradeguard.core.trade import Trade
 
 log = logging.getLogger(__name__)
