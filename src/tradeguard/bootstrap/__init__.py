@@ -96,6 +96,13 @@ def sim_command() -> cli.Command:
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--no-walk", action="store_true", help="prices move only by admin")
         parser.add_argument(
+            "--state",
+            type=Path,
+            metavar="FILE",
+            help="keep positions, orders, trades and last prices in FILE across restarts "
+            "(created 0600; default: forgotten on exit)",
+        )
+        parser.add_argument(
             "--tick-rate",
             type=float,
             default=4.0,
@@ -273,6 +280,7 @@ def sim_options(args: argparse.Namespace) -> SimulatorOptions:
         faults=faults,
         ws_max_outbox=max(1, args.ws_outbox),
         timing=timing_spec(args),
+        state=args.state,
     )
     if args.apikey:
         options.apikey = args.apikey

@@ -64,6 +64,7 @@ class Running:
 
 Extra = Callable[[Running], Coroutine[Any, Any, None]]
 DEFAULT_ACCOUNT = "default"  # the demo trader's account and the first run's
+SIMULATOR_STATE = "simulator.json"  # the embedded simulator's books, in the data directory
 
 
 async def open_accounts(settings: Settings, store: SqlStore) -> tuple[AccountService, FirstRun]:
@@ -123,7 +124,11 @@ async def _openalgo(
     if not settings.embedded_simulator:
         ws_url = settings.openalgo_ws_url or "ws://127.0.0.1:8765"
         return None, (settings.openalgo_url, ws_url, settings.openalgo_api_key)
-    options = SimulatorOptions(rest_port=settings.sim_rest_port, ws_port=settings.sim_ws_port)
+    options = SimulatorOptions(
+        rest_port=settings.sim_rest_port,
+        ws_port=settings.sim_ws_port,
+        state=settings.data_dir / SIMULATOR_STATE,  # its positions survive a restart
+    )
     if settings.openalgo_api_key:  # the embedded simulator's key (/sim/admin needs it)
         options = dataclasses.replace(options, apikey=settings.openalgo_api_key)
     simulator = EmbeddedSimulator(options)
@@ -134,7 +139,8 @@ async def _openalgo(
         f"  REST     {simulator.rest_url}/api/v1/\n"
         f"  WS       {simulator.ws_url}\n"
         f"  API key  {simulator.apikey}\n"
-        "           (also the X-Sim-Admin-Key header of its /sim/admin)",
+        "           (also the X-Sim-Admin-Key header of its /sim/admin)\n"
+        f"  books    {options.state} (positions and orders kept across restarts)",
         flush=True,
     )
     return simulator, (simulator.rest_url, simulator.ws_url, simulator.apikey)
@@ -153,8 +159,8 @@ async def serve(
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with contextlib.AsyncExitStack() as stack:
-        simulator, (rest_url, ws_url, apikey) = await _openalgo(settings, stack)
         private_directory(settings.data_dir)
+        simulator, (rest_url, ws_url, apikey) = await _openalgo(settings, stack)
         url = settings.effective_database_url
         journal = journal_path(sqlite_file(url), settings.data_dir)
         checked = await asyncio.to_thread(
