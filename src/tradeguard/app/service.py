@@ -220,6 +220,18 @@ class TradeService:
             raise NotFound(f"trade {trade_id!r} not found")  # never reveal another account's
         return trade
 
+    async def _open_trade(self, account: str, trade_id: str) -> Trade:
+        """`_trade`, but a trade of the account that closed (it left the monitor) is a 409
+        that says so, not a 404."""
+        try:
+            return self._trade(account, trade_id)
+        except NotFound:
+            record = await self.store.trade(trade_id)
+            if record is None or record.account != account:
+                raise
+        how = f"{record.state}, {record.exit_reason}" if record.exit_reason else record.state
+        raise Conflict(f"trade {trade_id} is already closed ({how})")
+
     def _trade_view(self, trade: Trade) -> dict[str, Any]:
         last = self.engine.last_price(trade.instrument.symbol, trade.instrument.exchange)
         view = trade_view(trade, last)
@@ -252,7 +264,7 @@ class TradeService:
     ) -> dict[str, Any]:
         """Change an ACTIVE trade's rules. Refused when the new stop (or target) would already
         be beyond the last price: the change would exit at once, which is what exittrade is for."""
-        trade = self._trade(account, trade_id)
+        trade = await self._open_trade(account, trade_id)
         if trade.state is not TradeState.ACTIVE:
             raise Conflict(f"trade {trade_id} is {trade.state.value}; only ACTIVE trades change")
         rules = merge_rules(trade.rules, changes)
@@ -299,7 +311,7 @@ class TradeService:
     ) -> dict[str, Any]:
         """A one-click protective stop (`stop_to_cost` or `lock_profit`): an update_trade of
         the stop-loss to a PRICE beyond the entry (app.trade_input.protective_stop)."""
-        trade = self._trade(account, trade_id)
+        trade = await self._open_trade(account, trade_id)
         last = self.engine.last_price(trade.instrument.symbol, trade.instrument.exchange)
         changes = protective_stop(trade, last, action, percent)
         return await self.update_trade(account, trade_id, changes, actor)
@@ -310,7 +322,7 @@ class TradeService:
         """Exit one trade now (ACTIVE, or a deliberate retry of an EXIT_FAILED one). While its
         exit is queued in OpenAlgo's Action Center, only with `pending_rejected` (the trader
         says they rejected it there): refused otherwise (app.semiauto)."""
-        trade = self._trade(account, trade_id)
+        trade = await self._open_trade(account, trade_id)
         await queued_retry(self.monitor.executor.queued, trade, actor, pending_rejected)
         now = self.clock.now()
         try:
