@@ -65,6 +65,7 @@ class Running:
 Extra = Callable[[Running], Coroutine[Any, Any, None]]
 DEFAULT_ACCOUNT = "default"  # the demo trader's account and the first run's
 SIMULATOR_STATE = "simulator.json"  # the embedded simulator's books, in the data directory
+SIMULATOR_ENV = "simulator.env"  # its address and key as shell variables (0600)
 
 
 async def open_accounts(settings: Settings, store: SqlStore) -> tuple[AccountService, FirstRun]:
@@ -134,13 +135,19 @@ async def _openalgo(
     simulator = EmbeddedSimulator(options)
     await simulator.start()
     stack.push_async_callback(simulator.stop)
+    # for docs/api.md's walkthrough: `. data/simulator.env` sets these in a shell
+    write_private(
+        settings.data_dir / SIMULATOR_ENV,
+        f"SIM_URL={simulator.rest_url}\nSIM_WS={simulator.ws_url}\nSIM_KEY={simulator.apikey}\n",
+    )
     print(
         "embedded simulator (an OpenAlgo-compatible paper broker; docs/api.md):\n"
         f"  REST     {simulator.rest_url}/api/v1/\n"
         f"  WS       {simulator.ws_url}\n"
         f"  API key  {simulator.apikey}\n"
         "           (also the X-Sim-Admin-Key header of its /sim/admin)\n"
-        f"  books    {options.state} (positions and orders kept across restarts)",
+        f"  books    {options.state} (positions and orders kept across restarts)\n"
+        f"  (the same as shell variables: . {settings.data_dir / SIMULATOR_ENV})",
         flush=True,
     )
     return simulator, (simulator.rest_url, simulator.ws_url, simulator.apikey)
