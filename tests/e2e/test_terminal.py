@@ -171,9 +171,13 @@ def test_make_run_exits_0_after_ctrl_c_in_a_terminal(tmp_path: Path) -> None:
         started = _read_until(master, r"Ctrl\+C to stop", output, START_WITHIN)
         assert started, output.decode(errors="replace")
         os.write(master, b"\x03")  # Ctrl+C typed into the terminal
-        _read_until(master, None, output, 30)  # everything until the terminal closes
-        status = poll(lambda: make.poll() is not None, timeout=30, message="make exits")
-        assert status
+        # everything until the terminal closes (a loaded machine stops slowly: a generous
+        # deadline, which only bounds how long a hung shutdown takes to fail the test)
+        _read_until(master, None, output, START_WITHIN)
+        try:
+            poll(lambda: make.poll() is not None, timeout=10, message="make exits")
+        except TimeoutError:
+            pytest.fail(f"make still running:\n{output.decode(errors='replace')[-3000:]}")
     finally:
         if make.poll() is None:
             os.killpg(make.pid, signal.SIGKILL)
