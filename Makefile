@@ -17,14 +17,20 @@ FLAKE_RUNS ?= 10
 
 setup: $(STAMP)
 
+# First use: about two minutes; pip shows each package as it goes.
 $(STAMP): pyproject.toml
+	@echo "setting up $(VENV) (first use, or pyproject.toml changed: ~2 min)..."
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --upgrade pip
-	@$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@$(BIN)/python -m pip install --progress-bar off -e '.[dev]'
 	@touch $(STAMP)
+	@echo "$(VENV) ready"
 
+# Ctrl+C: with a terminal, `set -m` runs tradeguard as a job of its own that the terminal
+# hands Ctrl+C to, so only tradeguard gets the SIGINT (make would otherwise get it too and
+# answer 130 whatever tradeguard did). tradeguard shuts down cleanly and exits 0; so does make.
 run: $(STAMP)
-	$(BIN)/tradeguard run
+	@if [ -t 0 ]; then set -m; fi; $(BIN)/tradeguard run
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(TEST_PARALLEL) $(PYTEST_ARGS)

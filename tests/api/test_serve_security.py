@@ -49,4 +49,9 @@ async def test_serve_embedded_simulator_admin_key_and_private_files(
             started.result().stop.set()
         with contextlib.suppress(asyncio.CancelledError):
             assert await asyncio.wait_for(task, timeout=10) == 0
-    assert f"X-Sim-Admin-Key: {SIM_KEY}" in capsys.readouterr().out
+    banner = capsys.readouterr().out
+    assert f"\n  API key  {SIM_KEY}\n" in banner
+    assert "X-Sim-Admin-Key" in banner
+    for name in ("simulator.env", "simulator.json"):  # its address and key; its books
+        assert (data / name).stat().st_mode & 0o777 == 0o600, name
+    assert f"SIM_KEY={SIM_KEY}\n" in (data / "simulator.env").read_text()

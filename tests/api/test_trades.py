@@ -219,9 +219,37 @@ async def test_exittrade_closes_the_trade_and_history_shows_it(api: Api) -> None
     rows = await eventually(closed, message="trade in history")
     assert rows[0]["exit_reason"] == "MANUAL"
     assert rows[0]["state"] == "CLOSED"
-    await _error(api, "exittrade", {"trade_id": trade_id}, 404)  # it left the monitor
     await _error(api, "tradehistory", {"limit": 0}, 400)
     await _error(api, "tradehistory", {"limit": 5000}, 400)
+
+
+@pytest.mark.asyncio
+async def test_a_closed_trade_answers_409_already_closed_to_exit_update_and_protect(
+    api: Api,
+) -> None:
+    await api.strategy()
+    order_id = await api.stack.fill_entry("SBIN", "BUY", 10)
+    trade_id = (await api.data("createtrade", {"strategy": "s1", "orderid": order_id}))["trade_id"]
+    await api.data("exittrade", {"trade_id": trade_id})
+
+    async def closed() -> bool:
+        history = await api.data("tradehistory", {"limit": "10"})
+        return any(h["trade_id"] == trade_id for h in history)
+
+    await eventually(closed, message="trade in history")
+    expected = f"trade {trade_id} is already closed (CLOSED, MANUAL)"
+    assert await _error(api, "exittrade", {"trade_id": trade_id}, 409) == expected
+    rules = {"stop_loss": {"type": "PRICE", "value": "700"}}
+    assert await _error(api, "updatetrade", {"trade_id": trade_id, "rules": rules}, 409) == (
+        expected
+    )
+    protect = {"trade_id": trade_id, "action": "stop_to_cost"}
+    assert await _error(api, "protecttrade", protect, 409) == expected
+    # unknown ids, and a closed trade of another account, stay 404 "not found"
+    assert "not found" in await _error(api, "exittrade", {"trade_id": "Tnope"}, 404)
+    reply = await api.post("exittrade", {"trade_id": trade_id}, account="bob")
+    assert reply.status_code == 404, reply.text
+    assert "not found" in reply.json()["message"]
 
 
 @pytest.mark.asyncio

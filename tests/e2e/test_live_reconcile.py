@@ -92,7 +92,8 @@ async def test_an_exit_fill_lost_while_the_feed_was_down_closes_the_trade_on_rec
         assert executor.tracker.final(order.order_id) is None
         assert trade(stack, tid)["state"] == "EXITING"
 
-        caplog.set_level(logging.INFO, logger="tradeguard.app.recovery")
+        # a close is logged at DEBUG (the terminal shows its `closed` event instead)
+        caplog.set_level(logging.DEBUG, logger="tradeguard.app.recovery")
         await admin(stack, "feed", refuse=False)
         row = await closed(stack, tid)
         assert feed.reconnects == 1

@@ -45,10 +45,10 @@ def test_a_corrupt_database_is_restored_from_the_backup_and_reconciled(
     assert check_sqlite(guard.db_path) != []
 
     guard.start_ready()
-    text = guard.proc.text()
-    assert f"restored from {backup.path.name}" in text
-    assert "DATABASE RESTORED from the backup taken at" in text
-    assert "HDFCBANK:NSE MIS broker net 7, tradeguard's open trades 0" in text
+    # the alert is printed by the terminal's event view, which starts after recovery
+    guard.proc.wait_for(r"ALERT .*DATABASE RESTORED from the backup taken at")
+    guard.proc.wait_for("HDFCBANK:NSE MIS broker net 7, tradeguard's open trades 0")
+    assert f"restored from {backup.path.name}" in guard.proc.text()
     rows = guard.trades()
     assert rows["t-keep"]["state"] == "ACTIVE"
     assert rows["t-gone"]["state"] == "CLOSED_EXTERNALLY"  # reconciled with the broker

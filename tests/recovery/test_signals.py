@@ -66,7 +66,7 @@ def test_signal_mid_stream_flushes_and_restart_restores_the_same_state(
     poll(flushed, timeout=10, interval=0.05, message="the stream flushed")
     sim.price("INFY", "1523")  # a new high (trail 1518), then a stop on another trade:
     sim.price("ITC", "447")  # its EXIT line proves the INFY tick before it was taken
-    guard.proc.wait_for("EXIT  STOP_LOSS .* NSE:ITC")
+    guard.proc.wait_for("EXIT +STOP_LOSS .* NSE:ITC")
     stop(guard, signum)
 
     after_stop = state(guard)

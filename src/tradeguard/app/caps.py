@@ -114,9 +114,11 @@ class ExitCaps:
         """Only `quantity` of ours is there: exit that (0: closed externally), flagged."""
         p = self.parts
         now = p.clock.now()
+        held = f"holds only {quantity}" if quantity else "holds none"
+        outcome = "exiting what is there" if quantity else "closed externally, no exit order sent"
         message = (
-            f"broker net {net} on {trade.instrument.key} {trade.product} holds only {quantity} "
-            f"of {trade.trade_id}'s {trade.side} {trade.quantity}; exiting what is there"
+            f"broker net {net} on {trade.instrument.key} {trade.product} {held} "
+            f"of {trade.trade_id}'s {trade.side} {trade.quantity}; {outcome}"
         )
         p.alerts.alert("warning", message, trade_id=trade.trade_id, review=True)
         p.snapshots.note(trade.trade_id, message)

@@ -175,14 +175,18 @@ class DemoTrader:
         )
         self.opened += 1
         self.profiles[str(view["trade_id"])] = profile
+        levels = [
+            f"{name} {view[key]}"
+            for name, key in (("SL", "stop_loss"), ("target", "target"), ("trail", "trailing_stop"))
+            if view.get(key) is not None
+        ]
         log.info(
-            "demo: %s %s %s @ %s guarded, %s profile (SL %s, target %s)",
+            "demo: %s %s %s @ %s guarded, %s profile (%s)",
             view["side"],
             view["quantity"],
             symbol,
             view["entry_price"],
             profile,
-            view["stop_loss"],
-            view["target"],
+            ", ".join(levels) or "no levels yet",
         )
         return str(view["trade_id"])

@@ -49,6 +49,14 @@ class _Subscriber:
 
 # Periodic view refreshes (app.publisher) are not kept in the recent-events log.
 VIEW_KINDS = frozenset({"trade", "portfolio", "views"})
+# Told only to subscribers that ask for them by name (the terminal), and not kept in the
+# recent-events log: `exit_sent` (the broker took an exit order).
+QUIET_KINDS = frozenset({"exit_sent"})
+
+
+def _wanted(sub: _Subscriber, kind: str) -> bool:
+    """All kinds but the quiet ones, or exactly the kinds the subscriber named."""
+    return kind not in QUIET_KINDS if sub.kinds is None else kind in sub.kinds
 
 
 class EventBus:
@@ -60,12 +68,12 @@ class EventBus:
 
     def publish(self, event: Event) -> None:
         self.published += 1
-        if event.kind not in VIEW_KINDS:
+        if event.kind not in VIEW_KINDS and event.kind not in QUIET_KINDS:
             self.recent.append(event)
         for sub in self._subscribers:
             if event.account is not None and sub.account not in (None, event.account):
                 continue
-            if sub.kinds is not None and event.kind not in sub.kinds:
+            if not _wanted(sub, event.kind):
                 continue
             if sub.queue.full():
                 sub.queue.get_nowait()
@@ -96,7 +104,7 @@ class EventBus:
     def wants(self, kind: str) -> bool:
         """True when some subscriber would receive events of `kind` (publishers of costly
         views skip the work when nobody listens)."""
-        return any(sub.kinds is None or kind in sub.kinds for sub in self._subscribers)
+        return any(_wanted(sub, kind) for sub in self._subscribers)
 
     @property
     def subscribers(self) -> int:

@@ -148,10 +148,17 @@ class ExitExecutor:
     def failpoints(self, value: Failpoints) -> None:
         self.parts.failpoints = value
 
-    def bind(self, dispatch: Callable[[Decisions], None], closed: Callable[[Trade], None]) -> None:
-        """Where follow-up decisions (a close can fire a strategy rule) and closed trades go.
-        Decisions made before binding are handed over now."""
+    def bind(
+        self,
+        dispatch: Callable[[Decisions], None],
+        closed: Callable[[Trade], None],
+        sent: Callable[[Trade, ExitOrder], None] | None = None,
+    ) -> None:
+        """Where follow-up decisions (a close can fire a strategy rule), closed trades and
+        exit orders the broker took go. Decisions made before binding are handed over now."""
         self.parts.dispatch, self.parts.closed = dispatch, closed
+        if sent is not None:
+            self.parts.sent = sent
         if self._early:
             early, self._early = self._early, Decisions()
             dispatch(early)
@@ -422,6 +429,7 @@ class ExitExecutor:
             order,
             audit(acked, "exit_sent", trade.trade_id, order_id=order_id, tag=order.tag, mode=mode),
         )
+        p.sent(trade, order)
         self._touch(order.key)
         return acked
 

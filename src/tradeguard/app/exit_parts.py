@@ -33,6 +33,10 @@ def _no_close(trade: Trade) -> None:
     del trade
 
 
+def _no_sent(trade: Trade, order: ExitOrder) -> None:
+    del trade, order
+
+
 @dataclass(slots=True)
 class ExitParts:
     engine: RiskEngine
@@ -48,6 +52,7 @@ class ExitParts:
     failpoints: Failpoints = field(default_factory=Failpoints)
     dispatch: Callable[[Decisions], None] = _no_decisions
     closed: Callable[[Trade], None] = _no_close
+    sent: Callable[[Trade, ExitOrder], None] = _no_sent  # the broker took an exit order
     touch: Callable[[Key], None] = field(default=lambda key: None)
 
     @property

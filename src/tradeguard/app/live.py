@@ -1,12 +1,15 @@
 """App layer: live events for people: engine decisions and alerts turned into bus events.
 
-`LiveEvents` implements the EventSink port over the EventBus (dashboard pushes); `BusAlerts`
-implements the AlertSink port: every alert is logged and published (toasts). Neither blocks.
+`LiveEvents` implements the EventSink port over the EventBus (dashboard pushes, the terminal);
+`BusAlerts` implements the AlertSink port: every alert is logged and published (toasts).
+Neither blocks.
 
 Every trade event names its trade's symbol, so a reader never has to look the trade up (it
 may be closed and gone by then): `exit` (an exit fired: reason, trigger, last price and the
-open P&L at that price), `level` (its protective levels moved) and `closed` (the trade is
-CLOSED or CLOSED_EXTERNALLY: exit price and realized P&L).
+open P&L at that price), `level` (its protective levels moved), `exit_sent` (the broker took
+an exit order: told only to subscribers that name it, the terminal) and `closed` (the trade
+is CLOSED or CLOSED_EXTERNALLY, by its exit's fill or as gone at the broker: exit price and
+realized P&L).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from tradeguard.app.ports import Clock
 from tradeguard.app.views import account_of, name_of
 from tradeguard.core.decisions import ExitDecision, LevelChange, StrategyChange
 from tradeguard.core.engine import EngineError, RiskEngine
+from tradeguard.core.exit_order import ExitOrder
+from tradeguard.core.model import TradeState
 from tradeguard.core.money import fmt
 from tradeguard.core.trade import Trade
 
@@ -66,6 +71,8 @@ class LiveEvents:
                 "reason": payload.reason,
             }
             self.bus.publish(Event("strategy", data, account, now))
+        elif isinstance(payload, ExitOrder):
+            self.bus.publish(Event("exit_sent", self._sent(payload), payload.account, now))
         else:
             self.bus.publish(Event(topic, {"value": repr(payload)}, None, now))
 
@@ -103,6 +110,28 @@ class LiveEvents:
         }
         return Event("level", data, trade.account if trade else None, now)
 
+    def _sent(self, order: ExitOrder) -> dict[str, Any]:
+        symbol, exchange, product = order.key
+        side = "LONG" if order.side == "SELL" else "SHORT"  # the trade's side: SELL closes LONG
+        return {
+            "trade_id": order.trade_id,
+            "order_id": order.order_id,
+            "symbol": symbol,
+            "exchange": exchange,
+            "product": product,
+            "side": side,
+            "action": order.side,
+            "quantity": order.quantity,
+            "reason": order.reason,
+            "trigger": _money(order.trigger) if order.reason in _PRICE_REASONS else None,
+            "price": _money(order.tick_price),
+            "attempt": order.attempt,
+        }
+
+
+# Reasons whose trigger is a price (the portfolio ones are P&L amounts, MANUAL has none).
+_PRICE_REASONS = frozenset({"STOP_LOSS", "BREAKEVEN_STOP", "TRAILING_STOP", "TARGET"})
+
 
 def closed_data(trade: Trade) -> dict[str, Any]:
     """The `closed` event of a trade that left the book: what it was, why and how it ended."""
@@ -115,6 +144,7 @@ def closed_data(trade: Trade) -> dict[str, Any]:
         "side": trade.side.value,
         "quantity": trade.quantity,
         "state": trade.state.value,
+        "external": trade.state is TradeState.CLOSED_EXTERNALLY,
         "reason": trade.exit_reason.value if trade.exit_reason else None,
         "trigger": _money(trade.exit_trigger),
         "exit_price": _money(trade.exit_price),

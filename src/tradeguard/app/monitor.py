@@ -45,6 +45,7 @@ from tradeguard.app.watch import WorkingExitWatch
 from tradeguard.core.broker import OrderReport
 from tradeguard.core.decisions import Decisions
 from tradeguard.core.engine import EngineError, RiskEngine
+from tradeguard.core.exit_order import ExitOrder
 from tradeguard.core.model import Tick
 from tradeguard.core.trade import Trade
 
@@ -108,7 +109,7 @@ class Monitor:
         self._side_tasks: set[asyncio.Task[Any]] = set()
         self._reconnects = feed.reconnects  # the last count reconciled
         self.watch = WorkingExitWatch(executor, clock)
-        executor.bind(self.dispatch, self._trade_closed)
+        executor.bind(self.dispatch, self._trade_closed, self._exit_sent)
         feed.set_handlers(self.on_tick, self.on_order_update)
 
     # -- life cycle -----------------------------------------------------------------------
@@ -224,6 +225,9 @@ class Monitor:
 
     def subscriptions(self) -> dict[SymbolKey, int]:
         return dict(self._refs)
+
+    def _exit_sent(self, trade: Trade, order: ExitOrder) -> None:
+        self.events.publish("exit_sent", order)
 
     def _trade_closed(self, trade: Trade) -> None:
         self.events.publish("closed", trade)

@@ -133,7 +133,7 @@ class Recovery:
             corrections, reconciled = [], False
             self.alerts.alert("critical", f"recovery could not reconcile: {error}")
         summary = _summary("recovery", len(state.trades), corrections, reconciled)
-        log.info(summary)
+        log.debug(summary)  # the caller shows it (`tradeguard run` prints it)
         await self._commit_audit(now, "recovery", summary=summary)
         return RecoveryResult(self.engine.symbols(), corrections, summary, pending, reconciled)
 
@@ -297,7 +297,9 @@ class Recovery:
         kind = correction.kind
         order = self.snapshots.ledger.latest(trade.trade_id)
         outcomes = self.executor.outcomes
-        log.info("reconcile: %s", correction.summary)
+        # a close is told by the trade's `closed` event (the terminal prints it): not twice
+        closing = kind in (CorrectionKind.CLOSE, CorrectionKind.CLOSED_EXTERNALLY)
+        log.log(logging.DEBUG if closing else logging.INFO, "reconcile: %s", correction.summary)
         if kind is CorrectionKind.ADOPT:
             assert correction.order_id is not None
             assert order is not None

@@ -232,6 +232,18 @@ class TradeService:
             raise NotFound(f"trade {trade_id!r} not found")  # never reveal another account's
         return trade
 
+    async def _open_trade(self, account: str, trade_id: str) -> Trade:
+        """`_trade`, but a trade of the account that closed (it left the monitor) is a 409
+        that says so, not a 404."""
+        try:
+            return self._trade(account, trade_id)
+        except NotFound:
+            record = await self.store.trade(trade_id)
+            if record is None or record.account != account:
+                raise
+        how = f"{record.state}, {record.exit_reason}" if record.exit_reason else record.state
+        raise Conflict(f"trade {trade_id} is already closed ({how})")
+
     def _trade_view(self, trade: Trade, rules: dict[str, Any] | None = None) -> dict[str, Any]:
         """A fresh view of a live trade (`rules`: its rules' view, when already made)."""
         last = self.engine.last_price(trade.instrument.symbol, trade.instrument.exchange)
@@ -268,7 +280,7 @@ class TradeService:
     ) -> dict[str, Any]:
         """Change an ACTIVE trade's rules. Refused when the new stop (or target) would already
         be beyond the last price: the change would exit at once, which is what exittrade is for."""
-        trade = self._trade(account, trade_id)
+        trade = await self._open_trade(account, trade_id)
         if trade.state is not TradeState.ACTIVE:
             raise Conflict(f"trade {trade_id} is {trade.state.value}; only ACTIVE trades change")
         rules = merge_rules(trade.rules, changes)
@@ -315,7 +327,7 @@ class TradeService:
     ) -> dict[str, Any]:
         """A one-click protective stop (`stop_to_cost` or `lock_profit`): an update_trade of
         the stop-loss to a PRICE beyond the entry (app.trade_input.protective_stop)."""
-        trade = self._trade(account, trade_id)
+        trade = await self._open_trade(account, trade_id)
         last = self.engine.last_price(trade.instrument.symbol, trade.instrument.exchange)
         changes = protective_stop(trade, last, action, percent)
         return await self.update_trade(account, trade_id, changes, actor)
@@ -334,7 +346,7 @@ class TradeService:
         says they rejected it there): refused otherwise (app.semiauto). With `quantity`: exit
         that much of an ACTIVE trade, the rest stays guarded (app.partial); the view has the
         exiting part under `part`."""
-        trade = self._trade(account, trade_id)
+        trade = await self._open_trade(account, trade_id)
         if quantity is not None:
             part = await self.partials.exit_part(trade, quantity, actor)
             return {**self._trade_view(trade), "part": self._trade_view(part)}

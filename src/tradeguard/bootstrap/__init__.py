@@ -66,10 +66,13 @@ def _settings() -> Settings:
 
 def run_command() -> cli.Command:
     def run(args: argparse.Namespace, out: TextIO) -> int:
-        from tradeguard.bootstrap.service import configure_logging, serve
+        from tradeguard.bootstrap.service import serve
+        from tradeguard.bootstrap.terminal import configure_logging
 
         settings = _settings()
-        configure_logging(settings.log_level)
+        configure_logging(
+            settings.log_level, console=True, embedded_simulator=settings.embedded_simulator
+        )
         try:
             return loop.run(serve(settings))
         except DatabaseCheckError as error:
@@ -92,6 +95,13 @@ def sim_command() -> cli.Command:
         parser.add_argument("--apikey", default="", help="default: a random 64-hex key")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--no-walk", action="store_true", help="prices move only by admin")
+        parser.add_argument(
+            "--state",
+            type=Path,
+            metavar="FILE",
+            help="keep positions, orders, trades and last prices in FILE across restarts "
+            "(created 0600; default: forgotten on exit)",
+        )
         parser.add_argument(
             "--tick-rate",
             type=float,
@@ -208,8 +218,8 @@ def sim_command() -> cli.Command:
         add_timing_flags(parser)
 
     def run(args: argparse.Namespace, out: TextIO) -> int:
-        from tradeguard.bootstrap.service import configure_logging
         from tradeguard.bootstrap.simulator import serve_simulator
+        from tradeguard.bootstrap.terminal import configure_logging
 
         options = sim_options(args)
         configure_logging("INFO")
@@ -270,6 +280,7 @@ def sim_options(args: argparse.Namespace) -> SimulatorOptions:
         faults=faults,
         ws_max_outbox=max(1, args.ws_outbox),
         timing=timing_spec(args),
+        state=args.state,
     )
     if args.apikey:
         options.apikey = args.apikey

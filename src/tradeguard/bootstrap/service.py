@@ -46,6 +46,7 @@ from tradeguard.bootstrap.loop import freeze_startup_heap
 from tradeguard.config import Settings, trusted_networks
 from tradeguard.core.sessions import MarketCalendar
 from tradeguard.interfaces.api import ApiOptions, build_app
+from tradeguard.interfaces.console import KINDS as CONSOLE_KINDS
 from tradeguard.interfaces.console import print_events
 
 log = logging.getLogger("tradeguard")
@@ -63,6 +64,8 @@ class Running:
 
 Extra = Callable[[Running], Coroutine[Any, Any, None]]
 DEFAULT_ACCOUNT = "default"  # the demo trader's account and the first run's
+SIMULATOR_STATE = "simulator.json"  # the embedded simulator's books, in the data directory
+SIMULATOR_ENV = "simulator.env"  # its address and key as shell variables (0600)
 
 
 async def open_accounts(settings: Settings, store: SqlStore) -> tuple[AccountService, FirstRun]:
@@ -114,15 +117,6 @@ def gateway_limits(settings: Settings) -> RateLimitConfig:
     )
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-    )
-    for noisy in ("httpx", "httpcore", "websockets", "uvicorn.access"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
 async def _openalgo(
     settings: Settings, stack: contextlib.AsyncExitStack
 ) -> tuple[EmbeddedSimulator | None, tuple[str, str, str]]:
@@ -131,15 +125,29 @@ async def _openalgo(
     if not settings.embedded_simulator:
         ws_url = settings.openalgo_ws_url or "ws://127.0.0.1:8765"
         return None, (settings.openalgo_url, ws_url, settings.openalgo_api_key)
-    options = SimulatorOptions(rest_port=settings.sim_rest_port, ws_port=settings.sim_ws_port)
+    options = SimulatorOptions(
+        rest_port=settings.sim_rest_port,
+        ws_port=settings.sim_ws_port,
+        state=settings.data_dir / SIMULATOR_STATE,  # its positions survive a restart
+    )
     if settings.openalgo_api_key:  # the embedded simulator's key (/sim/admin needs it)
         options = dataclasses.replace(options, apikey=settings.openalgo_api_key)
     simulator = EmbeddedSimulator(options)
     await simulator.start()
     stack.push_async_callback(simulator.stop)
+    # for docs/api.md's walkthrough: `. data/simulator.env` sets these in a shell
+    write_private(
+        settings.data_dir / SIMULATOR_ENV,
+        f"SIM_URL={simulator.rest_url}\nSIM_WS={simulator.ws_url}\nSIM_KEY={simulator.apikey}\n",
+    )
     print(
-        f"embedded simulator: {simulator.rest_url} (its /sim/admin needs header "
-        f"X-Sim-Admin-Key: {simulator.apikey})",
+        "embedded simulator (an OpenAlgo-compatible paper broker; docs/api.md):\n"
+        f"  REST     {simulator.rest_url}/api/v1/\n"
+        f"  WS       {simulator.ws_url}\n"
+        f"  API key  {simulator.apikey}\n"
+        "           (also the X-Sim-Admin-Key header of its /sim/admin)\n"
+        f"  books    {options.state} (positions and orders kept across restarts)\n"
+        f"  (the same as shell variables: . {settings.data_dir / SIMULATOR_ENV})",
         flush=True,
     )
     return simulator, (simulator.rest_url, simulator.ws_url, simulator.apikey)
@@ -158,8 +166,8 @@ async def serve(
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with contextlib.AsyncExitStack() as stack:
-        simulator, (rest_url, ws_url, apikey) = await _openalgo(settings, stack)
         private_directory(settings.data_dir)
+        simulator, (rest_url, ws_url, apikey) = await _openalgo(settings, stack)
         url = settings.effective_database_url
         journal = journal_path(sqlite_file(url), settings.data_dir)
         checked = await asyncio.to_thread(
@@ -204,6 +212,10 @@ async def serve(
             Failpoints(settings.failpoint),
         )
         accounts, _ = await open_accounts(settings, store)
+        if console:  # subscribed before recovery, so the trades it closes are shown
+            events = await stack.enter_async_context(
+                runtime.service.bus.subscribe(kinds=CONSOLE_KINDS)
+            )
         result = await runtime.start()
         print(result.summary, flush=True)
         if checked.restored is not None:  # after the reconciliation with the broker
@@ -216,7 +228,7 @@ async def serve(
                 alerts=runtime.alerts,
                 clock=runtime.clock,
             )
-        log.info("start-up heap frozen: %d objects", freeze_startup_heap())
+        log.debug("start-up heap frozen: %d objects", freeze_startup_heap())
         running = Running(runtime, stop, simulator)
         app = build_app(
             runtime.service,
@@ -241,7 +253,7 @@ async def serve(
             supervise("view-publisher", ViewPublisher(runtime.service).run)
         ]
         if console:
-            tasks.append(supervise("console", lambda: print_events(runtime.service)))
+            tasks.append(supervise("console", lambda: print_events(events)))
         if simulator is not None and settings.demo:
             trader = DemoTrader(
                 runtime.service,

@@ -9,7 +9,8 @@ CSV replayed in time (`replay`). `SimulatorOptions.faults` (the `tradeguard sim`
 are switched on by `apply_start_faults` through the same code as the admin endpoints, and
 `SimulatorOptions.timing` (a `/sim/admin/timing` body: `tradeguard sim --broker-timing` and the
 timing flags) sets the broker's timing; `timer` replaces the event loop's clock for it (tests
-pass a ManualTimer and move time by hand).
+pass a ManualTimer and move time by hand). `SimulatorOptions.state`: a file that keeps the
+broker's books and last prices across restarts (sim_state).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from tradeguard.adapters.sim.paper_broker import PaperBroker
 from tradeguard.adapters.sim.rest_admin import SimAdmin
 from tradeguard.adapters.sim.rest_app import create_app
 from tradeguard.adapters.sim.rest_server import SimApi
+from tradeguard.adapters.sim.sim_state import StateKeeper, read_state
 from tradeguard.adapters.sim.timing import (
     BrokerClock,
     SimTimer,
@@ -79,6 +81,7 @@ class SimulatorOptions:
     ws_max_outbox: int = 4096  # messages queued per WebSocket client before it is cut off
     timing: dict[str, Any] = field(default_factory=dict)  # a /sim/admin/timing body
     timer: SimTimer | None = None  # the broker timing's clock (default: the event loop's)
+    state: Path | None = None  # keep the books in this file across restarts (sim_state)
 
 
 class SimulatorSetupError(ValueError):
@@ -136,18 +139,30 @@ class EmbeddedSimulator:
         walk_config = walk_settings(self.options)
         self._replay_rows = self._load_replay()
         walk = self.options.walk and self._replay_rows is None
+        saved = read_state(self.options.state) if self.options.state is not None else None
+        prices = saved[2] if saved is not None else {}
         for symbol, exchange, price in self.options.symbols:
-            start = to_units(price)
+            start = prices.get((symbol, exchange)) or to_units(price)
             if walk:
                 self.market.add_symbol(symbol, exchange, walk_config(start))
             else:
                 self.market.set_price(symbol, exchange, start)
+        known = {(symbol, exchange) for symbol, exchange, _ in self.options.symbols}
+        for key, units in prices.items():  # symbols priced by hand before
+            if key not in known:
+                self.market.set_price(*key, units)
         try:
             config = timing_config(TimingConfig(), self.options.timing)
         except TimingSpecError as error:
             raise SimulatorSetupError(f"invalid broker timing: {error}") from None
         self.timing = BrokerClock(config, timer=self.options.timer, seed=self.options.seed)
         self.broker = PaperBroker(self.market, timing=self.timing)
+        self.keeper: StateKeeper | None = None
+        if self.options.state is not None:
+            if saved is not None:
+                self.broker.restore(saved[0], saved[1])
+                log.info("simulator: books restored from %s", self.options.state)
+            self.keeper = StateKeeper(self.options.state, self.broker, self.market)
         self.ws = SimWsServer(
             self.market,
             self.broker,
@@ -212,6 +227,8 @@ class EmbeddedSimulator:
     async def start(self) -> None:
         await self._rest.start()
         await self.ws.start()
+        if self.keeper is not None:
+            self.keeper.start()
         if self._replay_rows is not None:
             self._replay = asyncio.create_task(
                 self._run_replay(self._replay_rows), name="sim-replay"
@@ -235,6 +252,8 @@ class EmbeddedSimulator:
             self._walk = None
         await self.ws.stop()
         await self._rest.stop()
+        if self.keeper is not None:
+            await self.keeper.stop()
 
     async def __aenter__(self) -> EmbeddedSimulator:
         await self.start()

@@ -84,6 +84,7 @@ class PaperBroker:
         self._faults = _Faults()
         self.timing = timing or BrokerClock()
         self._reports = OrderReports(self.timing)
+        self.on_change: Callable[[], None] | None = None  # after every order change or fill
         market.add_tick_listener(self._on_tick)
 
     # -- listeners and faults ----------------------------------------------------------------
@@ -125,6 +126,24 @@ class PaperBroker:
                 if self._try_fill(order, self._market.last_price(*self._sym(order))):
                     filled.append(order.order_id)
         return filled
+
+    # -- its books, saved and restored by adapters.sim.sim_state ----------------------------
+
+    @property
+    def book(self) -> PaperBook:
+        return self._book
+
+    @property
+    def last_order_id(self) -> int:
+        return self._next_id
+
+    def restore(self, book: PaperBook, last_order_id: int) -> None:
+        """Take over saved books (before any order and listener): order ids go on from
+        `last_order_id`; every order is in the order book as it was."""
+        self._book = book
+        self._next_id = max(self._next_id, last_order_id)
+        for order in book.orders.values():
+            self._reports.changed(order.report())
 
     # -- BrokerGateway -----------------------------------------------------------------------
 
@@ -391,6 +410,8 @@ class PaperBroker:
 
     def _notify(self, order: PaperOrder) -> None:
         self._reports.changed(order.report())
+        if self.on_change is not None:
+            self.on_change()
 
     def _new_id(self) -> str:
         self._next_id += 1
