@@ -144,13 +144,17 @@ def test_the_walkthrough_runs_as_written_against_make_runs_setup(tmp_path: Path)
             printed = [
                 line
                 for line in block.splitlines()
-                if line.startswith("curl ") and "/metrics" not in line
+                if line.startswith("curl ") and "/metrics" not in line and "/export" not in line
             ]
             assert len(replies) >= len(printed), f"{block}\nanswered:\n{output}"
             for reply in replies:
                 assert reply.get("status") in ("success", "ok"), f"{block}\nanswered:\n{output}"
             if "/metrics" in block:
                 assert "# TYPE tradeguard_ticks_total" in output, output
+            if "/export" in block:  # CSV, not JSON: its header and at least one closed trade
+                header, *rows = output.strip().splitlines()
+                assert header.startswith("trade_id,strategy,symbol,"), output
+                assert any(row.split(",")[1] == "my_scalper" for row in rows), output
         history = shell.run(
             'curl -s $API/tradehistory -H "Content-Type: application/json" '
             '-d \'{"apikey":"\'$K\'","limit":100}\''
@@ -160,7 +164,9 @@ def test_the_walkthrough_runs_as_written_against_make_runs_setup(tmp_path: Path)
             ("SBIN", "MANUAL"),
             ("INFY", "MANUAL_ALL"),
         }, mine
-        assert [t["state"] for t in mine] == ["CLOSED", "CLOSED"], mine
+        # SBIN twice (the partial exit's part and the rest), INFY once (exitall)
+        assert [t["state"] for t in mine] == ["CLOSED"] * 3, mine
+        assert sorted(t["quantity"] for t in mine if t["symbol"] == "SBIN") == [4, 6], mine
         closed = shell.run(
             'curl -s $API/exittrade -H "Content-Type: application/json" '
             '-d \'{"apikey":"\'$K\'","trade_id":"\'$TRADE\'"}\''

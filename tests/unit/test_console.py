@@ -61,22 +61,23 @@ def test_alerts_strategies_and_gaps_have_a_line_and_other_kinds_none() -> None:
 
 
 @pytest.mark.asyncio
-async def test_quiet_kinds_reach_only_who_asks_and_stay_out_of_recent_events() -> None:
+async def test_the_quiet_kind_reaches_only_who_asks_and_stays_out_of_recent_events() -> None:
     bus = EventBus()
     out = io.StringIO()
     async with bus.subscribe():
-        assert not bus.wants("closed")  # a dashboard alone: nobody builds terminal events
+        assert not bus.wants("exit_sent")  # a dashboard alone: nobody builds terminal events
     async with bus.subscribe() as everything, bus.subscribe(kinds=KINDS) as terminal:
-        assert bus.wants("closed")
+        assert bus.wants("exit_sent")
         bus.publish(Event("exit_sent", SENT, "default", 1))
         bus.publish(Event("closed", CLOSED, "default", 2))
         bus.publish(Event("alert", {"level": "info", "message": "hello"}, None, 3))
         printer = asyncio.create_task(print_events(terminal, out))
         first = await anext(everything)
-        assert first.kind == "alert"  # the dashboard's subscription skipped the quiet two
+        assert first.kind == "closed"  # the dashboard's subscription skipped the quiet exit_sent
+        assert (await anext(everything)).kind == "alert"
         await eventually(lambda: len(out.getvalue().splitlines()) == 3, message="3 lines")
         printer.cancel()
         await asyncio.gather(printer, return_exceptions=True)
-    assert [e.kind for e in bus.recent] == ["alert"]
+    assert [e.kind for e in bus.recent] == ["closed", "alert"]
     lines = out.getvalue().splitlines()
     assert [line.split()[1] for line in lines] == ["EXIT", "CLOSED", "ALERT"]
