@@ -263,9 +263,24 @@ function setStrategies(list) {
 }
 
 function setTrades(list) {
-  state.trades.clear();
-  for (const t of list ?? []) if (OPEN_STATES.has(t.state)) state.trades.set(t.trade_id, t);
-  renderTrades();
+  const next = new Map();
+  for (const t of list ?? []) if (OPEN_STATES.has(t.state)) next.set(t.trade_id, t);
+  const same = next.size === state.trades.size && [...next.keys()].every((id) => state.trades.has(id));
+  if (same) {
+    // the same trades (a reload's snapshot, then its /trades reply): patch rows in place, so
+    // they are not rebuilt under the trader's finger (or a chart being drawn)
+    for (const [id, t] of next) {
+      const before = state.trades.get(id);
+      const merged = { ...before, ...t };
+      state.trades.set(id, merged);
+      noteTrade(merged);
+      patchTradeElements(merged, before).forEach(mountTradeCharts);
+    }
+  } else {
+    state.trades.clear(); // the same Map: other modules hold it (partial.js)
+    for (const [id, t] of next) state.trades.set(id, t);
+    renderTrades();
+  }
   renderSummary();
 }
 
