@@ -47,6 +47,8 @@ class ServiceOps:
         self.stale_after = stale_after
         self._trade_view = trade_view
         self._strategy_view = strategy_view
+        # where the market hours come from (app.market_hours), when the runtime keeps them
+        self.market_hours: Callable[[], dict[str, Any]] | None = None
 
     @property
     def engine(self) -> RiskEngine:
@@ -196,6 +198,7 @@ class ServiceOps:
                 "exits_unresolved": unresolved,
                 "exits_queued": queued,
             },
+            **({"market_hours": self.market_hours()} if self.market_hours else {}),
         }
 
     def metrics(self) -> dict[str, Any]:
