@@ -11,7 +11,9 @@ When a read fails it retries with back-off (`retry_s`, the last value repeating)
 an answer. While today's hours are unknown, the documented default calendar (weekdays,
 standard hours, no holidays) is in force: this is logged and alerted once per spell, shown on
 /health (`market_hours.source: "default"`), and an info alert says when OpenAlgo's hours are
-back. A reported session that cannot belong to its date is dropped with a warning.
+back. A reported session that cannot belong to its date is dropped with a warning; a regular
+day computed on an OpenAlgo server whose clock is not in IST is shifted back to IST
+(core.sessions.clock_shift), with a warning.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from tradeguard.core.sessions import (
     DaySessions,
     ExchangeSession,
     MarketCalendar,
+    clock_shift,
     day_date,
     day_sessions,
     plausible,
@@ -70,6 +73,7 @@ class MarketHours:
         self.fetched_at: int | None = None
         self.fallback_since: int | None = None
         self.dropped = 0  # implausible sessions ignored since start
+        self.shift_minutes = 0  # the last clock shift taken out of OpenAlgo's sessions
 
     @property
     def using_fallback(self) -> bool:
@@ -98,6 +102,18 @@ class MarketHours:
         return True
 
     def _sessions(self, day: int, reported: list[ExchangeSession]) -> DaySessions:
+        shift = clock_shift(day, reported)
+        if shift:
+            self.shift_minutes = shift // (60 * NS_PER_SECOND)
+            log.warning(
+                "market hours for %s: OpenAlgo's sessions are shifted by %+d min (its server "
+                "clock is not in IST: set TZ=Asia/Kolkata for OpenAlgo); taken back to IST",
+                day_date(day),
+                self.shift_minutes,
+            )
+            reported = [
+                ExchangeSession(s.exchange, s.start - shift, s.end - shift) for s in reported
+            ]
         kept = [s for s in reported if plausible(day, s)]
         if len(kept) != len(reported):
             self.dropped += len(reported) - len(kept)
@@ -139,6 +155,7 @@ class MarketHours:
             "failures": self.failures,
             "last_error": self.last_error,
             "dropped_sessions": self.dropped,
+            "clock_shift_minutes": self.shift_minutes,
         }
 
     async def run(self) -> None:

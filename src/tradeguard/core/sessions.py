@@ -77,6 +77,34 @@ def plausible(day: int, session: ExchangeSession) -> bool:
     )
 
 
+_STANDARD = ("NSE", "BSE", "NFO", "BFO")  # 09:15-15:30 on a regular day
+_QUARTER_HOUR = 900 * 1_000_000_000
+
+
+def clock_shift(day: int, reported: list[ExchangeSession]) -> int:
+    """How far a regular day's reported sessions are shifted from IST (0: not shifted).
+
+    OpenAlgo computes a regular day's sessions from midnight on *its server's* clock: on a
+    server not set to IST every session comes out shifted by the same amount (UTC: 5 h 30 min
+    late). That is recognised when an equity exchange reports exactly its standard session
+    (09:15-15:30, 6 h 15 min) moved by a whole number of quarter hours, at least an hour, and
+    every reported session moved back by that amount starts at its exchange's standard start.
+    A special session (another length) or hours an operator moved a little never match."""
+    midnight = ist_day_start(day)
+    open_ns, close_ns = (time_of_day_ns(t) for t in _EQUITY)
+    equity = [s for s in reported if s.exchange in _STANDARD]
+    if not equity or any(s.end - s.start != close_ns - open_ns for s in equity):
+        return 0
+    shift = equity[0].start - (midnight + open_ns)
+    if shift % _QUARTER_HOUR or not 3600 * 1_000_000_000 <= abs(shift) <= DAY_NS // 2:
+        return 0
+    for session in reported:
+        hours = DEFAULT_HOURS.get(session.exchange)
+        if hours is None or session.start - shift != midnight + time_of_day_ns(hours[0]):
+            return 0
+    return shift
+
+
 def day_sessions(reported: Iterable[ExchangeSession]) -> DaySessions:
     """One day's reported sessions grouped by exchange, each exchange's in time order."""
     grouped: dict[str, list[Session]] = {}

@@ -15,13 +15,17 @@ from tradeguard.core.sessions import (
     OPENALGO_EXCHANGES,
     ExchangeSession,
     MarketCalendar,
+    clock_shift,
     day_number,
     day_sessions,
     plausible,
 )
 from tradeguard.core.strategy import StrategyRiskConfig
+from tradeguard.core.timeutil import ist_day_start
 
 from .factory import ist, make_trade, u
+
+S = 1_000_000_000
 
 # 2026-11-25 is a Wednesday; the 27th a Friday; the 30th a Monday.
 
@@ -195,3 +199,27 @@ def test_an_undeferred_time_exit_is_untouched_by_new_hours() -> None:
     assert trade.deadline == ist(15, 15)  # checked when due, against the session then
     assert not risk.on_clock(ist(15, 15)).exits
     assert trade.deadline == ist(9, 15, day=26)
+
+
+def _openalgo_regular_day(day: int, shift_h: float) -> list[ExchangeSession]:
+    """A regular day as OpenAlgo reports it, from midnight on a server `shift_h` hours off."""
+    midnight = ist_day_start(day) + int(shift_h * 3600) * S
+    hours = {"NSE": (9.25, 15.5), "BSE": (9.25, 15.5), "NFO": (9.25, 15.5), "BFO": (9.25, 15.5)}
+    hours |= {"CDS": (9.0, 17.0), "BCD": (9.0, 17.0), "MCX": (9.0, 23 + 55 / 60)}
+    return [
+        ExchangeSession(e, midnight + int(a * 3600) * S, midnight + int(b * 3600) * S)
+        for e, (a, b) in hours.items()
+    ]
+
+
+def test_a_server_clock_not_in_ist_is_recognised_and_nothing_else_is() -> None:
+    day = day_number(date(2026, 11, 26))
+    assert clock_shift(day, _openalgo_regular_day(day, 5.5)) == int(5.5 * 3600) * S  # UTC
+    assert clock_shift(day, _openalgo_regular_day(day, -4.5)) == int(-4.5 * 3600) * S
+    assert clock_shift(day, _openalgo_regular_day(day, 0)) == 0  # an IST server
+    assert clock_shift(day, _openalgo_regular_day(day, 0.25)) == 0  # hours moved a little
+    assert clock_shift(day, []) == 0  # a holiday
+    muhurat = [ExchangeSession("NSE", ist(18, 0, day=26), ist(19, 15, day=26))]
+    assert clock_shift(day, muhurat) == 0
+    mcx_only = [ExchangeSession("MCX", ist(17, 0, day=26), ist(23, 55, day=26))]
+    assert clock_shift(day, mcx_only) == 0
