@@ -26,6 +26,7 @@ from tradeguard.app.ports import AlertSink, Clock, MarketTimings
 from tradeguard.core.broker import BrokerError
 from tradeguard.core.engine import RiskEngine
 from tradeguard.core.sessions import (
+    DEFAULT_HOURS,
     OPENALGO_EXCHANGES,
     DaySessions,
     ExchangeSession,
@@ -126,7 +127,10 @@ class MarketHours:
     def _install(self, today: int) -> None:
         for day in [d for d in self.known if d < today]:
             del self.known[day]  # past days matter no more (yesterday's late session aside)
-        calendar = self.fallback.with_days(self.known, OPENALGO_EXCHANGES)
+        # the seven OpenAlgo's calendar always covers, and any other exchange with standard
+        # hours it lists (NCO in newer versions); CRYPTO and the like stay always open
+        listed = {e for sessions in self.known.values() for e in sessions if e in DEFAULT_HOURS}
+        calendar = self.fallback.with_days(self.known, OPENALGO_EXCHANGES | listed)
         self.engine.set_calendar(calendar, self.clock.now())
         if today not in self.known:
             if self.fallback_since is None:

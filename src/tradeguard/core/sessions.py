@@ -4,8 +4,9 @@ only while an exchange is open.
 A `MarketCalendar` answers from two sources, per IST day:
 
 - **known days** (`days`): the sessions OpenAlgo's `market/timings` gave for that date (the app
-  fetches them; core never does I/O). For an exchange the source covers (`covered`), the day's
-  sessions are exactly those listed: none listed means closed all day (a holiday, a weekend).
+  fetches them; core never does I/O). For an exchange the source covers (`covered`: NSE, BSE,
+  NFO, BFO, CDS, BCD, MCX), the day's sessions are exactly those listed: none listed means
+  closed all day (a holiday, a weekend). What it lists for other exchanges is not used.
   A session may run past midnight (MCX's Muhurat session); it is open until its end.
 - **the default calendar** for every other day (and for exchanges the source does not cover):
   the standard IST hours of the Indian exchanges OpenAlgo serves, Monday to Friday: NSE, BSE,
@@ -41,7 +42,8 @@ DEFAULT_HOURS: Mapping[str, tuple[time, time]] = {
     "NCO": _COMMODITY,
 }
 # The exchanges OpenAlgo's market calendar reports on (an exchange it leaves out of a day's
-# answer is closed that day); for the others the default hours stay in force.
+# answer is closed that day); for the others the default hours stay in force. (Newer OpenAlgo
+# versions list NCO too: app.market_hours then counts it in.)
 OPENALGO_EXCHANGES = frozenset({"NSE", "BSE", "NFO", "BFO", "CDS", "BCD", "MCX"})
 _EPOCH = date(1970, 1, 1)
 _LOOKAHEAD_DAYS = 366
@@ -77,8 +79,9 @@ def plausible(day: int, session: ExchangeSession) -> bool:
     )
 
 
-_STANDARD = ("NSE", "BSE", "NFO", "BFO")  # 09:15-15:30 on a regular day
+_CASH = ("NSE", "BSE")  # 09:15-15:30 on a regular day (F&O may run later)
 _QUARTER_HOUR = 900 * 1_000_000_000
+_HOUR = 3600 * 1_000_000_000
 
 
 def clock_shift(day: int, reported: list[ExchangeSession]) -> int:
@@ -86,21 +89,22 @@ def clock_shift(day: int, reported: list[ExchangeSession]) -> int:
 
     OpenAlgo computes a regular day's sessions from midnight on *its server's* clock: on a
     server not set to IST every session comes out shifted by the same amount (UTC: 5 h 30 min
-    late). That is recognised when an equity exchange reports exactly its standard session
-    (09:15-15:30, 6 h 15 min) moved by a whole number of quarter hours, at least an hour, and
-    every reported session moved back by that amount starts at its exchange's standard start.
-    A special session (another length) or hours an operator moved a little never match."""
+    late). That is recognised when the cash equity exchanges report exactly their standard
+    session (09:15-15:30, 6 h 15 min) moved by a whole number of quarter hours, at least an
+    hour, and every reported session of an exchange with standard hours, moved back by that
+    amount, starts at its exchange's standard start. A special session (another length) or
+    hours an operator moved a little never match."""
     midnight = ist_day_start(day)
     open_ns, close_ns = (time_of_day_ns(t) for t in _EQUITY)
-    equity = [s for s in reported if s.exchange in _STANDARD]
-    if not equity or any(s.end - s.start != close_ns - open_ns for s in equity):
+    cash = [s for s in reported if s.exchange in _CASH]
+    if not cash or any(s.end - s.start != close_ns - open_ns for s in cash):
         return 0
-    shift = equity[0].start - (midnight + open_ns)
-    if shift % _QUARTER_HOUR or not 3600 * 1_000_000_000 <= abs(shift) <= DAY_NS // 2:
+    shift = cash[0].start - (midnight + open_ns)
+    if shift % _QUARTER_HOUR or not _HOUR <= abs(shift) <= DAY_NS // 2:
         return 0
-    for session in reported:
+    for session in reported:  # (an exchange without standard hours, e.g. CRYPTO, aside)
         hours = DEFAULT_HOURS.get(session.exchange)
-        if hours is None or session.start - shift != midnight + time_of_day_ns(hours[0]):
+        if hours is not None and session.start - shift != midnight + time_of_day_ns(hours[0]):
             return 0
     return shift
 
@@ -123,10 +127,9 @@ class MarketCalendar:
     covered: frozenset[str] = frozenset()  # exchanges the known days speak for
 
     def with_days(self, days: Mapping[int, DaySessions], covered: frozenset[str]) -> MarketCalendar:
-        """This calendar with `days` known (replacing any it knew) for the `covered` exchanges
-        (plus every exchange a known day lists)."""
-        listed = {exchange for sessions in days.values() for exchange in sessions}
-        return dataclasses.replace(self, days=dict(days), covered=covered | listed)
+        """This calendar with `days` known (replacing any it knew) for the `covered` exchanges;
+        what a known day says of any other exchange is not used."""
+        return dataclasses.replace(self, days=dict(days), covered=covered)
 
     def sessions(self, exchange: str, day: int) -> tuple[Session, ...] | None:
         """`exchange`'s sessions on IST day `day` (possibly none); None: always open."""
@@ -135,7 +138,7 @@ class MarketCalendar:
             return known.get(exchange, ())
         hours = self.hours.get(exchange)
         if hours is None:
-            return None if exchange not in self.covered else ()
+            return None
         when = day_date(day)
         if when.weekday() >= 5 or when in self.holidays:
             return ()

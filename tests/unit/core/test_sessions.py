@@ -116,6 +116,10 @@ def test_a_known_holiday_closes_every_covered_exchange_and_only_that_day() -> No
     # an exchange OpenAlgo's calendar does not cover keeps the default hours
     assert holiday.is_open("NCDEX", ist(10, 0, day=26))
     assert holiday.is_open("CRYPTO", ist(3, 0, day=26))  # unlisted anywhere: always open
+    # what OpenAlgo lists for an exchange outside its calendar's seven is not used
+    crypto = known(26, {"CRYPTO": [(ist(5, 30, day=26), ist(5, 29, day=27))]})
+    assert crypto.is_open("CRYPTO", ist(3, 0, day=26))
+    assert crypto.is_open("CRYPTO", ist(3, 0, day=28))
 
 
 def test_a_special_session_is_the_only_session_of_its_day() -> None:
@@ -204,7 +208,8 @@ def test_an_undeferred_time_exit_is_untouched_by_new_hours() -> None:
 def _openalgo_regular_day(day: int, shift_h: float) -> list[ExchangeSession]:
     """A regular day as OpenAlgo reports it, from midnight on a server `shift_h` hours off."""
     midnight = ist_day_start(day) + int(shift_h * 3600) * S
-    hours = {"NSE": (9.25, 15.5), "BSE": (9.25, 15.5), "NFO": (9.25, 15.5), "BFO": (9.25, 15.5)}
+    hours = {"NSE": (9.25, 15.5), "BSE": (9.25, 15.5), "NFO": (9.25, 15 + 2 / 3)}
+    hours |= {"BFO": (9.25, 15 + 2 / 3), "NCO": (9.0, 23 + 55 / 60)}  # as OpenAlgo 2.0.2.1
     hours |= {"CDS": (9.0, 17.0), "BCD": (9.0, 17.0), "MCX": (9.0, 23 + 55 / 60)}
     return [
         ExchangeSession(e, midnight + int(a * 3600) * S, midnight + int(b * 3600) * S)
@@ -214,12 +219,17 @@ def _openalgo_regular_day(day: int, shift_h: float) -> list[ExchangeSession]:
 
 def test_a_server_clock_not_in_ist_is_recognised_and_nothing_else_is() -> None:
     day = day_number(date(2026, 11, 26))
-    assert clock_shift(day, _openalgo_regular_day(day, 5.5)) == int(5.5 * 3600) * S  # UTC
+    utc = _openalgo_regular_day(day, 5.5)
+    assert clock_shift(day, utc) == int(5.5 * 3600) * S  # a UTC server
+    # OpenAlgo also lists CRYPTO (its server's whole day): it does not hide the shift
+    crypto = ExchangeSession("CRYPTO", utc[0].start - int(9.25 * 3600) * S, utc[0].start)
+    assert clock_shift(day, [*utc, crypto]) == int(5.5 * 3600) * S
     assert clock_shift(day, _openalgo_regular_day(day, -4.5)) == int(-4.5 * 3600) * S
     assert clock_shift(day, _openalgo_regular_day(day, 0)) == 0  # an IST server
     assert clock_shift(day, _openalgo_regular_day(day, 0.25)) == 0  # hours moved a little
     assert clock_shift(day, []) == 0  # a holiday
     muhurat = [ExchangeSession("NSE", ist(18, 0, day=26), ist(19, 15, day=26))]
+    muhurat += [ExchangeSession("BSE", ist(18, 0, day=26), ist(19, 15, day=26))]
     assert clock_shift(day, muhurat) == 0
     mcx_only = [ExchangeSession("MCX", ist(17, 0, day=26), ist(23, 55, day=26))]
     assert clock_shift(day, mcx_only) == 0
