@@ -6,6 +6,8 @@ once and shown on /health, and the read is retried with back-off until it answer
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from datetime import date
 from pathlib import Path
@@ -19,6 +21,8 @@ from tests.helpers import eventually
 from tests.stack import Stack, running_stack
 from tradeguard.adapters.sim.rest_app import ADMIN_KEY_HEADER
 from tradeguard.app.market_hours import MarketHours
+from tradeguard.bootstrap.service import Running, serve
+from tradeguard.config import Settings
 from tradeguard.core.sessions import day_date
 from tradeguard.core.timeutil import ist_day, ist_day_start
 
@@ -100,17 +104,20 @@ async def test_without_openalgo_hours_the_default_calendar_is_used_alerted_and_r
     tmp_path: Path,
 ) -> None:
     async with running_stack(tmp_path, market_hours=True, start=False) as stack:
-        # market/timings fails twice: the start-up read and its first retry (1 s later)
-        faults = {"fail": "500", "fail_count": 2, "endpoints": ["market/timings"]}
+        # market/timings fails (until cleared): the start-up read and every retry
+        faults = {"fail": "500", "endpoints": ["market/timings"]}
         await sim_admin(stack, "faults", faults)
         await stack.runtime.start()
         try:
             hours = stack.service.health()["market_hours"]
-            assert (hours["source"], hours["failures"]) == ("default", 1), hours
+            assert hours["source"] == "default", hours
             assert "HTTP 500" in hours["last_error"]
             assert hours["fallback_since"] is not None
             assert stack.runtime.engine.calendar.days == {}  # the default hours are in force
+            # retried with back-off (1 s, then 2 s...): still one alert for the spell
+            await eventually(lambda: keeper(stack).failures >= 2, timeout=15.0, message="a retry")
             assert hours_alerts(stack) == ["critical"]
+            await sim_admin(stack, "faults", {"fail": None})  # OpenAlgo answers again
             await eventually(
                 lambda: stack.service.health()["market_hours"]["source"] == "openalgo",
                 timeout=15.0,
@@ -125,3 +132,26 @@ async def test_without_openalgo_hours_the_default_calendar_is_used_alerted_and_r
             assert stack.service.health()["market_hours"]["days"]  # shown on /health
         finally:
             await stack.runtime.stop()
+
+
+@pytest.mark.asyncio
+async def test_tradeguard_run_reads_its_hours_and_shows_them_on_health(tmp_path: Path) -> None:
+    """`tradeguard run` (serve()) with the embedded simulator: market hours come from the
+    simulator's market/timings (open all day), and GET /health shows where they come from."""
+    started: asyncio.Future[Running] = asyncio.get_running_loop().create_future()
+    settings = Settings(data_dir=tmp_path / "data", demo=False, port=0)
+    task = asyncio.create_task(serve(settings, console=False, started=started.set_result))
+    try:
+        running = await asyncio.wait_for(started, timeout=30)
+        url = running.extras["api"].url
+        async with httpx.AsyncClient(base_url=url, trust_env=False) as http:
+            hours = (await http.get("/health")).json()["market_hours"]
+        assert hours["source"] == "openalgo"
+        tomorrow = day_date(ist_day(time.time_ns()) + 1)
+        assert sorted(hours["days"]) == [today().isoformat(), tomorrow.isoformat()]
+        assert running.runtime.engine.calendar.is_open("NSE", time.time_ns())
+    finally:
+        if started.done():
+            started.result().stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            assert await asyncio.wait_for(task, timeout=10) == 0
