@@ -18,6 +18,8 @@ day computed on an OpenAlgo server whose clock is not in IST is shifted back to 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -75,6 +77,7 @@ class MarketHours:
         self.fallback_since: int | None = None
         self.dropped = 0  # implausible sessions ignored since start
         self.shift_minutes = 0  # the last clock shift taken out of OpenAlgo's sessions
+        self._read_once = asyncio.Event()
 
     @property
     def using_fallback(self) -> bool:
@@ -85,17 +88,18 @@ class MarketHours:
         (what was read is kept; today's hours stay unknown unless an earlier read had them)."""
         now = self.clock.now()
         today = ist_day(now)
+        fresh: dict[int, DaySessions] = {}  # installed together, after the last read
         try:
             for day in range(today, today + self.days_ahead + 1):
-                self.known[day] = self._sessions(
-                    day, await self.source.market_timings(day_date(day))
-                )
+                fresh[day] = self._sessions(day, await self.source.market_timings(day_date(day)))
         except BrokerError as error:
+            self.known.update(fresh)  # what was read stands
             self.failures += 1
             self.last_error = str(error)
             log.warning("market hours: OpenAlgo's market/timings failed: %s", error)
             self._install(today)
             return False
+        self.known.update(fresh)
         self.failures = 0
         self.last_error = None
         self.fetched_at = self.clock.now()
@@ -162,8 +166,20 @@ class MarketHours:
             "clock_shift_minutes": self.shift_minutes,
         }
 
-    async def run(self) -> None:
-        """Read once a day after midnight IST; after a failure, retry with back-off."""
+    async def first_read(self, wait_s: float) -> None:
+        """Wait (at most `wait_s` seconds) for the first read `run(read_first=True)` makes."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(wait_s):
+                await self._read_once.wait()
+
+    async def run(self, *, read_first: bool = False) -> None:
+        """Read once a day after midnight IST (and at once with `read_first`); after a
+        failure, retry with back-off."""
+        if read_first:
+            try:
+                await self.refresh()
+            finally:
+                self._read_once.set()
         while True:
             if self.failures:
                 delay = self.retry_s[min(self.failures, len(self.retry_s)) - 1]

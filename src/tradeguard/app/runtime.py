@@ -62,6 +62,9 @@ class RuntimeOptions:
     # exchange sessions: time exits and the stale-feed exit act only while open (None: always);
     # with a market-hours source (AppRuntime's `timings`), the calendar used when it is silent
     calendar: MarketCalendar | None = None
+    # how long the start waits (after recovery) for the first market-hours read; a slower
+    # one lands later and re-times waiting time exits
+    hours_wait: float = 2.0
     stale_policy: str = "exit"  # app.blind: exit (or only alert) when blind in market hours
 
 
@@ -159,10 +162,13 @@ class AppRuntime:
         self.recovered: RecoveryResult | None = None
 
     async def start(self) -> RecoveryResult:
-        if self.hours is not None:  # today's hours before the first time exit is checked
-            await self.hours.refresh()
-            self._hours_task = asyncio.create_task(self.hours.run(), name="tradeguard-hours")
+        if self.hours is not None:  # today's hours, read while the trades are recovered
+            self._hours_task = asyncio.create_task(
+                self.hours.run(read_first=True), name="tradeguard-hours"
+            )
         result = await self.recovery.start()
+        if self.hours is not None:  # before the first time exit is checked, if it comes soon
+            await self.hours.first_read(self.options.hours_wait)
         self.recovered = result
         self.monitor.executor.queued.watch_all()  # exits still queued in OpenAlgo's Action Center
         await self.monitor.start(result.pending)
