@@ -27,6 +27,7 @@ from tradeguard.app.resolve import ExecutorPolicy
 from tradeguard.app.runtime import AppRuntime, RuntimeOptions
 from tradeguard.app.service import TradeService
 from tradeguard.core.money import to_units
+from tradeguard.core.sessions import MarketCalendar
 
 SYMBOLS = (("SBIN", "NSE", "800"), ("INFY", "NSE", "1500"), ("TCS", "NSE", "4000"))
 REALISTIC_TIMING = {"profile": "realistic"}  # order reports lag 1-2 s, polled every 2-3 s
@@ -111,7 +112,11 @@ async def running_stack(
     clock_interval: float = 0.2,
     policy: ExecutorPolicy = FAST_POLICY,
     timing: dict[str, Any] | None = None,
+    market_hours: bool = False,
 ) -> AsyncIterator[Stack]:
+    """`market_hours`: the runtime keeps OpenAlgo's market hours (the simulator's
+    market/timings: open all day unless /sim/admin/calendar says otherwise), as `tradeguard
+    run` does; else it has none (always open)."""
     timing = DEFAULT_TIMING if timing is None else timing
     options = SimulatorOptions(
         walk=False,
@@ -161,7 +166,9 @@ async def running_stack(
                 stop_grace=0.5,
                 reconcile_interval=reconcile_interval,
                 policy=policy,
+                calendar=MarketCalendar() if market_hours else None,
             ),
+            timings=gateway if market_hours else None,
         )
         stack = Stack(sim, runtime, gateway, feed, store, patience=20.0 if timing else 5.0)
         try:

@@ -38,6 +38,26 @@ async def test_concurrent_wrong_passwords_cannot_bypass_the_lockout(api: Api) ->
     assert stored.locked_until is not None  # the lock is on disk, not only in memory
 
 
+@pytest.mark.parametrize("username", ["alice", "nobody"])
+@pytest.mark.parametrize("attempts", [9, 16])
+@pytest.mark.asyncio
+async def test_any_number_of_concurrent_wrong_passwords_ends_locked_for_real_and_unknown_names(
+    tmp_path: Path, username: str, attempts: int
+) -> None:
+    # the per-address login budget is opened wide so only the lockout can answer "locked"
+    async with running_api(tmp_path, login_burst=100) as api:
+        outcomes = await asyncio.gather(
+            *(_attempt(api, username, "wrong pass") for _ in range(attempts))
+        )
+        # a real user and an unknown name answer alike: 4 wrong, then locked, in any order
+        assert outcomes.count("/login?error=1") == 4, outcomes
+        assert outcomes.count("/login?error=locked") == attempts - 4, outcomes
+        assert await _attempt(api, username, PASSWORD) == "/login?error=locked"
+        if username == "alice":
+            (stored,) = [u for u in await api.stack.store.users() if u.username == "alice"]
+            assert stored.locked_until is not None
+
+
 @pytest.mark.asyncio
 async def test_an_unknown_username_answers_like_a_real_one(tmp_path: Path) -> None:
     async with running_api(tmp_path, login_burst=100) as api:

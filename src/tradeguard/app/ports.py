@@ -7,6 +7,7 @@ are core types (core.broker); storage rows are app records (app.records).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import date
 from typing import Any, Protocol
 
 from tradeguard.app.records import (
@@ -30,6 +31,7 @@ from tradeguard.core.broker import (
     SymbolInfo,
 )
 from tradeguard.core.model import Tick
+from tradeguard.core.sessions import ExchangeSession
 
 
 class Clock(Protocol):
@@ -80,6 +82,15 @@ class BrokerGateway(Protocol):
 
 TickHandler = Callable[[Tick], None]
 OrderUpdateHandler = Callable[[OrderReport], None]
+
+
+class MarketTimings(Protocol):
+    """Where the exchanges' sessions of a date come from (OpenAlgo's `market/timings`).
+    Raises a core.broker.BrokerError subclass on failure."""
+
+    async def market_timings(self, day: date) -> list[ExchangeSession]:
+        """Every session on the IST date `day`; an empty list on a weekend or holiday."""
+        ...
 
 
 class MarketFeed(Protocol):

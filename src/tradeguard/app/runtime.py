@@ -33,8 +33,9 @@ from tradeguard.app.events import EventBus
 from tradeguard.app.executor import ExitExecutor
 from tradeguard.app.failpoints import Failpoints
 from tradeguard.app.live import BusAlerts, LiveEvents
+from tradeguard.app.market_hours import MarketHours
 from tradeguard.app.monitor import Monitor
-from tradeguard.app.ports import BrokerGateway, Clock, MarketFeed, Store
+from tradeguard.app.ports import BrokerGateway, Clock, MarketFeed, MarketTimings, Store
 from tradeguard.app.recovery import Recovery, RecoveryResult
 from tradeguard.app.resolve import ExecutorPolicy
 from tradeguard.app.service import TradeService
@@ -58,8 +59,12 @@ class RuntimeOptions:
     policy: ExecutorPolicy | None = None
     supervision: SupervisionPolicy | None = None
     exit_ack_alert: float | None = 5.0  # alert on an exit order unanswered this long (s)
-    # exchange sessions: time exits and the stale-feed exit act only while open (None: always)
+    # exchange sessions: time exits and the stale-feed exit act only while open (None: always);
+    # with a market-hours source (AppRuntime's `timings`), the calendar used when it is silent
     calendar: MarketCalendar | None = None
+    # how long the start waits (after recovery) for the first market-hours read; a slower
+    # one lands later and re-times waiting time exits
+    hours_wait: float = 2.0
     stale_policy: str = "exit"  # app.blind: exit (or only alert) when blind in market hours
 
 
@@ -74,6 +79,8 @@ class AppRuntime:
         clock: Clock,
         options: RuntimeOptions | None = None,
         failpoints: Failpoints | None = None,
+        *,
+        timings: MarketTimings | None = None,
     ) -> None:
         self.options = options or RuntimeOptions()
         self.clock = clock
@@ -136,10 +143,32 @@ class AppRuntime:
             after_s=self.options.stale_after,
         )
         self._blind_task: asyncio.Task[None] | None = None
+        # market hours from OpenAlgo's market/timings, the given calendar (else the default
+        # one) while it does not answer
+        self.hours = (
+            MarketHours(
+                self.engine,
+                timings,
+                clock,
+                self.alerts,
+                fallback=self.options.calendar or MarketCalendar(),
+            )
+            if timings is not None
+            else None
+        )
+        self._hours_task: asyncio.Task[None] | None = None
+        if self.hours is not None:
+            self.service.ops.market_hours = self.hours.status
         self.recovered: RecoveryResult | None = None
 
     async def start(self) -> RecoveryResult:
+        if self.hours is not None:  # today's hours, read while the trades are recovered
+            self._hours_task = asyncio.create_task(
+                self.hours.run(read_first=True), name="tradeguard-hours"
+            )
         result = await self.recovery.start()
+        if self.hours is not None:  # before the first time exit is checked, if it comes soon
+            await self.hours.first_read(self.options.hours_wait)
         self.recovered = result
         self.monitor.executor.queued.watch_all()  # exits still queued in OpenAlgo's Action Center
         await self.monitor.start(result.pending)
@@ -174,10 +203,11 @@ class AppRuntime:
         self.monitor.feed_reconnected()
 
     async def stop(self) -> None:
-        if self._blind_task is not None:
-            self._blind_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._blind_task
-            self._blind_task = None
+        for task in (self._blind_task, self._hours_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._blind_task = self._hours_task = None
         await self.monitor.stop(grace=self.options.stop_grace)
         await self.supervisor.close()

@@ -60,6 +60,8 @@ class ServiceOps:
         self.strategy_views: ViewCache[StrategyBook] = ViewCache(
             strategy_signature, lambda book, _: strategy_view(book)
         )
+        # where the market hours come from (app.market_hours), when the runtime keeps them
+        self.market_hours: Callable[[], dict[str, Any]] | None = None
 
     @property
     def engine(self) -> RiskEngine:
@@ -210,6 +212,7 @@ class ServiceOps:
                 "exits_unresolved": unresolved,
                 "exits_queued": queued,
             },
+            **({"market_hours": self.market_hours()} if self.market_hours else {}),
         }
 
     def metrics(self) -> dict[str, Any]:

@@ -205,11 +205,13 @@ async def serve(
                 stale_after=settings.stale_after,
                 reconcile_interval=settings.reconcile_interval or None,
                 exit_ack_alert=settings.exit_ack_alert,
-                # the exchanges' sessions with a real OpenAlgo; the simulator trades all day
-                calendar=None if settings.embedded_simulator else MarketCalendar(),
+                # used while OpenAlgo's market/timings does not answer (app.market_hours);
+                # the simulator answers that its market is open all day, every day
+                calendar=MarketCalendar(),
                 stale_policy=settings.stale_policy,
             ),
             Failpoints(settings.failpoint),
+            timings=gateway,
         )
         accounts, _ = await open_accounts(settings, store)
         if console:  # subscribed before recovery, so the trades it closes are shown

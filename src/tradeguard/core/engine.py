@@ -3,7 +3,8 @@
 `on_tick(tick, now)` costs the trades on the tick's symbol plus O(1) per strategy holding that
 symbol: each symbol keeps a quiet band (no trade on it can change inside it) and one P&L bucket
 per strategy, so nothing rescans all trades or recomputes a strategy's P&L. Time exits sit in a
-heap; the day rolls over at IST midnight. The engine never reads a clock: `now` is an argument.
+heap (core.time_exits, with the market hours they obey); the day rolls over at IST midnight.
+The engine never reads a clock: `now` is an argument.
 
 Best prices are kept lazily: each symbol book is also the `PriceRun` its watched trades are
 attached to, and a trade folds the run into its best price when read or evaluated. The run is
@@ -14,7 +15,6 @@ dirty; reading `dirty_trades` does it first, so a flush persists exact best pric
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterable
 
 from tradeguard.core.decisions import Decisions, ExitDecision, StrategyChange
@@ -25,12 +25,11 @@ from tradeguard.core.rules import TradeRules
 from tradeguard.core.sessions import ALWAYS_OPEN, MarketCalendar
 from tradeguard.core.strategy import StrategyRiskConfig
 from tradeguard.core.symbols import Bucket, SymbolBook
+from tradeguard.core.time_exits import TimeExits
 from tradeguard.core.timeutil import DAY_NS, ist_day, ist_day_start
 from tradeguard.core.trade import NEG, POS, Trade
 
 __all__ = ["EngineError", "RiskEngine"]
-
-_NO_DEADLINE = POS
 
 
 def _merge(decisions: Decisions | None, more: Decisions | None) -> Decisions | None:
@@ -47,12 +46,10 @@ class RiskEngine(LifecycleCommands):
     """Holds every open trade and strategy book; turns ticks and events into decisions."""
 
     def __init__(self, calendar: MarketCalendar = ALWAYS_OPEN) -> None:
-        self.calendar = calendar  # time exits fire only while the trade's exchange is open
+        self._times = TimeExits(calendar)  # time exits fire only while the exchange is open
         self._books: dict[str, dict[str, SymbolBook]] = {}
         self._trades: dict[str, Trade] = {}
         self._strategies: dict[str, StrategyBook] = {}
-        self._deadlines: list[tuple[int, str]] = []
-        self._next_deadline = _NO_DEADLINE
         self._day: int | None = None
         self._day_end = POS
         self._dirty_trades: set[str] = set()
@@ -205,7 +202,7 @@ class RiskEngine(LifecycleCommands):
         self._add_to_bucket(book, bucket, trade, +1)
         if trade.state is TradeState.ACTIVE:
             self._watch(trade)
-        self._schedule(trade)
+        self._times.schedule(trade)
         self._dirty_trades.add(trade.trade_id)
         decisions = Decisions()
         if trade.state is TradeState.ACTIVE:
@@ -259,18 +256,13 @@ class RiskEngine(LifecycleCommands):
             book.watch.remove(trade)
             book.refresh_band()
 
-    def _schedule(self, trade: Trade) -> None:
-        if trade.deadline is not None:
-            heapq.heappush(self._deadlines, (trade.deadline, trade.trade_id))
-            self._next_deadline = self._deadlines[0][0]
-
     def update_rules(self, trade_id: str, rules: TradeRules, now: int) -> Decisions:
         """Replace a trade's rules (a deliberate user edit) and re-evaluate at the last price."""
         trade = self.trade(trade_id)
         if trade.state is not TradeState.ACTIVE:
             raise EngineError(f"trade {trade_id} is {trade.state}; only ACTIVE trades can change")
         trade.apply_rules(rules)
-        self._schedule(trade)
+        self._times.schedule(trade)
         book = self._books[trade.instrument.exchange][trade.instrument.symbol]
         book.refresh_band()
         self._dirty_trades.add(trade_id)
@@ -304,14 +296,14 @@ class RiskEngine(LifecycleCommands):
                 bucket.value = value
                 if not (strategy.lo < strategy.pnl < strategy.hi):
                     decisions = _merge(decisions, self._check_strategy(strategy, now))
-        if now >= self._next_deadline:
+        if now >= self._times.next_at:
             decisions = _merge(decisions, self._fire_deadlines(now))
         return decisions
 
     def on_clock(self, now: int) -> Decisions:
         """Time passes without ticks: fire due time exits and roll the day."""
         decisions = self._roll_day(now) or Decisions()
-        if now >= self._next_deadline:
+        if now >= self._times.next_at:
             decisions.extend(self._fire_deadlines(now))
         return decisions
 
@@ -415,26 +407,23 @@ class RiskEngine(LifecycleCommands):
             at=now,
         )
 
+    @property
+    def calendar(self) -> MarketCalendar:
+        """The market hours time exits (and the stale-feed policy) obey."""
+        return self._times.calendar
+
+    def set_calendar(self, calendar: MarketCalendar, now: int) -> None:
+        """Use `calendar` from now on (a time exit deferred on the old one is re-timed)."""
+        self._times.set_calendar(calendar, now, self._trades)
+
     def _fire_deadlines(self, now: int) -> Decisions:
         decisions = Decisions()
-        heap = self._deadlines
-        while heap and heap[0][0] <= now:
-            at, trade_id = heapq.heappop(heap)
-            trade = self._trades.get(trade_id)
-            if trade is None or trade.deadline != at or trade.state is not TradeState.ACTIVE:
-                continue  # closed, rescheduled by an edit, or already exiting
-            exchange = trade.instrument.exchange
-            if not self.calendar.is_open(exchange, now):
-                # outside the exchange's session an exit order cannot fill: at the next open
-                trade.deadline = self.calendar.next_open(exchange, now)
-                heapq.heappush(heap, (trade.deadline, trade_id))
-                continue
+        for trade in self._times.fire(now, self._trades):
             assert trade.deadline_reason is not None
             book = self._books[trade.instrument.exchange][trade.instrument.symbol]
             decisions.exits.append(
                 self._begin_exit(trade, trade.deadline_reason, None, book.last, now)
             )
-        self._next_deadline = heap[0][0] if heap else _NO_DEADLINE
         return decisions
 
     def _roll_day(self, now: int) -> Decisions | None:

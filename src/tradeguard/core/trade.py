@@ -58,6 +58,7 @@ class Trade:
         "closed_at",
         "deadline",
         "deadline_reason",
+        "due",
         "entered_at",
         "entry_order_id",
         "entry_price",
@@ -139,8 +140,9 @@ class Trade:
         self.lo = NEG
         self.hi = POS
         self.wake = POS
-        self.deadline: int | None = None
+        self.deadline: int | None = None  # when the time exit is checked next (may be deferred)
         self.deadline_reason: ExitReason | None = None
+        self.due: int | None = None  # when the rules make the time exit due
         self.apply_rules(self.rules)
 
     @property
@@ -192,6 +194,7 @@ class Trade:
             at = self.entered_at + rules.max_holding_seconds * NS_PER_SECOND
             deadlines.append((at, ExitReason.MAX_HOLDING))
         self.deadline, self.deadline_reason = min(deadlines) if deadlines else (None, None)
+        self.due = self.deadline
         self._recompute_stop()
 
     def _recompute_stop(self) -> None:

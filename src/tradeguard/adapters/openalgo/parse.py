@@ -26,6 +26,7 @@ from tradeguard.core.broker import (
     SymbolInfo,
 )
 from tradeguard.core.money import SCALE, MoneyError, to_units
+from tradeguard.core.sessions import ExchangeSession
 
 _UNIT = Decimal(1) / SCALE
 _TAGS = re.compile(r"<[^>]+>")
@@ -215,6 +216,18 @@ def funds(data: Any, mode: Any = None) -> Funds:
         reset_count=reset_count,
         extra=extra,
     )
+
+
+def market_timings(data: Any) -> list[ExchangeSession]:
+    """`market/timings` data: a list (empty on a weekend or holiday) of {exchange,
+    start_time, end_time}, the times epoch milliseconds."""
+    sessions = []
+    for row in as_list(data, "data"):
+        row = as_dict(row, "timing")
+        start = integer(field(row, "start_time"), "start_time")
+        end = integer(field(row, "end_time"), "end_time")
+        sessions.append(ExchangeSession(text(row, "exchange"), start * 1_000_000, end * 1_000_000))
+    return sessions
 
 
 def ltp_of(data: Any, name: str) -> int | None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from datetime import date
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, TypeVar
@@ -59,6 +60,7 @@ from tradeguard.core.broker import (
     UnknownOutcome,
 )
 from tradeguard.core.money import from_units
+from tradeguard.core.sessions import ExchangeSession
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -291,6 +293,12 @@ class OpenAlgoGateway:
         """The account's funds, live or analyzer mode (parse.funds)."""
         reply = await self._post("funds", {}, API, Priority.LOW)
         return self._parsed("funds", reply, lambda r: parse.funds(r.get("data"), r.get("mode")))
+
+    async def market_timings(self, day: date) -> list[ExchangeSession]:
+        """The exchanges' sessions on `day` (an empty list on a weekend or holiday); a polling-
+        priority read in the shared API budget."""
+        reply = await self._post("market/timings", {"date": day.isoformat()}, API, Priority.LOW)
+        return self._parsed("market/timings", reply, lambda r: parse.market_timings(r.get("data")))
 
     async def ping(self) -> None:
         await self._post("ping", {}, API, Priority.LOW)

@@ -52,6 +52,7 @@ def create_app(api: SimApi) -> Starlette:
             Route("/sim/admin/stream", _keyed(api, admin.stream), methods=["POST"]),
             Route("/sim/admin/arrivals", _keyed(api, admin.arrivals), methods=["GET", "POST"]),
             Route("/sim/admin/orders", _keyed(api, admin.orders), methods=["GET"]),
+            Route("/sim/admin/calendar", _keyed(api, api.calendar.admin), methods=["GET", "POST"]),
         ]
     )
     app.state.sim = api

@@ -177,6 +177,11 @@ MULTI_QUOTES: Schema = {
 }
 
 
+MARKET_TIMINGS: Schema = {
+    "apikey": Field(text, required=True),
+    "date": Field(text, required=True),
+}
+
 ANALYZER_TOGGLE: Schema = {
     "apikey": Field(text, required=True),
     "mode": Field(boolean, required=True),

@@ -34,6 +34,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from tradeguard.adapters.sim import rest_schemas as schemas
 from tradeguard.adapters.sim import rest_views as views
 from tradeguard.adapters.sim.action_center import ActionCenter
+from tradeguard.adapters.sim.calendar import SimCalendar
 from tradeguard.adapters.sim.faults import (
     MovingWindowLimiter,
     RateLimits,
@@ -120,6 +121,7 @@ class SimApi:
         self.limiter = MovingWindowLimiter(limits or RateLimits())
         self.broker_name = broker_name
         self.action_center = ActionCenter()
+        self.calendar = SimCalendar()  # market/timings; /sim/admin/calendar sets holidays
         self.arrivals: dict[str, int] = {}  # order id -> time.time_ns() at placeorder arrival
         self.endpoints: dict[str, tuple[Endpoint, Handler]] = {
             "placeorder": (Endpoint(schemas.PLACE_ORDER, "order", True), self.place_order),
@@ -139,6 +141,10 @@ class SimApi:
             "funds": (Endpoint(schemas.APIKEY_ONLY, "api", False), self.funds),
             "symbol": (Endpoint(schemas.SYMBOL, "api", False), self.symbol),
             "ping": (Endpoint(schemas.APIKEY_ONLY, "api", False), self.ping),
+            "market/timings": (
+                Endpoint(schemas.MARKET_TIMINGS, "api", False),
+                self.calendar.handle,
+            ),
             "analyzer": (Endpoint(schemas.APIKEY_ONLY, "api", False), self.analyzer_status),
             "analyzer/toggle": (
                 Endpoint(schemas.ANALYZER_TOGGLE, "api", False),
@@ -174,8 +180,10 @@ class SimApi:
         data, errors = schemas.validate(endpoint.schema, body)
         if errors:
             return _error(400, str(errors) if endpoint.order_kind else errors)
-        if data["apikey"] != self.apikey or self.faults.session_down:
-            return JSONResponse(INVALID_KEY, status_code=403)  # OpenAlgo: no broker session
+        # OpenAlgo: no broker session (its market calendar is its own: it needs none)
+        down = self.faults.session_down and name != "market/timings"
+        if data["apikey"] != self.apikey or down:
+            return JSONResponse(INVALID_KEY, status_code=403)
         try:
             response = await handler(data)
         except OrderNotFound as error:
