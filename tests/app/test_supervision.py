@@ -176,3 +176,35 @@ def test_failpoints_raise_mode_is_checked() -> None:
             Failpoints(bad)
     with pytest.raises(ValueError, match="degraded_after"):
         SupervisionPolicy(degraded_after=0)
+
+
+@pytest.mark.asyncio
+async def test_stopping_ends_a_task_that_swallowed_its_cancellation(world: World) -> None:
+    """Regression: a run that swallowed its cancellation (as Python 3.11's asyncio.wait_for
+    could, in the store's commit wait) went on forever, and its owner's stop with it (Ctrl+C
+    at start-up left the demo trader running). It is now cancelled again until it ends."""
+    alerts = Alerts()
+    store = await SqlStore.open(world.db_url)
+    supervisor = Supervisor(world.clock, alerts, store)
+    steps = 0
+
+    async def deaf() -> None:
+        nonlocal steps
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            pass  # swallowed, as the racing wait_for did
+        while True:
+            steps += 1
+            await asyncio.Event().wait()
+
+    runner = supervisor.start("deaf", deaf)
+    await eventually(lambda: supervisor.tasks["deaf"].starts == 1)
+    runner.cancel()
+    await eventually(advancing(world.clock, 0.5, runner.done))  # type: ignore[arg-type]
+    assert runner.cancelled()
+    assert steps == 1
+    assert supervisor.tasks["deaf"].state is TaskState.STOPPED
+    assert supervisor.tasks["deaf"].failures == 0
+    await supervisor.close()
+    await store.close()
