@@ -7,6 +7,7 @@ from the monitor's `raise:` failpoints."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from decimal import Decimal
 
 import pytest
@@ -190,10 +191,8 @@ async def test_stopping_ends_a_task_that_swallowed_its_cancellation(world: World
 
     async def deaf() -> None:
         nonlocal steps
-        try:
+        with contextlib.suppress(asyncio.CancelledError):  # swallowed, as wait_for did
             await asyncio.Event().wait()
-        except asyncio.CancelledError:
-            pass  # swallowed, as the racing wait_for did
         while True:
             steps += 1
             await asyncio.Event().wait()
