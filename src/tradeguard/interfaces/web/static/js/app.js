@@ -9,7 +9,7 @@ import { Stream } from "./stream.js";
 import { initBroker, showBroker } from "./broker.js";
 import { initAudit, showAudit } from "./audit.js";
 import { initPartialExit } from "./partial.js";
-import { isOlder, newer } from "./view_order.js";
+import { newer } from "./view_order.js";
 import { patchTradeElements, sideBadge, tradeElements, tradeStateBadge } from "./trades.js";
 import { busy, confirmAction, esc, num, pnl, pnlClass, price, toast, words } from "./ui.js";
 
@@ -102,7 +102,6 @@ function upsertTrade(view) {
   const before = state.trades.get(view.trade_id);
   // an action's reply (EXITING) can arrive after the stream said the trade closed
   if (!before && closedTrades.has(view.trade_id)) return;
-  if (isOlder(view, before)) return; // a late reply: the page already shows a newer view
   if (!OPEN_STATES.has(view.state)) {
     closedTrades.add(view.trade_id);
     if (before) {
