@@ -7,6 +7,7 @@ from the monitor's `raise:` failpoints."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from decimal import Decimal
 
 import pytest
@@ -176,3 +177,33 @@ def test_failpoints_raise_mode_is_checked() -> None:
             Failpoints(bad)
     with pytest.raises(ValueError, match="degraded_after"):
         SupervisionPolicy(degraded_after=0)
+
+
+@pytest.mark.asyncio
+async def test_stopping_ends_a_task_that_swallowed_its_cancellation(world: World) -> None:
+    """Regression: a run that swallowed its cancellation (as Python 3.11's asyncio.wait_for
+    could, in the store's commit wait) went on forever, and its owner's stop with it (Ctrl+C
+    at start-up left the demo trader running). It is now cancelled again until it ends."""
+    alerts = Alerts()
+    store = await SqlStore.open(world.db_url)
+    supervisor = Supervisor(world.clock, alerts, store)
+    steps = 0
+
+    async def deaf() -> None:
+        nonlocal steps
+        with contextlib.suppress(asyncio.CancelledError):  # swallowed, as wait_for did
+            await asyncio.Event().wait()
+        while True:
+            steps += 1
+            await asyncio.Event().wait()
+
+    runner = supervisor.start("deaf", deaf)
+    await eventually(lambda: supervisor.tasks["deaf"].starts == 1)
+    runner.cancel()
+    await eventually(advancing(world.clock, 0.5, runner.done))  # type: ignore[arg-type]
+    assert runner.cancelled()
+    assert steps == 1
+    assert supervisor.tasks["deaf"].state is TaskState.STOPPED
+    assert supervisor.tasks["deaf"].failures == 0
+    await supervisor.close()
+    await store.close()

@@ -10,7 +10,12 @@ a tuple of everything the view is made from (for a trade: the trade object itsel
 price of its symbol, state, quantity, best price, every level, rules, and its latest exit
 order with that order's fields). A signature is cheap to compute and to compare; the view is
 rebuilt and re-encoded only when it differs, and its `version` (unique across the cache) then
-goes up, which is how the publisher knows what to push. Every change a view can show (a tick,
+goes up, which is how the publisher knows what to push. A cache made with `first_version`
+also writes the version into each view (`"version"`): the trade views do, so the dashboard
+keeps the newer of two views of a trade that arrive out of order (a slow `GET /ui/api/trades`
+reply after a stream update). The service starts it at its start time in microseconds, so
+versions keep growing across a restart too (one rebuild per microsecond would be needed to
+catch up with the clock). Every change a view can show (a tick,
 a level move, a rule update, an exit, a strategy change) changes the signature, so there is
 nothing to invalidate by hand (tests/unit/app/test_live_views.py checks the cached views
 against fresh ones after random operation sequences).
@@ -138,13 +143,17 @@ class ViewCache(Generic[T]):
         self,
         signature: Callable[[T], Signature],
         build: Callable[[T, CachedView | None], dict[str, Any]],
+        *,
+        first_version: int | None = None,
     ) -> None:
         """`build(obj, previous)` makes a view; `previous` (the outdated entry, or None) may
-        lend it parts that did not change."""
+        lend it parts that did not change. With `first_version`, versions start there and
+        each view carries its version as `"version"`."""
         self._signature = signature
         self._build = build
         self._entries: dict[str, CachedView] = {}
-        self._versions = itertools.count(1)
+        self._in_view = first_version is not None
+        self._versions = itertools.count(1 if first_version is None else first_version)
         self.builds = 0  # views built so far (a figure for tests and benchmarks)
 
     def __len__(self) -> int:
@@ -157,7 +166,10 @@ class ViewCache(Generic[T]):
         if entry is not None and entry.signature == signature:
             return entry
         view = self._build(obj, entry)
-        entry = CachedView(signature, view, encode(view), next(self._versions))
+        version = next(self._versions)
+        if self._in_view:
+            view["version"] = version
+        entry = CachedView(signature, view, encode(view), version)
         self._entries[key] = entry
         self.builds += 1
         return entry

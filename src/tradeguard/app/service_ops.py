@@ -56,7 +56,9 @@ class ServiceOps:
         self.bus = bus
         self.stale_after = stale_after
         self._trade_view = trade_view
-        self.trade_views: ViewCache[Trade] = ViewCache(self._trade_signature, self._build_trade)
+        self.trade_views: ViewCache[Trade] = ViewCache(
+            self._trade_signature, self._build_trade, first_version=clock.now() // 1000
+        )
         self.strategy_views: ViewCache[StrategyBook] = ViewCache(
             strategy_signature, lambda book, _: strategy_view(book)
         )

@@ -16,6 +16,8 @@ although nothing asked it to (a loop that returns is as dead as one that raised)
 - a task that must not be restarted (`restart=False`) is degraded at its first failure.
 
 Cancelling a supervised task (what its owner's stop does) stops it; that is never a failure.
+Its current run is cancelled and awaited; one that swallows the cancellation is cancelled
+again until it ends, so an owner's stop is never left waiting.
 Time (back-off, the stable period) comes from the injected clock.
 """
 
@@ -35,6 +37,7 @@ from tradeguard.app.snapshots import audit, commit_logged
 log = logging.getLogger(__name__)
 
 NS = 1_000_000_000
+STOP_RETRY = 0.5  # seconds between cancellations of a task that ignored its stop
 Factory = Callable[[], Coroutine[Any, Any, None]]
 
 
@@ -146,10 +149,7 @@ class Supervisor:
                 try:
                     error = await self._watch(task, run)
                 except asyncio.CancelledError:
-                    run.cancel()
-                    await asyncio.wait({run})
-                    if not run.cancelled():
-                        run.exception()  # retrieved: it ended on its own meanwhile
+                    await self._stop_run(task, run)
                     raise
                 self._failed(task, error)
                 if not task.restart:
@@ -161,6 +161,23 @@ class Supervisor:
         except asyncio.CancelledError:
             task.state = TaskState.STOPPED
             raise
+
+    async def _stop_run(self, task: SupervisedTask, run: asyncio.Task[None]) -> None:
+        """Cancel `run` and wait until it has ended. A run that swallowed its cancellation
+        (a library catching CancelledError) would go on forever and hold its owner's stop:
+        it is cancelled again every `STOP_RETRY` seconds until it ends."""
+        while not run.done():
+            run.cancel()
+            retry = asyncio.ensure_future(self.clock.sleep(STOP_RETRY))
+            try:
+                await asyncio.wait({run, retry}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                retry.cancel()
+            if not run.done():
+                log.error("background task %s ignored its cancellation; cancelling it again",
+                          task.name)  # fmt: skip
+        if not run.cancelled():
+            run.exception()  # retrieved: it ended on its own meanwhile
 
     async def _watch(self, task: SupervisedTask, run: asyncio.Task[None]) -> str:
         """Wait until `run` ends; returns why it failed. If it first runs `stable_after`

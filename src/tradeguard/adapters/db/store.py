@@ -248,7 +248,11 @@ class SqlStore:
         seen = self._written
         while True:
             try:
-                done = await asyncio.wait_for(asyncio.shield(waiter.future), self._commit_timeout)
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for returns the result and
+                # drops a cancellation that lands as the batch commits (a Ctrl+C at start-up
+                # then left the demo trader running: the caller's stop must always win)
+                async with asyncio.timeout(self._commit_timeout):
+                    done = await asyncio.shield(waiter.future)
             except TimeoutError:
                 waited += self._commit_timeout
                 progressed = self._written != seen
@@ -363,7 +367,8 @@ class SqlStore:
         try:
             if self._thread.is_alive():
                 try:
-                    await asyncio.wait_for(waiter.future, self._close_timeout)
+                    async with asyncio.timeout(self._close_timeout):
+                        await waiter.future
                 except TimeoutError:
                     log.error("database worker did not stop within %ss", self._close_timeout)
                     return
@@ -385,7 +390,8 @@ class SqlStore:
         self.handoff.kick()
         limit = self._read_timeout if wait_limit is None else wait_limit
         try:
-            result = await asyncio.wait_for(waiter.future, limit)
+            async with asyncio.timeout(limit):  # not wait_for: see _wait_written
+                result = await waiter.future
         except TimeoutError:
             raise StoreUnavailable(f"the database did not answer within {limit}s") from None
         return result  # type: ignore[return-value]

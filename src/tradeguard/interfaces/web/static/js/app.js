@@ -9,6 +9,7 @@ import { Stream } from "./stream.js";
 import { initBroker, showBroker } from "./broker.js";
 import { initAudit, showAudit } from "./audit.js";
 import { initPartialExit } from "./partial.js";
+import { newer } from "./view_order.js";
 import { patchTradeElements, sideBadge, tradeElements, tradeStateBadge } from "./trades.js";
 import { busy, confirmAction, esc, num, pnl, pnlClass, price, toast, words } from "./ui.js";
 
@@ -264,7 +265,10 @@ function setStrategies(list) {
 
 function setTrades(list) {
   const next = new Map();
-  for (const t of list ?? []) if (OPEN_STATES.has(t.state)) next.set(t.trade_id, t);
+  for (const t of list ?? []) {
+    // never older than what the page shows (a /trades reply that lost the race with the stream)
+    if (OPEN_STATES.has(t.state)) next.set(t.trade_id, newer(t, state.trades.get(t.trade_id)));
+  }
   const same = next.size === state.trades.size && [...next.keys()].every((id) => state.trades.has(id));
   if (same) {
     // the same trades (a reload's snapshot, then its /trades reply): patch rows in place, so
