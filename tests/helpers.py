@@ -54,6 +54,34 @@ async def eventually(
         await asyncio.sleep(interval)
 
 
+# How long a test waits for one message or event that must come. Only a missing one waits
+# this long (it then fails the test instead of hanging the run), so it is generous.
+WAIT_WITHIN = 30.0
+
+
+async def within(
+    awaitable: Awaitable[T],
+    what: str,
+    timeout: float = WAIT_WITHIN,  # noqa: ASYNC109 - a deadline that fails the test
+) -> T:
+    """Await `awaitable` (an event's wait, a task, a future); fail naming `what` if it has not
+    finished within `timeout`, instead of hanging the whole run."""
+    deadline = asyncio.timeout(timeout)
+    try:
+        async with deadline:
+            return await awaitable
+    except TimeoutError:
+        if deadline.expired():
+            raise AssertionError(f"{what}: nothing within {timeout} s") from None
+        raise
+
+
+async def recv(ws: Any, timeout: float = WAIT_WITHIN) -> Any:  # noqa: ASYNC109
+    """The next message of a websocket client connection (websockets' `recv`), or a failure
+    after `timeout` when none comes. Every test reads websockets through this."""
+    return await within(ws.recv(), "websocket message", timeout)
+
+
 @contextmanager
 def sqlite_write_lock(path: Path) -> Iterator[None]:
     """Hold SQLite's write lock from another connection (as a second process would)."""

@@ -12,11 +12,12 @@ import websockets
 
 from tests.api.conftest import Api
 from tests.api.test_dashboard import logged_in
+from tests.helpers import recv
 
 
 async def _next(ws: Any, kind: str, match: Any = None, limit: int = 500) -> dict[str, Any]:
     for _ in range(limit):
-        message = json.loads(await ws.recv())
+        message = json.loads(await recv(ws))
         assert set(message) == {"kind", "data", "at"}
         if message["kind"] == kind and (match is None or match(message["data"])):
             return message
@@ -27,7 +28,7 @@ async def _next(ws: Any, kind: str, match: Any = None, limit: int = 500) -> dict
 async def test_stream_requires_a_session(api: Api) -> None:
     with pytest.raises(websockets.exceptions.InvalidStatus):
         async with websockets.connect(api.url.replace("http", "ws") + "/ui/stream") as ws:
-            await ws.recv()
+            await recv(ws)
 
 
 @pytest.mark.asyncio
@@ -40,7 +41,7 @@ async def test_stream_refuses_a_foreign_origin(api: Api) -> None:
             additional_headers={"Cookie": cookie},
             origin="http://evil.example",  # type: ignore[arg-type]
         ) as ws:
-            await ws.recv()
+            await recv(ws)
 
 
 @pytest.mark.asyncio

@@ -23,7 +23,6 @@ import json
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -79,15 +78,6 @@ def poll(
                 raise last
             raise TimeoutError(f"{message} did not hold within {timeout}s")
         time.sleep(interval)
-
-
-def free_port() -> int:
-    """A port that was free a moment ago. Racy: another process may bind it before the caller
-    does. Prefer starting the server on port 0 and reading the port it reports (as `Sim` and
-    `Guard` do)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def clean_env(**settings: str) -> dict[str, str]:
