@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from tests.helpers import PATIENT_STORE
 from tradeguard.adapters.db.store import SqlStore
 from tradeguard.adapters.sim.rest_app import ADMIN_KEY_HEADER
 from tradeguard.app.records import Record
@@ -369,7 +370,7 @@ async def seed(url: str, specs: list[TradeSpec], config: StrategyRiskConfig) -> 
     """Commit what `Monitor.add_trade` writes for each trade (a new strategy's row first)."""
     engine = RiskEngine()
     snapshots = Snapshots(engine)
-    store = await SqlStore.open(url)
+    store = await SqlStore.open(url, **PATIENT_STORE)
     now = time.time_ns()
     try:
         stored = {r.strategy_id for r in (await store.load()).strategies}
