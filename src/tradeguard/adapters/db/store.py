@@ -263,8 +263,9 @@ class SqlStore:
         "not stored" (a 503) is true and stays true. Queued: it is removed. Being written at
         this moment: that attempt decides (it is bounded by the driver's own timeouts: SQLite's
         busy timeout, PostgreSQL's connect and TCP timeouts). Written: True after all; failed:
-        the batch is not put back, False. Without a journal it stays queued for later, as it
-        always did (False: not durable)."""
+        the batch is not put back, False; refused: the refusal is raised, as to any caller
+        that waited. Without a journal it stays queued for later, as it always did (False:
+        not durable)."""
         if self._journal is None:
             return False
         loop = asyncio.get_running_loop()
@@ -279,10 +280,7 @@ class SqlStore:
             outcome = Waiter(loop, loop.create_future())
             batch.waiter = outcome  # the worker answers it once this attempt ends
         log.warning("commit %d: being written while withdrawn; waiting for that attempt", batch.seq)
-        try:
-            return bool(await outcome.future)
-        except Exception:  # refused by the database: not stored either
-            return False
+        return bool(await outcome.future)  # a refusal raises, as to a caller that waited
 
     async def _journal_batch(self, batch: Batch, records: list[Record]) -> bool:
         """The database could not take `batch` now: make it durable in the journal (True)."""
