@@ -24,10 +24,15 @@ T = TypeVar("T")
 PATIENT_STORE: dict[str, float] = {"commit_timeout": 30.0, "slow_limit": 60.0, "read_timeout": 30.0}
 
 
+# How long a test waits for one message or event that must come. Only a missing one waits
+# this long (it then fails the test instead of hanging the run), so it is generous.
+WAIT_WITHIN = 30.0
+
+
 async def eventually(
     check: Callable[[], T | Awaitable[T]],
     *,
-    timeout: float = 10.0,  # noqa: ASYNC109 - a deadline for the polling loop, not an I/O timeout
+    timeout: float = WAIT_WITHIN,  # noqa: ASYNC109 - a deadline that fails the test
     interval: float = 0.005,
     message: str = "condition",
 ) -> T:
@@ -54,11 +59,6 @@ async def eventually(
                 raise last_error
             raise TimeoutError(f"{message} did not hold within {timeout}s")
         await asyncio.sleep(interval)
-
-
-# How long a test waits for one message or event that must come. Only a missing one waits
-# this long (it then fails the test instead of hanging the run), so it is generous.
-WAIT_WITHIN = 30.0
 
 
 async def within(
