@@ -380,8 +380,12 @@ class SqlStore:
             self._cond.notify()
         self.handoff.kick()
         limit = self._read_timeout if wait_limit is None else wait_limit
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops a cancellation that
+        # arrives as the worker answers (the caller's task then runs on; a dashboard publisher
+        # cancelled that way kept an api test's teardown waiting for minutes)
         try:
-            result = await asyncio.wait_for(waiter.future, limit)
+            async with asyncio.timeout(limit):
+                result = await waiter.future
         except TimeoutError:
             raise StoreUnavailable(f"the database did not answer within {limit}s") from None
         return result  # type: ignore[return-value]
