@@ -18,14 +18,21 @@ T = TypeVar("T")
 # machine one SQLite commit can take that long, and a test under a manual clock (or one that
 # asserts a normal exit path) then sees "database degraded" it never asked for. An outage a
 # test does cause (a held write lock, a stopped server) still degrades the store at once:
-# the writer reports the failed write instead of waiting out this timeout.
-PATIENT_STORE: dict[str, float] = {"commit_timeout": 30.0, "slow_limit": 60.0}
+# the writer reports the failed write instead of waiting out this timeout. Reads likewise: the
+# default read_timeout (5 s) once failed a stack's start-up (its first load) on a machine at a
+# load average of 27.
+PATIENT_STORE: dict[str, float] = {"commit_timeout": 30.0, "slow_limit": 60.0, "read_timeout": 30.0}
+
+
+# How long a test waits for one message or event that must come. Only a missing one waits
+# this long (it then fails the test instead of hanging the run), so it is generous.
+WAIT_WITHIN = 30.0
 
 
 async def eventually(
     check: Callable[[], T | Awaitable[T]],
     *,
-    timeout: float = 10.0,  # noqa: ASYNC109 - a deadline for the polling loop, not an I/O timeout
+    timeout: float = WAIT_WITHIN,  # noqa: ASYNC109 - a deadline that fails the test
     interval: float = 0.005,
     message: str = "condition",
 ) -> T:
@@ -52,6 +59,29 @@ async def eventually(
                 raise last_error
             raise TimeoutError(f"{message} did not hold within {timeout}s")
         await asyncio.sleep(interval)
+
+
+async def within(
+    awaitable: Awaitable[T],
+    what: str,
+    timeout: float = WAIT_WITHIN,  # noqa: ASYNC109 - a deadline that fails the test
+) -> T:
+    """Await `awaitable` (an event's wait, a task, a future); fail naming `what` if it has not
+    finished within `timeout`, instead of hanging the whole run."""
+    deadline = asyncio.timeout(timeout)
+    try:
+        async with deadline:
+            return await awaitable
+    except TimeoutError:
+        if deadline.expired():
+            raise AssertionError(f"{what}: nothing within {timeout} s") from None
+        raise
+
+
+async def recv(ws: Any, timeout: float = WAIT_WITHIN) -> Any:  # noqa: ASYNC109
+    """The next message of a websocket client connection (websockets' `recv`), or a failure
+    after `timeout` when none comes. Every test reads websockets through this."""
+    return await within(ws.recv(), "websocket message", timeout)
 
 
 @contextmanager

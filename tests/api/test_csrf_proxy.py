@@ -94,7 +94,11 @@ async def test_login_budget_is_the_forwarded_clients_behind_a_trusted_proxy(
     tmp_path: Path,
 ) -> None:
     trusted = (ipaddress.ip_network("127.0.0.0/8"),)
-    async with running_api(tmp_path, trusted_proxies=trusted, login_burst=2) as api:
+    # a budget of 2 that never refills during the test (one attempt back every 11.6 days):
+    # at the default 1 a second, three attempts spread over more than a second of a loaded
+    # machine's wall clock earned the third one back (`error=1` instead of `error=locked`)
+    budget = {"login_burst": 2, "login_rate": 1e-6}
+    async with running_api(tmp_path, trusted_proxies=trusted, **budget) as api:
 
         async def attempt(client_ip: str) -> str:
             headers = {"X-Forwarded-For": f"198.51.100.9, {client_ip}"}

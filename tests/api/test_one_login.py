@@ -11,6 +11,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from tests.api.conftest import Api, fast_hasher
+from tests.helpers import PATIENT_STORE
 from tradeguard.adapters.clock import SystemClock
 from tradeguard.adapters.db.store import SqlStore
 from tradeguard.adapters.security import FernetBox
@@ -37,7 +38,7 @@ async def test_an_account_cannot_guard_another_accounts_entry(api: Api) -> None:
 
 @pytest.mark.asyncio
 async def test_a_stored_openalgo_key_is_erased(tmp_path: Path) -> None:
-    store = await SqlStore.open(f"sqlite:///{tmp_path / 'a.db'}")
+    store = await SqlStore.open(f"sqlite:///{tmp_path / 'a.db'}", **PATIENT_STORE)
     try:
         box = FernetBox(Fernet.generate_key())
         accounts = AccountService(store, fast_hasher(), box, SystemClock())

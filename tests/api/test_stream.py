@@ -12,6 +12,7 @@ import websockets
 
 from tests.api.conftest import Api
 from tests.api.test_dashboard import logged_in
+from tests.helpers import recv
 
 
 def unpack(raw: str | bytes) -> list[dict[str, Any]]:
@@ -28,7 +29,7 @@ def unpack(raw: str | bytes) -> list[dict[str, Any]]:
 
 async def _next(ws: Any, kind: str, match: Any = None, limit: int = 500) -> dict[str, Any]:
     for _ in range(limit):
-        for message in unpack(await ws.recv()):
+        for message in unpack(await recv(ws)):
             if message["kind"] == kind and (match is None or match(message["data"])):
                 return message
     raise AssertionError(f"no {kind} message")
@@ -38,7 +39,7 @@ async def _next(ws: Any, kind: str, match: Any = None, limit: int = 500) -> dict
 async def test_stream_requires_a_session(api: Api) -> None:
     with pytest.raises(websockets.exceptions.InvalidStatus):
         async with websockets.connect(api.url.replace("http", "ws") + "/ui/stream") as ws:
-            await ws.recv()
+            await recv(ws)
 
 
 @pytest.mark.asyncio
@@ -51,7 +52,7 @@ async def test_stream_refuses_a_foreign_origin(api: Api) -> None:
             additional_headers={"Cookie": cookie},
             origin="http://evil.example",  # type: ignore[arg-type]
         ) as ws:
-            await ws.recv()
+            await recv(ws)
 
 
 @pytest.mark.asyncio

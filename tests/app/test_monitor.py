@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from tests.app.harness import EX, Harness, World
-from tests.helpers import eventually
+from tests.helpers import eventually, within
 from tradeguard.app.records import TradeProgress, TradeRecord
 from tradeguard.core.model import Side
 from tradeguard.core.money import to_units
@@ -159,10 +159,10 @@ async def test_a_flush_never_writes_a_snapshot_older_than_an_exit_made_meanwhile
 
     app.monitor.store = HeldFirstChunk()  # type: ignore[assignment]
     flush = asyncio.create_task(app.monitor.flush())
-    await held.wait()  # the flush is waiting on chunk 1
+    await within(held.wait(), "chunk 1 held")  # the flush is waiting on chunk 1
     await app.executor.execute(app.engine.request_exit("b", app.clock.now()))
     gate.set()
-    await flush
+    await within(flush, "the flush")
     saved = await app.store.trade("b")
     assert saved is not None
     assert saved.state == "CLOSED"

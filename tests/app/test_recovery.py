@@ -14,7 +14,7 @@ import pytest_asyncio
 from sqlalchemy import text
 
 from tests.app.harness import Harness, World
-from tests.helpers import eventually
+from tests.helpers import eventually, within
 from tradeguard.adapters.db.connect import create_engine
 from tradeguard.app.records import TradeRecord
 from tradeguard.core.model import Side, TradeState
@@ -241,7 +241,7 @@ async def test_a_trade_opened_while_the_books_are_read_is_not_closed_externally(
     held, books_read, release = held_until_released(read)
     first.broker.position_book = held  # type: ignore[method-assign]
     running = asyncio.create_task(first.recovery.reconcile_now())
-    await books_read.wait()
+    await within(books_read.wait(), "the books read")
     await first.enter("b", "TCS", Side.LONG, 5, SL)  # filled after the position book was read
     release.set()
     assert await running == []
@@ -267,7 +267,7 @@ async def test_an_exit_started_while_the_books_are_read_is_left_to_the_executor(
     held, books_read, release = held_until_released(read)
     first.broker.order_book = held  # type: ignore[method-assign]
     running = asyncio.create_task(first.recovery.reconcile_now())
-    await books_read.wait()
+    await within(books_read.wait(), "the books read")
     first.tick("RELIANCE", "97")  # the stop fires: the trade is EXITING, its exit task queued
     assert first.engine.trade("a").state is TradeState.EXITING
     release.set()

@@ -15,7 +15,7 @@ import pytest
 from tests.app.clock import ManualClock
 from tests.app.fakes import Alerts
 from tests.app.harness import Harness, World
-from tests.helpers import eventually
+from tests.helpers import PATIENT_STORE, eventually
 from tradeguard.adapters.db.store import SqlStore
 from tradeguard.app.failpoints import FailpointError, Failpoints
 from tradeguard.app.supervisor import SupervisionPolicy, Supervisor, TaskState
@@ -133,7 +133,7 @@ async def test_a_task_that_must_not_restart_degrades_at_once_and_an_early_end_is
     """A task that returns while the service runs has failed like one that raised; with
     restart=False the service is degraded at its first failure. Cancelling is stopping."""
     alerts = Alerts()
-    store = await SqlStore.open(world.db_url)
+    store = await SqlStore.open(world.db_url, **PATIENT_STORE)
     supervisor = Supervisor(world.clock, alerts, store, SupervisionPolicy(backoff=(1.0,)))
     ended = asyncio.Event()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sqlite3
 import sys
@@ -27,8 +28,10 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
 from tests.db.proxy import TcpProxy
-from tests.recovery.procs import READY, Proc, Sim, clean_env, free_port, poll
+from tests.recovery.procs import READY, Proc, Sim, clean_env, poll
 
+# the line `tradeguard run` prints once its API listens (it binds port 0: any free port)
+API_LINE = re.compile(r"REST API: http://127\.0\.0\.1:(\d+)/")
 PG_URL = os.environ.get(
     "TRADEGUARD_TEST_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test"
 )
@@ -226,14 +229,14 @@ class Service:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Proc:
-        self.port = free_port()
+        self.port = 0  # known once `wait_guarding` has read the port the process bound
         settings = {
             "openalgo_url": self.sim.rest_url,
             "openalgo_ws_url": self.sim.ws_url,
             "openalgo_api_key": self.sim.apikey,
             "data_dir": str(self.data_dir),
             "demo": "false",
-            "port": str(self.port),
+            "port": "0",  # any free port, reported on the "REST API:" line
             "flush_interval": "0.2",
             "api_rate_limit": "10000",
             "api_rate_burst": "10000",
@@ -246,22 +249,16 @@ class Service:
         self.runs.append(proc)
         return proc
 
-    def start_guarding(self, timeout: float = 60.0, attempts: int = 3) -> None:
-        """Start and wait until guarding; a start that lost its API port to another process
-        (picked free, taken before it was bound) is started again on another port."""
-        for attempt in range(1, attempts + 1):
-            self.start()
-            try:
-                self.wait_guarding(timeout)
-                return
-            except AssertionError:
-                if attempt == attempts or "address already in use" not in self.proc.text():
-                    raise
+    def start_guarding(self, timeout: float = 60.0) -> None:
+        """Start and wait until guarding."""
+        self.start()
+        self.wait_guarding(timeout)
 
     def wait_guarding(self, timeout: float = 60.0) -> None:
-        """Until start-up is done (trades loaded and reconciled, symbols subscribed, the feed
-        authenticated) and /health says ok."""
+        """Until the API's port is known, start-up is done (trades loaded and reconciled,
+        symbols subscribed, the feed authenticated) and /health says ok."""
         proc = self.proc
+        self.port = int(proc.wait_for(API_LINE, timeout).group(1))
         proc.wait_for(READY, timeout)
         proc.wait_for("OpenAlgo feed authenticated", timeout)
         if not self.apikey:

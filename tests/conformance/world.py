@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from tests.conformance.kit import OpenAlgo
-from tests.helpers import eventually
+from tests.helpers import PATIENT_STORE, eventually
 from tradeguard.adapters.clock import SystemClock
 from tradeguard.adapters.db.store import SqlStore
 from tradeguard.adapters.openalgo.feed import OpenAlgoFeed
@@ -154,7 +154,7 @@ async def open_stack(
 ) -> AsyncIterator[RealStack]:
     """tradeguard against the real OpenAlgo, as bootstrap wires it (defaults included unless a
     test narrows the polling window or the reconcile interval)."""
-    store = await SqlStore.open(f"sqlite:///{db}")
+    store = await SqlStore.open(f"sqlite:///{db}", **PATIENT_STORE)
     gateway = OpenAlgoGateway(oa.url, oa.api_key)
 
     def feed_reconnected() -> None:

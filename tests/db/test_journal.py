@@ -7,6 +7,7 @@ once the database has them. Neither database nor journal: False, and the write i
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import shutil
@@ -21,7 +22,7 @@ from sqlalchemy.exc import DataError
 from tests.db import factories as f
 from tests.db.conftest import Database, open_store
 from tests.db.proxy import TcpProxy
-from tests.helpers import break_journal, eventually, sqlite_write_lock
+from tests.helpers import break_journal, eventually, sqlite_write_lock, within
 from tradeguard.adapters.db import journal as journal_module
 from tradeguard.adapters.db.journal import Journal, JournalError, decode, encode, journal_path
 from tradeguard.adapters.db.store import SqlStore
@@ -222,6 +223,53 @@ async def test_neither_database_nor_journal_returns_false_and_withdraws(
         assert await store.commit([f.audit(3)])
         assert await store.trade("t-2") is None
         assert [e.action for e in await store.audit_entries()] == ["action-1", "action-3"]
+    finally:
+        await store.close()
+
+
+@pytest.mark.asyncio
+async def test_a_commit_given_up_while_its_batch_is_being_written_never_lands_later(
+    sqlite_db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Flake turned bug (1 in 20 runs of the test above under load: `pending == 2`): the
+    commit gave up while the worker was writing its batch; the store answered "withdrawn"
+    (a 503) and the batch, put back after the failed attempt, landed later. Here the
+    worker's attempt always outlasts the commit's wait (a 2 s busy timeout against a 0.1 s
+    commit timeout), so the batch is in flight when the commit gives up: the commit waits
+    for that attempt, which fails, and the batch is gone for good."""
+    assert sqlite_db.path is not None
+    store = await journaled_store(sqlite_db, tmp_path, commit_timeout=0.1, busy_timeout_ms=2000)
+    try:
+        with sqlite_write_lock(sqlite_db.path), caplog.at_level(logging.CRITICAL):
+            break_journal(store)
+            assert not await store.commit([f.trade("t-2"), f.audit(2)])
+            assert store.pending == 0
+        assert await store.commit([f.audit(3)])
+        assert await store.trade("t-2") is None
+        assert [e.action for e in await store.audit_entries()] == ["action-3"]
+    finally:
+        await store.close()
+
+
+@pytest.mark.asyncio
+async def test_a_commit_whose_batch_lands_after_it_gave_up_waiting_says_stored(
+    sqlite_db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The other outcome of that race: the database comes back during the attempt the
+    commit is waiting on. Whatever the interleaving, the answer matches the database."""
+    assert sqlite_db.path is not None
+    store = await journaled_store(sqlite_db, tmp_path, commit_timeout=0.1, busy_timeout_ms=5000)
+    try:
+        with caplog.at_level(logging.CRITICAL):
+            with sqlite_write_lock(sqlite_db.path):
+                break_journal(store)
+                commit = asyncio.create_task(store.commit([f.trade("t-2"), f.audit(2)]))
+                await eventually(lambda: store.degraded, timeout=30, message="commit gave up")
+            stored = await within(commit, "the commit")
+        landed = await store.trade("t-2") is not None
+        assert stored == landed
+        await eventually(lambda: store.pending == 0, timeout=30, message="queue drained")
+        assert (await store.trade("t-2") is not None) == stored
     finally:
         await store.close()
 

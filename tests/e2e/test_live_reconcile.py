@@ -143,9 +143,12 @@ async def test_a_reconcile_never_takes_a_running_exit_for_a_closed_position(
     tmp_path: Path,
 ) -> None:
     """The exit order fills while the feed is down and the executor is still waiting for its
-    outcome (next status poll in 3 s): the position is gone, and periodic rounds run meanwhile.
-    They leave the trade to its exit, which closes it at the real fill price."""
-    policy = replace(FAST_POLICY, poll_interval=3.0, poll_max_interval=3.0, resolve_timeout=30.0)
+    outcome (its next status poll is far away): the position is gone, and periodic rounds run
+    meanwhile. They leave the trade to its exit, which closes it at the real fill price once
+    its poll reads the fill (made here, after the rounds: a poll due after some seconds came
+    first on a loaded machine, where two rounds took longer than that)."""
+    policy = replace(FAST_POLICY, poll_interval=3600.0, poll_max_interval=3600.0)
+    policy = replace(policy, resolve_timeout=7200.0)
     async with running_stack(tmp_path, reconcile_interval=0.2, policy=policy) as stack:
         await strategy(stack, "main", **SL)
         ours = await guard(stack, "main", "SBIN", "BUY", 10)
@@ -167,6 +170,14 @@ async def test_a_reconcile_never_takes_a_running_exit_for_a_closed_position(
         assert tid in stack.runtime.executor.in_flight()  # they ran while the exit waited
         assert trade(stack, tid)["state"] == "EXITING"
 
+        tracker = stack.runtime.executor.tracker
+
+        async def poll_reads_the_fill() -> bool:  # the exit's status poll, brought forward
+            report = await tracker.refresh(order.order_id, "main")
+            return report is not None and report.status.is_final
+
+        # (a broker with late reports may answer `open` for a while)
+        await eventually(poll_reads_the_fill, interval=0.25, timeout=30, message="fill read")
         row = await closed(stack, tid, within=10.0)
         assert row["state"] == "CLOSED"
         assert same_money(row["exit_price"], "793")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from tests.helpers import eventually
+from tests.helpers import eventually, within
 from tests.stack import Stack
 from tradeguard.app.events import Event
 from tradeguard.app.service import CreateTrade
@@ -152,7 +152,7 @@ async def recording(stack: Stack) -> AsyncIterator[Recorder]:
                 recorder.events.append(event)
 
     task = asyncio.create_task(drain())
-    await ready.wait()
+    await within(ready.wait(), "the recorder subscribed")
     try:
         yield recorder
     finally:

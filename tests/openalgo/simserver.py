@@ -12,6 +12,7 @@ import httpx
 import uvicorn
 
 from tests.helpers import eventually
+from tradeguard.adapters.asgi_server import GRACEFUL_SHUTDOWN_S
 from tradeguard.adapters.sim.faults import RateLimits
 from tradeguard.adapters.sim.market import SimMarket
 from tradeguard.adapters.sim.paper_broker import PaperBroker
@@ -61,6 +62,7 @@ async def serve_sim(limits: RateLimits | None = None) -> AsyncIterator[SimHandle
         lifespan="off",
         ws="none",
         http="h11",
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,  # uvicorn's default waits forever
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

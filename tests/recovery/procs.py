@@ -23,7 +23,6 @@ import json
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -36,6 +35,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from tests.helpers import PATIENT_STORE
 from tradeguard.adapters.db.store import SqlStore
 from tradeguard.adapters.sim.rest_app import ADMIN_KEY_HEADER
 from tradeguard.app.records import Record
@@ -79,15 +79,6 @@ def poll(
                 raise last
             raise TimeoutError(f"{message} did not hold within {timeout}s")
         time.sleep(interval)
-
-
-def free_port() -> int:
-    """A port that was free a moment ago. Racy: another process may bind it before the caller
-    does. Prefer starting the server on port 0 and reading the port it reports (as `Sim` and
-    `Guard` do)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def clean_env(**settings: str) -> dict[str, str]:
@@ -379,7 +370,7 @@ async def seed(url: str, specs: list[TradeSpec], config: StrategyRiskConfig) -> 
     """Commit what `Monitor.add_trade` writes for each trade (a new strategy's row first)."""
     engine = RiskEngine()
     snapshots = Snapshots(engine)
-    store = await SqlStore.open(url)
+    store = await SqlStore.open(url, **PATIENT_STORE)
     now = time.time_ns()
     try:
         stored = {r.strategy_id for r in (await store.load()).strategies}

@@ -75,7 +75,7 @@ async def test_drop_closes_every_connection_with_1011(
 ) -> None:
     assert await set_feed(http, drop=True) == QUIET | {"dropped": 1}
     with pytest.raises(ConnectionClosed) as closed:
-        await ws.recv()
+        await recv(ws)
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 1011
     await eventually(lambda: sim.ws.client_count == 0, message="dropped client gone")
@@ -153,7 +153,7 @@ async def test_refuse_with_drop_keeps_clients_out_until_cleared(
     state = await set_feed(http, refuse=True, drop=True)
     assert state == QUIET | {"refuse": True, "dropped": 1}
     with pytest.raises(ConnectionClosed):
-        await ws.recv()
+        await recv(ws)
     with pytest.raises(InvalidStatus) as refused:
         async with connect(sim.ws_url, proxy=None):
             pass

@@ -12,6 +12,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.helpers import eventually
+from tests.helpers import recv as raw_recv
 from tests.sim.ws_fakes import (
     API_KEY,
     FakeBroker,
@@ -109,7 +110,7 @@ async def test_no_auth_within_grace_closes_with_4401() -> None:
     try:
         async with connect(server.url, proxy=None) as client:
             with pytest.raises(ConnectionClosed) as closed:
-                await client.recv()
+                await recv(client)
             assert closed.value.rcvd is not None
             assert closed.value.rcvd.code == 4401
             assert closed.value.rcvd.reason == "auth timeout"
@@ -126,7 +127,7 @@ async def test_authenticated_client_outlives_the_grace() -> None:
             await authenticate(client)
             server.drop_all()  # the only close it gets is ours, 1011, not 4401
             with pytest.raises(ConnectionClosed) as closed:
-                await client.recv()
+                await recv(client)
             assert closed.value.rcvd is not None
             assert closed.value.rcvd.code == 1011
     finally:
@@ -400,7 +401,7 @@ async def test_api_key_is_not_kept_in_the_request_log(authed: ClientConnection, 
 async def test_drop_all_closes_with_1011(authed: ClientConnection, sim: Sim) -> None:
     assert sim.server.drop_all() == 1
     with pytest.raises(ConnectionClosed) as closed:
-        await authed.recv()
+        await recv(authed)
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 1011
     await eventually(lambda: sim.server.client_count == 0)
@@ -453,4 +454,4 @@ async def test_refused_connections_get_503_until_allowed(sim: Sim) -> None:
 @pytest.mark.asyncio
 async def test_inject_raw_reaches_authenticated_clients(authed: ClientConnection, sim: Sim) -> None:
     assert sim.server.inject_raw("garbage") == 1
-    assert await authed.recv() == "garbage"
+    assert await raw_recv(authed) == "garbage"

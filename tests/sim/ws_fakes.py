@@ -7,6 +7,7 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 
+from tests.helpers import within
 from tradeguard.adapters.sim.ws_server import OrderCallback, TickCallback
 from tradeguard.core.broker import OrderReport, OrderStatus
 
@@ -61,7 +62,7 @@ async def send(ws: ClientConnection, message: dict[str, Any]) -> None:
 
 
 async def recv(ws: ClientConnection) -> dict[str, Any]:
-    message = json.loads(await ws.recv())
+    message = json.loads(await within(ws.recv(), "websocket message"))
     assert isinstance(message, dict)
     return message
 

@@ -3,7 +3,10 @@
 The caller owns signal handling (uvicorn's own capture is turned off), so one Ctrl+C stops
 tradeguard in its own order: monitor first, then the servers. HTTP is parsed by httptools (C),
 not h11 (pure Python): for the simulator's REST server that took about 0.15 ms off each
-request an exit makes (docs/performance.md).
+request an exit makes (docs/performance.md). Stopping is bounded: connections still open
+(a dashboard's WebSocket stream, a handler that never notices the close) get
+`GRACEFUL_SHUTDOWN_S` to finish, then their tasks are cancelled; uvicorn's own default waits
+for them forever.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from collections.abc import Generator
 from typing import Any
 
 import uvicorn
+
+GRACEFUL_SHUTDOWN_S = 2.0
 
 
 class _Server(uvicorn.Server):
@@ -31,6 +36,7 @@ class AsgiServer:
             "lifespan": "off",
             "http": "httptools",
             "proxy_headers": False,
+            "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
         }
         options.update(config)
         self._server = _Server(uvicorn.Config(app, host=host, port=port, **options))

@@ -54,12 +54,14 @@ class Waiter:
 @dataclass(slots=True)
 class Batch:
     """The records of one `commit` call. `seq`: the call's sequence number (journal order);
-    `done`: in the database (or refused there), so no longer the journal's to keep."""
+    `done`: in the database (or refused there), so no longer the journal's to keep;
+    `withdrawn`: its caller was told "not stored", so a failed write does not put it back."""
 
     records: list[Record]
     waiter: Waiter | None = None
     seq: int = 0
     done: bool = False
+    withdrawn: bool = False
 
 
 @dataclass(slots=True)
@@ -97,9 +99,13 @@ class PendingQueue:
         return taken
 
     def put_back(self, batches: list[Batch]) -> None:
-        """Return batches taken by `take` to the front, in their order. While they were out
-        (being written) the queue may have filled to its limit again: compact if over it."""
+        """Return batches taken by `take` to the front, in their order, except those withdrawn
+        meanwhile (their callers were told "not stored": they must never land). While they
+        were out (being written) the queue may have filled to its limit again: compact if
+        over it."""
         for batch in reversed(batches):
+            if batch.withdrawn:
+                continue
             self._batches.appendleft(batch)
             self._count += len(batch.records)
         if self._count > self.limit:

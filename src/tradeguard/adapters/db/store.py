@@ -235,7 +235,7 @@ class SqlStore:
                 return True
         elif await self._wait_written(waiter) or await self._journal_batch(batch, batch_records):
             return True
-        return self._withdraw(batch)
+        return await self._withdraw(batch)
 
     async def _wait_written(self, waiter: Waiter) -> bool:
         """Wait for the worker to commit the batch of `waiter`: False on an outage.
@@ -265,23 +265,29 @@ class SqlStore:
                 return False
             return bool(done)
 
-    def _withdraw(self, batch: Batch) -> bool:
-        """Neither the database nor the journal took `batch`: take it out of the queue, so
-        the caller's "not stored" stays true (one being written may still land). Without a
-        journal it stays queued for later, as it always did."""
+    async def _withdraw(self, batch: Batch) -> bool:
+        """Neither the database nor the journal took `batch`: take it back, so the caller's
+        "not stored" (a 503) is true and stays true. Queued: it is removed. Being written at
+        this moment: that attempt decides (it is bounded by the driver's own timeouts: SQLite's
+        busy timeout, PostgreSQL's connect and TCP timeouts). Written: True after all; failed:
+        the batch is not put back, False; refused: the refusal is raised, as to any caller
+        that waited. Without a journal it stays queued for later, as it always did (False:
+        not durable)."""
         if self._journal is None:
             return False
+        loop = asyncio.get_running_loop()
         with self._cond:
             if batch.done:
                 return True
-            withdrawn = self._queue.remove(batch)
-        if not withdrawn:
-            log.critical(
-                "commit %d: neither the database nor the journal took it; it was being written "
-                "and may still land",
-                batch.seq,
-            )
-        return False
+            batch.withdrawn = True
+            if self._queue.remove(batch):
+                return False
+            if not any(b is batch for b in self._inflight):
+                return False  # dropped from the full queue (its waiter said False)
+            outcome = Waiter(loop, loop.create_future())
+            batch.waiter = outcome  # the worker answers it once this attempt ends
+        log.warning("commit %d: being written while withdrawn; waiting for that attempt", batch.seq)
+        return bool(await outcome.future)  # a refusal raises, as to a caller that waited
 
     async def _journal_batch(self, batch: Batch, records: list[Record]) -> bool:
         """The database could not take `batch` now: make it durable in the journal (True)."""
@@ -389,8 +395,11 @@ class SqlStore:
             self._cond.notify()
         self.handoff.kick()
         limit = self._read_timeout if wait_limit is None else wait_limit
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops a cancellation that
+        # arrives as the worker answers (the caller's task then runs on; a dashboard publisher
+        # cancelled that way kept an api test's teardown waiting for minutes)
         try:
-            async with asyncio.timeout(limit):  # not wait_for: see _wait_written
+            async with asyncio.timeout(limit):
                 result = await waiter.future
         except TimeoutError:
             raise StoreUnavailable(f"the database did not answer within {limit}s") from None
@@ -529,6 +538,9 @@ class SqlStore:
                 self._inflight = []
                 self._queue.put_back(chunk)
                 self._isolate = len(chunk)
+            for batch in chunk:
+                if batch.withdrawn and batch.waiter is not None:
+                    batch.waiter.resolve(False)  # not put back: its caller hears "not stored"
             return
         log.critical("the database refused a write; dropping it: %s; records: %r", error, records)
         with self._cond:
