@@ -4,7 +4,6 @@ P&L on an exit, and a `closed` event with the realized P&L, equal to the trade h
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -12,16 +11,17 @@ import websockets
 
 from tests.api.conftest import Api
 from tests.api.test_dashboard import logged_in
-from tests.helpers import eventually
+from tests.api.test_stream import unpack
+from tests.helpers import eventually, recv
 
 TRAILING = {"enable_trailing_sl": True, "trailing_sl_type": "POINTS", "trailing_sl_value": "5"}
 
 
 async def _next(ws: Any, kind: str, match: Any = None, limit: int = 500) -> dict[str, Any]:
     for _ in range(limit):
-        message = json.loads(await ws.recv())
-        if message["kind"] == kind and (match is None or match(message["data"])):
-            return message
+        for message in unpack(await recv(ws)):  # a `batch` frame carries several
+            if message["kind"] == kind and (match is None or match(message["data"])):
+                return message
     raise AssertionError(f"no {kind} message")
 
 
