@@ -245,7 +245,9 @@ async def test_postgres_refusing_connections_is_an_outage_not_a_refused_record(
         assert not await store.commit([f.trade("t-3"), f.audit(3)])
         assert store.degraded
         # several reconnection attempts are refused meanwhile; none may drop the queue
-        await eventually(lambda: store._backoff >= 0.2, timeout=10, message="retries refused")
+        await eventually(
+            lambda: store._worker.backoff >= 0.2, timeout=10, message="retries refused"
+        )
         assert store.pending == 4
         assert store.refused_view()["count"] == 0
         await proxy.listen_again()
@@ -271,11 +273,11 @@ async def test_sqlite_unable_to_open_is_an_outage(tmp_path: Path) -> None:
     store = await open_store(url, retry_initial=0.05, retry_max=0.2)
     try:
         assert await store.commit([f.trade("t-1"), f.audit(1)])
-        store._writer.discard()  # the next write connects again
+        store._worker.writer.discard()  # the next write connects again
         home.rename(tmp_path / "away")
         try:
             assert not await store.commit([f.trade("t-2"), f.audit(2)])
-            await eventually(lambda: store._backoff >= 0.2, timeout=10, message="retries")
+            await eventually(lambda: store._worker.backoff >= 0.2, timeout=10, message="retries")
             assert store.pending == 2
             assert store.refused_view()["count"] == 0
         finally:

@@ -156,8 +156,8 @@ async def test_overflow_of_snapshots_alone_drops_no_audit(sqlite_db: Database) -
             for i in range(50):
                 assert not await store.commit([f.trade(f"t-{i % 3}", last_price=i)])
             assert not await store.commit([f.audit(1)])
-            with store._cond:  # the queue keeps its limit; a retry may hold one more chunk
-                assert len(store._queue) <= 10
+            with store._worker.cond:  # the queue keeps its limit; a retry may hold one more chunk
+                assert len(store._worker.queue) <= 10
                 assert store.pending <= 20
         await eventually(lambda: not store.degraded and store.pending == 0, timeout=10)
         assert [(await store.trade(f"t-{k}") or f.trade()).last_price for k in range(3)] == [

@@ -1,7 +1,8 @@
 """Adapters layer: SqlStore, the app's Store port on SQLAlchemy (SQLite or PostgreSQL).
 
-All database work runs on one dedicated worker thread with plain sync sessions; the event loop
-only hands work over and waits on futures, never on the database. Writes go through one FIFO
+All database work runs on one dedicated worker thread with plain sync sessions (worker.DbWorker,
+which also owns the write queue and the outage state); this module is the event loop's side:
+it only hands work over and waits on futures, never on the database. Writes go through one FIFO
 (pending.PendingQueue): `commit` queues its records and waits a short `commit_timeout` for the
 worker to commit them in one transaction. If the database is down, locked or slow, the records
 stay queued and go to the write-ahead journal (journal.py, fsync'd: `commit` returns True,
@@ -18,9 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
-import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,16 +31,14 @@ from tradeguard.adapters.db.checkpoint import WalCheckpointer
 from tradeguard.adapters.db.connect import create_engine, database_url, sqlite_file
 from tradeguard.adapters.db.durable import (
     JournalKeeper,
-    Refusals,
     RefusedRecord,
-    first_line,
     replay_batches,
 )
-from tradeguard.adapters.db.errors import is_outage
-from tradeguard.adapters.db.handoff import Heartbeat, LockHandoff
+from tradeguard.adapters.db.errors import StoreClosed, StoreUnavailable, is_outage
+from tradeguard.adapters.db.handoff import LockHandoff
 from tradeguard.adapters.db.migrate import upgrade_connection
-from tradeguard.adapters.db.pending import Batch, PendingQueue, Waiter
-from tradeguard.adapters.db.writer import Refused, RowWriter
+from tradeguard.adapters.db.pending import Batch, Waiter
+from tradeguard.adapters.db.worker import DbWorker
 from tradeguard.app.records import (
     AccountRecord,
     AuditEntry,
@@ -59,14 +55,6 @@ from tradeguard.app.records import (
 log = logging.getLogger("tradeguard.db")
 T = TypeVar("T")
 __all__ = ["RefusedRecord", "SqlStore", "StoreClosed", "StoreUnavailable", "is_outage"]
-
-
-class StoreUnavailable(RuntimeError):
-    """A read could not reach the database (down, locked or too slow)."""
-
-
-class StoreClosed(RuntimeError):
-    """The store was closed."""
 
 
 class SqlStore:
@@ -90,8 +78,6 @@ class SqlStore:
     ) -> None:
         self.url = url if url is not None else database_url()
         self._journal = JournalKeeper(journal) if journal is not None else None
-        self._seq = 0  # the last commit's sequence number (journal order)
-        self.refusals = Refusals()
         self._engine = create_engine(
             self.url, busy_timeout_ms=busy_timeout_ms, wal_autocheckpoint=False
         )
@@ -101,29 +87,19 @@ class SqlStore:
         self._commit_timeout = commit_timeout
         self._slow_limit = slow_limit
         self._read_timeout = read_timeout
-        self._retry_initial = retry_initial
-        self._retry_max = retry_max
-        self._chunk = chunk_records
         self._close_timeout = close_timeout
-        self._cond = threading.Condition()
-        self._queue = PendingQueue(max_pending)
-        self._inflight: list[Batch] = []
-        self._jobs: deque[tuple[Callable[[Session], Any], Waiter]] = deque()
-        self._exit_waiters: list[Waiter] = []
-        self._degraded = False
-        self._replayed = 0
-        self._written = 0  # transactions committed: progress, to tell "slow" from "down"
-        self._backoff = retry_initial
-        self._next_attempt = 0.0
-        self._isolate = 0  # take single batches to find one the database refuses
-        self._stopping = False
-        self._gave_up = False
         self._closed = False
-        self._writer = RowWriter(self._engine)  # used on the worker thread only
-        self._heartbeat = Heartbeat()
-        self.handoff = LockHandoff(self._heartbeat)
-        self._thread = threading.Thread(target=self._run, name="tradeguard-db", daemon=True)
-        self._thread.start()
+        self._worker = DbWorker(
+            self._engine,
+            max_pending=max_pending,
+            chunk_records=chunk_records,
+            retry_initial=retry_initial,
+            retry_max=retry_max,
+            journal=self._journal,
+            checkpoints=self._checkpoints,
+        )
+        self.handoff = LockHandoff(self._worker.heartbeat)
+        self._worker.start()
 
     @classmethod
     async def open(cls, url: str | URL | None = None, **options: Any) -> SqlStore:
@@ -154,12 +130,7 @@ class SqlStore:
             return
         mark = await self._call(rows.journal_mark)
         batches = replay_batches(entries, mark, asyncio.get_running_loop())
-        with self._cond:
-            self._seq = max(self._seq, mark, journal.last_seq)
-            for batch in batches:
-                self._queue.push(batch)
-            self._heartbeat.beat()
-            self._cond.notify()
+        self._worker.push_replay(batches, max(mark, journal.last_seq))
         if not batches:
             journal.clear_upto(mark)
             return
@@ -187,7 +158,7 @@ class SqlStore:
 
     @property
     def degraded(self) -> bool:
-        return self._degraded
+        return self._worker.degraded
 
     @property
     def journal_path(self) -> Path | None:
@@ -200,14 +171,12 @@ class SqlStore:
 
     def refused_view(self) -> dict[str, Any]:
         """Records the database refused (count since start, the newest with detail)."""
-        with self._cond:
-            return self.refusals.view()
+        return self._worker.refused_view()
 
     @property
     def pending(self) -> int:
         """Records accepted by `commit` and not yet in the database."""
-        with self._cond:
-            return len(self._queue) + sum(len(b.records) for b in self._inflight)
+        return self._worker.pending
 
     async def commit(self, records: Sequence[Record]) -> bool:
         if self._closed:
@@ -217,13 +186,7 @@ class SqlStore:
             return True
         loop = asyncio.get_running_loop()
         waiter = Waiter(loop, loop.create_future())
-        with self._cond:
-            degraded = self._degraded
-            self._seq += 1
-            batch = Batch(batch_records, waiter, seq=self._seq)
-            self._queue.push(batch)
-            self._heartbeat.beat()
-            self._cond.notify()
+        batch, degraded = self._worker.push(batch_records, waiter)
         self.handoff.kick()
         if degraded:
             if self._journal is None:
@@ -245,19 +208,18 @@ class SqlStore:
         to `slow_limit`, so an exit intent still lands before its order. No progress for a
         whole step means locked or down: degraded, and the caller goes on without waiting."""
         waited = 0.0
-        seen = self._written
+        seen = self._worker.written
         while True:
             try:
                 done = await asyncio.wait_for(asyncio.shield(waiter.future), self._commit_timeout)
             except TimeoutError:
                 waited += self._commit_timeout
-                progressed = self._written != seen
-                seen = self._written
+                progressed = self._worker.written != seen
+                seen = self._worker.written
                 if progressed and waited < self._slow_limit:
                     continue
                 waiter.future.cancel()  # the worker's late answer is then ignored
-                with self._cond:
-                    self._enter_degraded(f"a write took longer than {waited:.1f}s")
+                self._worker.enter_degraded(f"a write took longer than {waited:.1f}s")
                 return False
             return bool(done)
 
@@ -267,10 +229,9 @@ class SqlStore:
         journal it stays queued for later, as it always did."""
         if self._journal is None:
             return False
-        with self._cond:
-            if batch.done:
-                return True
-            withdrawn = self._queue.remove(batch)
+        withdrawn = self._worker.take_back(batch)
+        if withdrawn is None:
+            return True  # written meanwhile
         if not withdrawn:
             log.critical(
                 "commit %d: neither the database nor the journal took it; it was being written "
@@ -283,9 +244,8 @@ class SqlStore:
         """The database could not take `batch` now: make it durable in the journal (True)."""
         if self._journal is None:
             return False
-        with self._cond:
-            if batch.done:
-                return True
+        if self._worker.is_done(batch):
+            return True
         return await self._journal.append(batch.seq, records)
 
     async def load(self) -> LoadedState:
@@ -354,20 +314,16 @@ class SqlStore:
             self._checkpoints.cancel()  # the worker stops its thread after a last checkpoint
         loop = asyncio.get_running_loop()
         waiter = Waiter(loop, loop.create_future())
-        with self._cond:
-            self._stopping = True
-            self._heartbeat.beat()
-            self._exit_waiters.append(waiter)
-            self._cond.notify()
+        self._worker.stop(waiter)
         self.handoff.kick()  # the last flush may be large: keep the worker going
         try:
-            if self._thread.is_alive():
+            if self._worker.alive():
                 try:
                     await asyncio.wait_for(waiter.future, self._close_timeout)
                 except TimeoutError:
                     log.error("database worker did not stop within %ss", self._close_timeout)
                     return
-            self._thread.join(timeout=1.0)
+            self._worker.join(timeout=1.0)
         finally:
             self.handoff.cancel()
 
@@ -378,10 +334,7 @@ class SqlStore:
             raise StoreClosed("the store is closed")
         loop = asyncio.get_running_loop()
         waiter = Waiter(loop, loop.create_future())
-        with self._cond:
-            self._jobs.append((fn, waiter))
-            self._heartbeat.beat()
-            self._cond.notify()
+        self._worker.submit(fn, waiter)
         self.handoff.kick()
         limit = self._read_timeout if wait_limit is None else wait_limit
         try:
@@ -391,173 +344,4 @@ class SqlStore:
         return result  # type: ignore[return-value]
 
     def _queued(self) -> list[Record]:
-        """Every record not yet committed, oldest first (caller holds the lock, or is the
-        worker: only the worker removes records)."""
-        with self._cond:
-            inflight = [r for b in self._inflight for r in b.records]
-            return inflight + list(self._queue.records())
-
-    def _enter_degraded(self, reason: str) -> None:
-        if not self._degraded:
-            self._degraded = True
-            self._replayed = 0
-            log.warning("database degraded: %s; queuing writes (%d pending)", reason, self.pending)
-
-    # --- the worker thread -----------------------------------------------------------------
-
-    def _run(self) -> None:
-        try:
-            while True:
-                try:
-                    if not self._step():
-                        return
-                except Exception:  # a bug here must not silently end every later write
-                    log.exception("database worker error; continuing")
-                    with self._cond:
-                        self._cond.wait(0.1)
-        finally:
-            self._shutdown()
-
-    def _step(self) -> bool:
-        """One round: run waiting reads, then write one chunk if due. False: stop."""
-        with self._cond:
-            while True:
-                jobs = list(self._jobs)
-                self._jobs.clear()
-                now = time.monotonic()
-                can_write = bool(self._queue) and not self._gave_up
-                write_due = can_write and (self._stopping or now >= self._next_attempt)
-                if jobs or write_due:
-                    break
-                if self._stopping:
-                    return False
-                self._heartbeat.beat(busy=False)
-                self._cond.wait(self._next_attempt - now if can_write else None)
-            self._heartbeat.beat()
-            chunk: list[Batch] = []
-            if write_due:
-                chunk = self._queue.take(0 if self._isolate else self._chunk)
-                self._isolate = max(0, self._isolate - 1)
-                self._inflight = chunk
-        for fn, waiter in jobs:
-            self._run_job(fn, waiter)
-            self._heartbeat.beat()
-        if chunk:
-            self._write(chunk)
-        return True
-
-    def _run_job(self, fn: Callable[[Session], Any], waiter: Waiter) -> None:
-        if waiter.future.cancelled():
-            return
-        try:
-            with Session(self._engine) as session:
-                result = fn(session)
-        except Exception as error:
-            if is_outage(error):
-                waiter.resolve(error=StoreUnavailable(f"database unavailable: {error}"))
-            else:
-                waiter.resolve(error=error)
-            return
-        waiter.resolve(result)
-
-    def _write(self, chunk: list[Batch]) -> None:
-        records = [r for b in chunk for r in b.records]
-        mark = max(b.seq for b in chunk) if self._journal is not None else None
-        try:
-            refused = self._writer.write(records, mark)
-            self._heartbeat.beat()
-        except Exception as error:
-            self._write_failed(chunk, records, error)
-            return
-        if refused:
-            self._refused(refused)
-        with self._cond:
-            for batch in chunk:
-                batch.done = True
-            self._inflight = []
-            self._written += 1
-            self._backoff = self._retry_initial
-            self._next_attempt = 0.0
-            if self._degraded:
-                self._replayed += len(records)
-                if not self._queue:
-                    self._degraded = False
-                    log.warning("database recovered: %d queued records replayed", self._replayed)
-        for batch in chunk:
-            if batch.waiter is not None:
-                failed = next((e for r, e in refused if any(r is x for x in batch.records)), None)
-                if failed is None:
-                    batch.waiter.resolve(True)
-                else:
-                    batch.waiter.resolve(error=failed)
-        if self._journal is not None and mark is not None:
-            self._journal.clear_upto(mark)
-
-    def _refused(self, refused: Refused) -> None:
-        """Keep each refused record visible, log it at CRITICAL and audit it (the rest of its
-        batch was written)."""
-        audits = self.refusals.note(refused, time.time_ns())
-        with self._cond:
-            self.refusals.keep(refused)
-            if audits:
-                self._seq += 1
-                self._queue.push(Batch(audits, None, seq=self._seq))
-
-    def _write_failed(self, chunk: list[Batch], records: list[Record], error: Exception) -> None:
-        if is_outage(error):
-            with self._cond:
-                self._inflight = []
-                self._queue.put_back(chunk)
-                self._enter_degraded(f"{type(error).__name__}: {first_line(error)}")
-                self._next_attempt = time.monotonic() + self._backoff
-                self._backoff = min(self._backoff * 2, self._retry_max)
-                if self._stopping:
-                    self._gave_up = True
-            for batch in chunk:
-                if batch.waiter is not None:
-                    batch.waiter.resolve(False)
-                    batch.waiter = None
-            return
-        if len(chunk) > 1:  # find the one batch the database refuses, write the others
-            with self._cond:
-                self._inflight = []
-                self._queue.put_back(chunk)
-                self._isolate = len(chunk)
-            return
-        log.critical("the database refused a write; dropping it: %s; records: %r", error, records)
-        with self._cond:
-            self._inflight = []
-            if self._degraded and not self._queue:
-                self._degraded = False
-                log.warning("database recovered: %d queued records replayed", self._replayed)
-        if chunk[0].waiter is not None:
-            chunk[0].waiter.resolve(error=error)
-
-    def _shutdown(self) -> None:
-        try:
-            if self._checkpoints is not None:
-                self._checkpoints.stop()
-            lost = self.pending
-            if lost and self.journaled:
-                log.critical(
-                    "database closed with %d records not written; the journal %s keeps what "
-                    "was acknowledged, replayed at the next start",
-                    lost,
-                    self.journal_path,
-                )
-            elif lost:
-                log.critical("database closed with %d records not written", lost)
-            self._writer.close()
-            self._engine.dispose()
-        finally:
-            if self._journal is not None:
-                self._journal.close()
-            with self._cond:
-                self._heartbeat.beat(busy=False)
-                waiters, self._exit_waiters = self._exit_waiters, []
-                jobs = list(self._jobs)
-                self._jobs.clear()
-            for _, waiter in jobs:
-                waiter.resolve(error=StoreClosed("the store is closed"))
-            for waiter in waiters:
-                waiter.resolve(None)
+        return self._worker.queued()
