@@ -93,7 +93,7 @@ async def test_exit_latency_stages_are_measured_and_exposed(api: Api) -> None:
 
     def exit_orders() -> list[str]:
         return [
-            o.order_id for o in broker._book.orders.values() if o.request.strategy.endswith(tag)
+            o.order_id for o in broker.book.orders.values() if o.request.strategy.endswith(tag)
         ]
 
     api.stack.price("SBIN", "789")  # through the stop (790)
