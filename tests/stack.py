@@ -95,7 +95,7 @@ class Stack:
         )
         order_id = placed.order_id
         assert order_id is not None
-        happened = self.sim.broker._book.orders[order_id]
+        happened = self.sim.broker.book.orders[order_id]
 
         async def reported() -> bool:
             report = await self.gateway.order_status(order_id, f"{strategy}-entry")

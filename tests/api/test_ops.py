@@ -92,9 +92,7 @@ async def test_exit_latency_stages_are_measured_and_exposed(api: Api) -> None:
     tag = f":{view['trade_id']}"
 
     def exit_orders() -> list[str]:
-        return [
-            o.order_id for o in broker._book.orders.values() if o.request.strategy.endswith(tag)
-        ]
+        return [o.order_id for o in broker.book.orders.values() if o.request.strategy.endswith(tag)]
 
     api.stack.price("SBIN", "789")  # through the stop (790)
     await eventually(lambda: len(exit_orders()) == 1, message="the exit order is placed")

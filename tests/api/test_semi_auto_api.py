@@ -56,5 +56,5 @@ async def test_exittrade_while_an_exit_is_queued_for_approval(api: Api) -> None:
     retried = await api.data("exittrade", {"trade_id": trade_id, "pending_rejected": True})
     assert retried["trade_id"] == trade_id
     await eventually(lambda: exit_of(api, trade_id) is None, message="closed")
-    sells = [o for o in api.stack.sim.broker._book.orders.values() if o.request.action == "SELL"]
+    sells = [o for o in api.stack.sim.broker.book.orders.values() if o.request.action == "SELL"]
     assert len(sells) == 1

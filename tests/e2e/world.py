@@ -61,13 +61,13 @@ def net(stack: Stack, symbol: str) -> int:
 
 
 def orders(stack: Stack) -> list[OrderReport]:
-    return [o.report() for o in stack.sim.broker._book.orders.values()]
+    return [o.report() for o in stack.sim.broker.book.orders.values()]
 
 
 def exit_orders(stack: Stack, trade_id: str | None = None) -> list[tuple[OrderReport, str]]:
     """(report, strategy tag) of every order tradeguard sent as an exit (optionally one trade's)."""
     found = []
-    for order in stack.sim.broker._book.orders.values():
+    for order in stack.sim.broker.book.orders.values():
         tag = order.request.strategy
         if tag.startswith(EXIT_TAG) and (trade_id is None or tag.endswith(f":{trade_id}")):
             found.append((order.report(), tag))

@@ -34,3 +34,11 @@ def is_outage(error: BaseException) -> bool:
     if isinstance(error, _REFUSED):
         return False
     return isinstance(error, _UNAVAILABLE)
+
+
+class StoreUnavailable(RuntimeError):
+    """A read could not reach the database (down, locked or too slow)."""
+
+
+class StoreClosed(RuntimeError):
+    """The store was closed."""

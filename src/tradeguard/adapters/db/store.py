@@ -38,7 +38,7 @@ from tradeguard.adapters.db.durable import (
     first_line,
     replay_batches,
 )
-from tradeguard.adapters.db.errors import is_outage
+from tradeguard.adapters.db.errors import StoreClosed, StoreUnavailable, is_outage
 from tradeguard.adapters.db.handoff import Heartbeat, LockHandoff
 from tradeguard.adapters.db.migrate import upgrade_connection
 from tradeguard.adapters.db.pending import Batch, PendingQueue, Waiter
@@ -59,14 +59,6 @@ from tradeguard.app.records import (
 log = logging.getLogger("tradeguard.db")
 T = TypeVar("T")
 __all__ = ["RefusedRecord", "SqlStore", "StoreClosed", "StoreUnavailable", "is_outage"]
-
-
-class StoreUnavailable(RuntimeError):
-    """A read could not reach the database (down, locked or too slow)."""
-
-
-class StoreClosed(RuntimeError):
-    """The store was closed."""
 
 
 class SqlStore:

@@ -1,11 +1,11 @@
 """Adapters layer: the paper broker, an in-process BrokerGateway (the "verified fake").
 
 It keeps what a broker keeps: an order book, a trade book and net positions per
-(symbol, exchange, product) with signed quantity, average price and realized P&L. MARKET
-orders fill at the market's last price; a LIMIT fills at once at the last price when marketable
-and otherwise rests until a tick crosses it (then fills at the limit); SL-M/SL rest as
-`trigger pending` until a tick crosses the trigger. `place_smart_order` follows OpenAlgo's
-decision table (openalgo-interface.md §2.2) exactly, including the 0/0 case.
+(symbol, exchange, product) with signed quantity, average price and realized P&L (paper_book).
+This module validates and accepts orders and answers for the books; when an order fills is
+the fill engine's job (paper_fills.FillEngine: MARKET at the last price, LIMIT when crossed,
+SL-M/SL `trigger pending` until a tick crosses the trigger). `place_smart_order` follows
+OpenAlgo's decision table (openalgo-interface.md §2.2) exactly, including the 0/0 case.
 
 Fault hooks: `reject_next` (at submit: a 400-style RejectedError; or after acceptance: the order
 goes `open` then `rejected`, like an RMS rejection) and `set_fill_late` (orders are accepted as
@@ -29,9 +29,9 @@ from fractions import Fraction
 from tradeguard.adapters.sim.market import SimMarket
 from tradeguard.adapters.sim.order_reports import OrderListener, OrderReports
 from tradeguard.adapters.sim.paper_book import PaperBook, PaperOrder
+from tradeguard.adapters.sim.paper_fills import FillEngine
 from tradeguard.adapters.sim.paper_rules import (
     MATCHED,
-    Position,
     smart_order_decision,
     validate_order,
 )
@@ -80,12 +80,13 @@ class PaperBroker:
         self._cash = starting_cash
         self._next_id = id_base
         self._clock_ms = clock_ms
-        self._book = PaperBook()
         self._faults = _Faults()
         self.timing = timing or BrokerClock()
         self._reports = OrderReports(self.timing)
         self.on_change: Callable[[], None] | None = None  # after every order change or fill
-        market.add_tick_listener(self._on_tick)
+        self._fills = FillEngine(
+            market, self.timing, notify=self._notify, timestamp=self._timestamp
+        )
 
     # -- listeners and faults ----------------------------------------------------------------
 
@@ -119,19 +120,13 @@ class PaperBroker:
 
     def release_late_fills(self) -> list[str]:
         """Fill every held order that is still marketable; returns the order ids filled."""
-        filled: list[str] = []
-        for order in list(self._book.resting.values()):
-            if order.late and order.status is OrderStatus.OPEN:
-                order.late = False
-                if self._try_fill(order, self._market.last_price(*self._sym(order))):
-                    filled.append(order.order_id)
-        return filled
+        return self._fills.release_late()
 
     # -- its books, saved and restored by adapters.sim.sim_state ----------------------------
 
     @property
     def book(self) -> PaperBook:
-        return self._book
+        return self._fills.book
 
     @property
     def last_order_id(self) -> int:
@@ -140,7 +135,7 @@ class PaperBroker:
     def restore(self, book: PaperBook, last_order_id: int) -> None:
         """Take over saved books (before any order and listener): order ids go on from
         `last_order_id`; every order is in the order book as it was."""
-        self._book = book
+        self._fills.book = book
         self._next_id = max(self._next_id, last_order_id)
         for order in book.orders.values():
             self._reports.changed(order.report())
@@ -166,7 +161,7 @@ class PaperBroker:
         return self._reports.book()
 
     async def trade_book(self) -> list[FillReport]:
-        return list(self._book.trades)
+        return list(self._fills.book.trades)
 
     async def open_position(self, symbol: str, exchange: str, product: str, strategy: str) -> int:
         pos = self.position(symbol, exchange, product)
@@ -174,7 +169,7 @@ class PaperBroker:
 
     async def position_book(self) -> list[PositionReport]:
         rows = []
-        for (symbol, exchange, product), pos in self._book.positions.items():
+        for (symbol, exchange, product), pos in self._fills.book.positions.items():
             rows.append(
                 PositionReport(
                     symbol=symbol,
@@ -210,35 +205,35 @@ class PaperBroker:
     # -- more broker operations (the REST server uses these) ----------------------------------
 
     def order_request(self, order_id: str) -> OrderRequest | None:
-        order = self._book.orders.get(order_id)
+        order = self._fills.book.orders.get(order_id)
         return None if order is None else order.request
 
     def net_quantity(self, request: SmartOrderRequest | OrderRequest) -> int:
-        pos = self._book.positions.get((request.symbol, request.exchange, request.product))
+        pos = self._fills.book.positions.get((request.symbol, request.exchange, request.product))
         return 0 if pos is None else pos.quantity
 
     def position(self, symbol: str, exchange: str, product: str) -> PositionReport | None:
-        pos = self._book.positions.get((symbol, exchange, product))
+        pos = self._fills.book.positions.get((symbol, exchange, product))
         if pos is None:
             return None
         return PositionReport(symbol, exchange, product, pos.quantity, round(pos.average))
 
     def realized_pnl(self, symbol: str, exchange: str, product: str) -> Fraction:
-        pos = self._book.positions.get((symbol, exchange, product))
+        pos = self._fills.book.positions.get((symbol, exchange, product))
         return Fraction(0) if pos is None else pos.realized
 
     def cancel(self, order_id: str) -> None:
-        order = self._book.orders.get(order_id)
+        order = self._fills.book.orders.get(order_id)
         if order is None:
             raise OrderNotFound(f"Order {order_id} not found", status=404)
         if order.status.is_final:
             raise RejectedError(f"Order {order_id} is {order.status.value}, cannot cancel")
-        self._set_status(order, OrderStatus.CANCELLED)
+        self._fills.set_status(order, OrderStatus.CANCELLED)
 
     def close_all(self, strategy: str = "Squareoff") -> list[str]:
         """Flatten every non-zero position with opposite MARKET orders (closeposition)."""
         ids = []
-        for (symbol, exchange, product), pos in list(self._book.positions.items()):
+        for (symbol, exchange, product), pos in list(self._fills.book.positions.items()):
             if pos.quantity:
                 action = "SELL" if pos.quantity > 0 else "BUY"
                 request = OrderRequest(
@@ -255,7 +250,7 @@ class PaperBroker:
         realized = Fraction(0)
         unrealized = Fraction(0)
         used = Fraction(0)
-        for (symbol, exchange, _product), pos in self._book.positions.items():
+        for (symbol, exchange, _product), pos in self._fills.book.positions.items():
             realized += pos.realized
             if pos.quantity:
                 ltp = self._market.last_price(symbol, exchange) or round(pos.average)
@@ -292,121 +287,22 @@ class PaperBroker:
             status=OrderStatus.TRIGGER_PENDING if pending else OrderStatus.OPEN,
             timestamp=self._timestamp(),
         )
-        self._book.orders[order.order_id] = order
-        self._book.resting[order.order_id] = order
+        self._fills.book.orders[order.order_id] = order
+        self._fills.book.resting[order.order_id] = order
         self._notify(order)
         if faults.reject_count:
             faults.reject_count -= 1
             order.rejection_reason = faults.reject_message
-            self._set_status(order, OrderStatus.REJECTED)
+            self._fills.set_status(order, OrderStatus.REJECTED)
         elif faults.fill_late:
             order.late = True
         elif not pending:
-            self._try_fill(order, ltp)
+            self._fills.try_fill(order, ltp)
         else:
-            self._try_trigger(order, ltp)
+            self._fills.try_trigger(order, ltp)
         return order.order_id
 
     # -- internals ---------------------------------------------------------------------------
-
-    def _on_tick(self, symbol: str, exchange: str, ltp: int, ts_ms: int) -> None:
-        for order in list(self._book.resting.values()):
-            req = order.request
-            if order.late or order.in_parts or (req.symbol, req.exchange) != (symbol, exchange):
-                continue
-            if order.status is OrderStatus.TRIGGER_PENDING:
-                self._try_trigger(order, ltp)
-            elif order.status is OrderStatus.OPEN:
-                self._try_fill(order, ltp, resting=True)
-
-    def _try_trigger(self, order: PaperOrder, ltp: int | None) -> None:
-        req = order.request
-        if ltp is None:
-            return
-        hit = ltp >= req.trigger_price if req.action == "BUY" else ltp <= req.trigger_price
-        if not hit:
-            return
-        if req.pricetype == "SL-M":
-            self._fill(order, ltp)
-            return
-        order.status = OrderStatus.OPEN  # SL triggered: now a resting LIMIT at `price`
-        if not self._try_fill(order, ltp):
-            self._notify(order)
-
-    def _try_fill(self, order: PaperOrder, ltp: int | None, *, resting: bool = False) -> bool:
-        """Fill if marketable: at the last price, except a resting LIMIT crossed by a later
-        tick, which fills at its limit (like OpenAlgo's sandbox)."""
-        req = order.request
-        if ltp is None:
-            return False
-        if req.pricetype == "MARKET" and not resting and self.timing.config.partial_fills > 1:
-            self._fill_in_parts(order, ltp)
-            return True
-        if req.pricetype in ("MARKET", "SL-M"):
-            self._fill(order, ltp)
-            return True
-        marketable = ltp <= req.price if req.action == "BUY" else ltp >= req.price
-        if not marketable:
-            return False
-        self._fill(order, req.price if resting else ltp)
-        return True
-
-    def _fill_in_parts(self, order: PaperOrder, ltp: int) -> None:
-        """Fill the first part now and the others one `partial_interval_ms` apart, each at
-        the price of its moment; a cancelled order takes no more parts."""
-        config = self.timing.config
-        quantity = order.request.quantity
-        parts = min(config.partial_fills, quantity)
-        sizes = [quantity // parts + (1 if i < quantity % parts else 0) for i in range(parts)]
-        order.in_parts = True
-        self._fill(order, ltp, sizes[0])
-        interval = config.partial_interval_ms / 1000
-
-        for step, size in enumerate(sizes[1:], start=1):
-            self.timing.timer.call_later(interval * step, self._part_filler(order, size, ltp))
-
-    def _part_filler(self, order: PaperOrder, size: int, first: int) -> Callable[[], None]:
-        def fill_part() -> None:
-            if order.status is OrderStatus.OPEN:
-                price = self._market.last_price(*self._sym(order))
-                self._fill(order, first if price is None else price, size)
-
-        return fill_part
-
-    def _fill(self, order: PaperOrder, price: int, quantity: int | None = None) -> None:
-        """Fill `quantity` (default: all that is left) at `price`: the position and the trade
-        book change now; the order is complete once all of it is filled."""
-        req = order.request
-        quantity = req.quantity - order.filled_quantity if quantity is None else quantity
-        signed = quantity if req.action == "BUY" else -quantity
-        key = (req.symbol, req.exchange, req.product)
-        self._book.positions.setdefault(key, Position()).apply(signed, price)
-        order.filled_quantity += quantity
-        order.filled_value += quantity * price
-        order.average_price = round(Fraction(order.filled_value, order.filled_quantity))
-        stamp = self._timestamp()
-        self._book.trades.append(
-            FillReport(
-                order.order_id,
-                req.symbol,
-                req.exchange,
-                req.action,
-                quantity,
-                req.product,
-                price,
-                stamp,
-            )
-        )
-        if order.filled_quantity >= req.quantity:
-            self._set_status(order, OrderStatus.COMPLETE)
-        else:
-            self._notify(order)
-
-    def _set_status(self, order: PaperOrder, status: OrderStatus) -> None:
-        order.status = status
-        if status.is_final:
-            self._book.resting.pop(order.order_id, None)
-        self._notify(order)
 
     def _notify(self, order: PaperOrder) -> None:
         self._reports.changed(order.report())
@@ -420,7 +316,3 @@ class PaperBroker:
     def _timestamp(self) -> str:
         ms = self._clock_ms() if self._clock_ms else int(datetime.now(_IST).timestamp() * 1000)
         return datetime.fromtimestamp(ms / 1000, _IST).strftime("%d-%b-%Y %H:%M:%S")
-
-    @staticmethod
-    def _sym(order: PaperOrder) -> tuple[str, str]:
-        return order.request.symbol, order.request.exchange

@@ -1,17 +1,18 @@
 // tradeguard dashboard: live trades, strategies, history and events, pushed over /ui/stream.
 import { api, ApiError, logout } from "./api.js";
 import { addEvent, alertToast, closedToast, exitToast, initEvents, renderEvents, seedEvents } from "./events.js";
-import { addPoint, connectCharts, forgetTrades, loadStrategy, mountTradeCharts, noteTrade, redrawAll, scheduleChart, scheduleTradeChart } from "./charts.js";
-import { collectChanges, DEFAULT_CONFIG, renderRiskForm } from "./riskform.js";
+import { connectCharts, forgetTrades, mountTradeCharts, noteTrade, redrawAll, scheduleTradeChart } from "./charts.js";
 import { initHistory } from "./history.js";
 import { initPerformance } from "./performance.js";
 import { Stream } from "./stream.js";
 import { initBroker, showBroker } from "./broker.js";
 import { initAudit, showAudit } from "./audit.js";
 import { initPartialExit } from "./partial.js";
+import { initStrategies, refreshStrategies, setStrategies, strategyByName, touchStrategyOf, upsertStrategy } from "./strategies.js";
+import { initTradeActions } from "./trade_actions.js";
 import { newer } from "./view_order.js";
 import { patchTradeElements, sideBadge, tradeElements, tradeStateBadge } from "./trades.js";
-import { busy, confirmAction, esc, num, pnl, pnlClass, price, toast, words } from "./ui.js";
+import { debounce, esc, num, pnl, pnlClass, toast, words } from "./ui.js";
 
 const OPEN_STATES = new Set(["ACTIVE", "EXITING", "EXIT_FAILED"]);
 
@@ -27,25 +28,10 @@ const state = {
 const $ = (sel, root = document) => root.querySelector(sel);
 const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
 
-function debounce(fn, ms) {
-  let timer = null;
-  return (...args) => {
-    clearTimeout(timer);
-    timer = setTimeout(() => fn(...args), ms);
-  };
-}
-
 function reportError(title, err) {
   if (err instanceof ApiError && err.message === "signed out") return;
   toast("error", title, err?.message ?? String(err), { kindTag: "rejection" });
 }
-
-function strategyByName(name) {
-  for (const s of state.strategies.values()) if (s.strategy === name) return s;
-  return null;
-}
-
-const STRATEGY_STATE = { ACTIVE: "badge-success", PAUSED: "badge-warning", HALTED: "badge-error" };
 
 const REASON_CLASS = {
   TARGET: "badge-success",
@@ -136,131 +122,6 @@ function patchLevels(data) {
   state.trades.set(before.trade_id, merged);
   patchTradeElements(merged, before).forEach(mountTradeCharts);
   scheduleTradeChart(before.trade_id);
-}
-
-// -- strategies --------------------------------------------------------------------------------
-/** Recompute a strategy's day P&L from its live trades (realized + open), for the live chart. */
-function touchStrategyOf(trade) {
-  const s = strategyByName(trade.strategy);
-  if (!s) return;
-  let open = 0;
-  for (const t of state.trades.values()) if (t.strategy === s.strategy) open += num(t.pnl) ?? 0;
-  const total = (num(s.realized_pnl) ?? 0) + open;
-  s.unrealized_pnl = open.toFixed(2);
-  s.pnl = total.toFixed(2);
-  s.open_positions = [...state.trades.values()].filter((t) => t.strategy === s.strategy && OPEN_STATES.has(t.state)).length;
-  addPoint(s.strategy_id, total);
-  patchStrategyCard(s);
-}
-
-function levelChip(label, value, cls) {
-  return `<div class="flex flex-col rounded-lg bg-base-200 px-2.5 py-1.5">
-      <span class="text-[10px] uppercase tracking-wide text-base-content/50">${label}</span>
-      <span class="num text-sm ${value === null || value === undefined ? "lvl-empty" : cls}">${value === null || value === undefined ? "—" : pnl(value)}</span></div>`;
-}
-
-function levelChips(lv) {
-  return `${levelChip("Stop", lv.stop, "text-error")}${levelChip("Target", lv.target, "text-success")}
-      ${levelChip("Trailing", lv.trailing, "text-warning")}${levelChip("Day limit", lv.daily_loss_limit, "text-error")}`;
-}
-
-function strategyCardHtml(s) {
-  const lv = s.levels ?? {};
-  const paused = s.state !== "ACTIVE";
-  return `
-    <div class="flex items-start justify-between gap-3 px-4 pt-4">
-      <div class="min-w-0">
-        <div class="flex flex-wrap items-center gap-2">
-          <h3 class="truncate text-base font-semibold">${esc(s.strategy)}</h3>
-          <span class="badge ${STRATEGY_STATE[s.state] ?? "badge-ghost"} badge-sm font-semibold" data-testid="strategy-state">${esc(s.state)}</span>
-        </div>
-        <div class="mt-0.5 text-xs text-base-content/60"><span data-sf="open_positions">${esc(s.open_positions)}</span> open · exposure ₹<span class="num" data-sf="exposure">${price(s.exposure)}</span></div>
-      </div>
-      <div class="text-right">
-        <div class="num text-xl font-semibold ${pnlClass(s.pnl)}" data-sf="pnl" data-testid="strategy-pnl">${pnl(s.pnl)}</div>
-        <div class="num whitespace-nowrap text-xs text-base-content/60">realized <span data-sf="realized_pnl">${pnl(s.realized_pnl)}</span></div>
-      </div>
-    </div>
-    ${s.state === "HALTED" && s.halt_reason ? `<div class="mx-4 mt-3 rounded-lg bg-error/10 px-3 py-2 text-xs text-error" data-role="halt">Halted: ${esc(words(s.halt_reason))}</div>` : ""}
-    <div class="mt-2 h-[120px] px-2" data-role="chart"></div>
-    <div class="grid grid-cols-2 gap-2 px-4 sm:grid-cols-4" data-role="levels">${levelChips(lv)}</div>
-    <div class="mt-4 flex flex-wrap items-center justify-end gap-2 border-t border-base-300 px-4 py-3">
-      <button type="button" class="btn btn-ghost btn-sm mr-auto" data-action="configure">Risk settings</button>
-      ${paused ? `<button type="button" class="btn btn-sm btn-success btn-outline" data-action="resume">Resume</button>` : `<button type="button" class="btn btn-sm btn-warning btn-outline" data-action="pause">Pause</button>`}
-      <button type="button" class="btn btn-sm btn-error" data-action="exitall">Exit all</button>
-    </div>`;
-}
-
-function renderStrategies() {
-  const grid = $("#strategies-grid");
-  grid.innerHTML = "";
-  const list = [...state.strategies.values()].sort((a, b) => String(a.strategy).localeCompare(String(b.strategy)));
-  for (const s of list) {
-    const card = document.createElement("article");
-    card.className = "panel min-w-0";
-    card.dataset.strategyId = s.strategy_id;
-    card.dataset.strategy = s.strategy;
-    card.dataset.testid = "strategy-card";
-    card.innerHTML = strategyCardHtml(s);
-    grid.appendChild(card);
-  }
-  $("#strategies-empty").classList.toggle("hidden", list.length > 0);
-  for (const s of list) scheduleChart(s.strategy_id);
-  renderSummary();
-}
-
-function patchStrategyCard(s) {
-  const card = $(`[data-strategy-id="${CSS.escape(s.strategy_id)}"]`);
-  if (!card) return;
-  const pnlEl = $("[data-sf=pnl]", card);
-  pnlEl.textContent = pnl(s.pnl);
-  pnlEl.className = `num text-xl font-semibold ${pnlClass(s.pnl)}`;
-  $("[data-sf=realized_pnl]", card).textContent = pnl(s.realized_pnl);
-  $("[data-sf=open_positions]", card).textContent = String(s.open_positions ?? 0);
-  $("[data-sf=exposure]", card).textContent = price(s.exposure);
-  const levels = $("[data-role=levels]", card);
-  const html = levelChips(s.levels ?? {});
-  if (levels.dataset.html !== html) {
-    levels.innerHTML = html;
-    levels.dataset.html = html;
-  }
-  renderSummary();
-}
-
-function upsertStrategy(data) {
-  if (!data?.strategy_id) return;
-  const before = state.strategies.get(data.strategy_id);
-  if (!before && !("strategy" in data)) {
-    refreshStrategies(); // a state change of a strategy we have not seen: fetch its view
-    return;
-  }
-  const merged = { ...(before ?? {}), ...data };
-  state.strategies.set(data.strategy_id, merged);
-  if ("pnl" in data) addPoint(data.strategy_id, num(data.pnl));
-  const card = $(`[data-strategy-id="${CSS.escape(data.strategy_id)}"]`);
-  if (card && before && before.state === merged.state && before.halt_reason === merged.halt_reason) {
-    patchStrategyCard(merged); // buttons stay put: only numbers and levels change
-    scheduleChart(merged.strategy_id);
-  } else if (card && before) {
-    card.innerHTML = strategyCardHtml(merged);
-    scheduleChart(merged.strategy_id);
-    renderSummary();
-  } else {
-    renderStrategies();
-  }
-  if (!("pnl" in data)) refreshStrategies(); // state-only event: fetch levels and P&L too
-}
-
-function setStrategies(list) {
-  const seen = new Set();
-  for (const s of list ?? []) {
-    seen.add(s.strategy_id);
-    state.strategies.set(s.strategy_id, { ...s });
-    addPoint(s.strategy_id, num(s.pnl));
-    loadStrategy(s);
-  }
-  for (const id of [...state.strategies.keys()]) if (!seen.has(id)) state.strategies.delete(id);
-  renderStrategies();
 }
 
 function setTrades(list) {
@@ -368,14 +229,6 @@ const strategyNames = () => [...state.strategies.values()].map((s) => s.strategy
 const historyView = initHistory({ reasonBadge, sideBadge, tradeStateBadge, strategyNames });
 const performanceView = initPerformance({ strategyNames });
 const refreshHistory = historyView.refresh;
-
-const refreshStrategies = debounce(async () => {
-  try {
-    setStrategies(await api("strategies"));
-  } catch (err) {
-    reportError("Could not load strategies", err);
-  }
-}, 250);
 
 const refreshAfterExit = debounce(() => {
   refreshStrategies();
@@ -492,210 +345,6 @@ async function checkSession() {
   }
 }
 
-// -- dialogs: edit trade -----------------------------------------------------------------------
-let editing = null;
-
-const HINTS = { PRICE: "price, e.g. 98.50", POINTS: "₹ from entry", PERCENT: "% of entry", "": "not set" };
-
-function fillRule(form, name, rule) {
-  form.elements[`${name}_type`].value = rule?.type ?? "";
-  form.elements[`${name}_value`].value = rule?.value ?? "";
-  syncRuleRow(form, name);
-}
-
-function syncRuleRow(form, name) {
-  const type = form.elements[`${name}_type`].value;
-  const input = form.elements[`${name}_value`];
-  input.disabled = type === "";
-  const hint = $(`[data-rule="${name}"] [data-role=hint]`, form);
-  if (name !== "trailing") hint.textContent = HINTS[type];
-  else hint.textContent = type ? `distance from best price (${type === "PERCENT" ? "%" : "₹"})` : "not set";
-}
-
-function openEdit(tradeId) {
-  const t = state.trades.get(tradeId);
-  if (!t) return;
-  editing = t;
-  const dialog = $("#edit-dialog");
-  const form = $("#edit-form");
-  $("[data-role=title]", dialog).textContent = `${t.symbol} ${t.side} ×${t.quantity}`;
-  $("[data-role=subtitle]", dialog).textContent = `Entry ${price(t.entry_price)} · last ${price(t.last_price)} · stop ${price(t.stop_loss)} · target ${price(t.target)}`;
-  const rules = t.rules ?? {};
-  fillRule(form, "stop_loss", rules.stop_loss);
-  fillRule(form, "target", rules.target);
-  fillRule(form, "trailing", rules.trailing);
-  $("#edit-error").classList.add("hidden");
-  dialog.showModal();
-  form.elements.stop_loss_value.focus();
-}
-
-function ruleChanges(form, t) {
-  const rules = t.rules ?? {};
-  const changes = {};
-  for (const name of ["stop_loss", "target", "trailing"]) {
-    const type = form.elements[`${name}_type`].value;
-    const value = form.elements[`${name}_value`].value.trim();
-    const old = rules[name];
-    if (!type) {
-      if (old) changes[name] = null;
-      continue;
-    }
-    if (!value || !Number.isFinite(Number(value)) || Number(value) <= 0) {
-      throw new Error(`${words(name)}: enter a positive number`);
-    }
-    const rule = { type, value };
-    if (name === "trailing" && old) {
-      if (old.activation) rule.activation = old.activation;
-      if (old.step) rule.step = old.step;
-    }
-    if (!old || old.type !== type || Number(old.value) !== Number(value)) changes[name] = rule;
-  }
-  return changes;
-}
-
-async function saveEdit(event) {
-  event.preventDefault();
-  const form = $("#edit-form");
-  const errorBox = $("#edit-error");
-  errorBox.classList.add("hidden");
-  const t = editing;
-  if (!t) return;
-  let changes;
-  try {
-    changes = ruleChanges(form, t);
-  } catch (err) {
-    errorBox.textContent = err.message;
-    errorBox.classList.remove("hidden");
-    return;
-  }
-  if (!Object.keys(changes).length) {
-    $("#edit-dialog").close();
-    return;
-  }
-  try {
-    const view = await busy($("[data-role=save]", form), () => api(`trades/${encodeURIComponent(t.trade_id)}/update`, { method: "POST", body: changes }));
-    if (view) upsertTrade(view);
-    $("#edit-dialog").close();
-    toast("success", `${t.symbol}: exits updated`, `stop ${price(view?.stop_loss)} · target ${price(view?.target)} · trail ${price(view?.trailing_stop)}`);
-  } catch (err) {
-    errorBox.textContent = err.message;
-    errorBox.classList.remove("hidden");
-    reportError(`${t.symbol}: change refused`, err);
-  }
-}
-
-const PROTECT_WORDS = { stop_to_cost: "stop moved to cost", lock_profit: "half the open profit locked" };
-
-async function protectTrade(tradeId, action, button) {
-  const t = state.trades.get(tradeId);
-  if (!t) return;
-  try {
-    const view = await busy(button, () => api(`trades/${encodeURIComponent(tradeId)}/protect`, { method: "POST", body: { action } }));
-    if (view) upsertTrade(view);
-    toast("success", `${t.symbol}: ${PROTECT_WORDS[action]}`, `stop ${price(view?.stop_loss)}`);
-  } catch (err) {
-    reportError(`${t.symbol}: ${PROTECT_WORDS[action].split(" ")[0] === "stop" ? "stop to cost" : "lock profit"} refused`, err);
-  }
-}
-
-async function exitTrade(tradeId, button) {
-  const t = state.trades.get(tradeId);
-  if (!t) return;
-  const queued = Boolean(t.exit?.queued_for_approval);
-  const ok = await confirmAction(
-    queued
-      ? {
-          title: `Retry the exit of ${t.symbol}?`,
-          message: `Its exit is queued in OpenAlgo's Action Center as pending order #${t.exit.pending_order_id ?? "?"}. Retry only if you REJECTED it there: if it is approved later, it sells a second time. To exit with that order instead, approve it in the Action Center.`,
-          confirm: "I rejected it: exit now",
-        }
-      : {
-          title: `Exit ${t.symbol}?`,
-          message: `Sends a MARKET order to close ${t.side} ×${t.quantity} ${t.symbol} (${t.strategy}) now. Last price ${price(t.last_price)}, P&L ${pnl(t.pnl)}.`,
-          confirm: "Exit now",
-        },
-  );
-  if (!ok) return;
-  try {
-    const body = queued ? { pending_rejected: true } : {};
-    const view = await busy(button, () => api(`trades/${encodeURIComponent(tradeId)}/exit`, { method: "POST", body }));
-    if (view) upsertTrade(view);
-  } catch (err) {
-    reportError(`${t.symbol}: exit refused`, err);
-  }
-}
-
-// -- dialogs: strategy -------------------------------------------------------------------------
-let configuring = null; // strategy view, or {} for a new strategy
-
-function openConfig(s) {
-  configuring = s;
-  const dialog = $("#config-dialog");
-  const form = $("#config-form");
-  const isNew = !s;
-  $("[data-role=title]", dialog).textContent = isNew ? "new strategy" : s.strategy;
-  $("[data-role=name-row]", form).classList.toggle("hidden", !isNew);
-  form.elements.strategy_name.value = "";
-  $("[data-role=fields]", form).innerHTML = renderRiskForm(isNew ? DEFAULT_CONFIG : s.config ?? {});
-  $("#config-error").classList.add("hidden");
-  dialog.showModal();
-  if (isNew) form.elements.strategy_name.focus();
-}
-
-async function saveConfig(event) {
-  event.preventDefault();
-  const form = $("#config-form");
-  const errorBox = $("#config-error");
-  errorBox.classList.add("hidden");
-  const isNew = !configuring;
-  const name = isNew ? form.elements.strategy_name.value.trim() : configuring.strategy;
-  if (!name) {
-    errorBox.textContent = "Give the strategy a name.";
-    errorBox.classList.remove("hidden");
-    return;
-  }
-  const changes = collectChanges(form, isNew ? DEFAULT_CONFIG : configuring.config ?? {});
-  if (!isNew && !Object.keys(changes).length) {
-    $("#config-dialog").close();
-    toast("info", "Nothing changed", name);
-    return;
-  }
-  try {
-    const view = await busy($("[data-role=save]", form), () => api(`strategies/${encodeURIComponent(name)}/configure`, { method: "POST", body: changes }));
-    if (view?.strategy_id) upsertStrategy(view);
-    else refreshStrategies();
-    $("#config-dialog").close();
-    toast("success", isNew ? `Strategy ${name} created` : `${name}: risk settings saved`, Object.keys(changes).map(words).join(", "));
-  } catch (err) {
-    errorBox.textContent = err.message;
-    errorBox.classList.remove("hidden");
-    reportError(`${name}: settings refused`, err);
-  }
-}
-
-async function strategyAction(action, s, button) {
-  const open = [...state.trades.values()].filter((t) => t.strategy === s.strategy && t.state === "ACTIVE").length;
-  const asks = {
-    exitall: { title: `Exit all of ${s.strategy}?`, message: `Sends MARKET exits for all ${open} open trade${open === 1 ? "" : "s"} of ${s.strategy} now. P&L ${pnl(s.pnl)}.`, confirm: "Exit all" },
-    pause: { title: `Pause ${s.strategy}?`, message: "A paused strategy takes no new trades; its open trades stay guarded.", confirm: "Pause", danger: false },
-    resume: { title: `Resume ${s.strategy}?`, message: s.state === "HALTED" ? "The strategy was halted by a portfolio rule. Resuming restarts its portfolio levels from the current P&L." : "The strategy takes new trades again.", confirm: "Resume", danger: false },
-  };
-  if (!(await confirmAction(asks[action]))) return;
-  try {
-    const result = await busy(button, () => api(`strategies/${encodeURIComponent(s.strategy)}/${action}`, { method: "POST" }));
-    if (action === "exitall") {
-      const n = Array.isArray(result) ? result.length : open;
-      for (const view of Array.isArray(result) ? result : []) upsertTrade(view);
-      toast("info", `Exit all sent: ${s.strategy}`, `${n} trade${n === 1 ? "" : "s"} exiting at market.`, { kindTag: "exitall" });
-    } else if (result?.strategy_id) {
-      upsertStrategy(result);
-      toast("info", `${s.strategy} ${action === "pause" ? "paused" : "resumed"}`);
-    }
-  } catch (err) {
-    reportError(`${s.strategy}: ${action === "exitall" ? "exit all" : action} refused`, err);
-  }
-}
-
 // -- routing and wiring ------------------------------------------------------------------------
 function showView() {
   const view = (location.hash || "#live").slice(1);
@@ -715,31 +364,6 @@ function showView() {
 }
 
 function wire() {
-  document.body.addEventListener("click", (event) => {
-    const button = event.target.closest("button[data-action]");
-    if (!button) return;
-    const action = button.dataset.action;
-    if (action === "edit") openEdit(button.dataset.tradeId);
-    else if (action === "exit") exitTrade(button.dataset.tradeId, button);
-    else if (action === "stop_to_cost" || action === "lock_profit") protectTrade(button.dataset.tradeId, action, button);
-    else {
-      const card = button.closest("[data-strategy-id]");
-      const s = card && state.strategies.get(card.dataset.strategyId);
-      if (!s) return;
-      if (action === "configure") openConfig(s);
-      else strategyAction(action, s, button);
-    }
-  });
-  $("#edit-form").addEventListener("submit", saveEdit);
-  $("#edit-form").addEventListener("change", (event) => {
-    const m = event.target.name?.match(/^(stop_loss|target|trailing)_type$/);
-    if (m) syncRuleRow($("#edit-form"), m[1]);
-  });
-  $("#config-form").addEventListener("submit", saveConfig);
-  for (const id of ["#edit-dialog", "#config-dialog"]) {
-    $(`${id} [data-role=cancel]`).addEventListener("click", () => $(id).close());
-  }
-  $("#new-strategy").addEventListener("click", () => openConfig(null));
   $("#logout").addEventListener("click", logout);
   $("#theme-toggle").addEventListener("click", () => {
     const next = document.documentElement.dataset.theme === "tradeguard-light" ? "tradeguard" : "tradeguard-light";
@@ -779,6 +403,8 @@ async function main() {
   initBroker({ upsertTrade, strategies, reportError });
   initAudit({ symbolOf: (id) => state.trades.get(id)?.symbol ?? "", strategies, reportError });
   initPartialExit({ trades: state.trades, upsertTrade });
+  initStrategies({ state, isOpen: (t) => OPEN_STATES.has(t.state), upsertTrade, renderSummary, reportError });
+  initTradeActions({ trades: state.trades, upsertTrade, reportError });
   connectCharts({ trade: (id) => state.trades.get(id), strategy: (id) => state.strategies.get(id) });
   wire();
   initEvents({ resolveSymbol: (id) => state.trades.get(id)?.symbol });

@@ -107,3 +107,12 @@ export async function busy(button, action) {
     }
   }
 }
+
+/** `fn` called once calls stop for `ms` (with the last call's arguments). */
+export function debounce(fn, ms) {
+  let timer = null;
+  return (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+}
