@@ -52,6 +52,11 @@ from tradeguard.core.trade import Trade
 log = logging.getLogger("tradeguard.service")
 
 
+def new_trade_id() -> str:
+    """A fresh trade id, "T" and 12 hex digits (createtrade; a partial exit's part)."""
+    return f"T{uuid.uuid4().hex[:12]}"
+
+
 class TradeEntries:
     """createtrade's work, for the service facade."""
 
@@ -73,7 +78,7 @@ class TradeEntries:
         self, account: str, request: CreateTrade, actor: str, book: StrategyBook
     ) -> Trade:
         """The new trade, monitored and durable; refused with a ServiceError otherwise."""
-        trade_id = f"T{uuid.uuid4().hex[:12]}"
+        trade_id = new_trade_id()
         if not request.order_id:
             return await self._create(account, request, actor, book, trade_id)
         entry = (account, request.order_id)

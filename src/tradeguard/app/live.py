@@ -19,7 +19,7 @@ from typing import Any
 
 from tradeguard.app.events import Event, EventBus
 from tradeguard.app.ports import Clock
-from tradeguard.app.views import account_of, name_of
+from tradeguard.app.views import account_of, money_or_none, name_of
 from tradeguard.core.decisions import ExitDecision, LevelChange, StrategyChange
 from tradeguard.core.engine import EngineError, RiskEngine
 from tradeguard.core.exit_order import ExitOrder
@@ -35,10 +35,6 @@ _LEVELS = {
     "error": logging.ERROR,
     "critical": logging.CRITICAL,
 }
-
-
-def _money(units: int | None) -> str | None:
-    return None if units is None else fmt(units)
 
 
 class LiveEvents:
@@ -89,8 +85,8 @@ class LiveEvents:
             "side": payload.side.value,
             "quantity": payload.quantity,
             "reason": payload.reason.value,
-            "trigger": _money(payload.trigger),
-            "price": _money(payload.price),
+            "trigger": money_or_none(payload.trigger),
+            "price": money_or_none(payload.price),
             "open_pnl": open_pnl,
         }
         return Event("exit", data, trade.account if trade else None, now)
@@ -102,11 +98,11 @@ class LiveEvents:
             "symbol": trade.instrument.symbol if trade else None,
             "exchange": trade.instrument.exchange if trade else None,
             "best_price": fmt(payload.best),
-            "stop_loss": _money(payload.stop),
+            "stop_loss": money_or_none(payload.stop),
             "stop_reason": payload.stop_reason.value if payload.stop_reason else None,
-            "target": _money(payload.target),
-            "trailing_stop": _money(payload.trailing),
-            "breakeven_stop": _money(payload.breakeven),
+            "target": money_or_none(payload.target),
+            "trailing_stop": money_or_none(payload.trailing),
+            "breakeven_stop": money_or_none(payload.breakeven),
         }
         return Event("level", data, trade.account if trade else None, now)
 
@@ -123,8 +119,8 @@ class LiveEvents:
             "action": order.side,
             "quantity": order.quantity,
             "reason": order.reason,
-            "trigger": _money(order.trigger) if order.reason in _PRICE_REASONS else None,
-            "price": _money(order.tick_price),
+            "trigger": money_or_none(order.trigger) if order.reason in _PRICE_REASONS else None,
+            "price": money_or_none(order.tick_price),
             "attempt": order.attempt,
         }
 
@@ -146,9 +142,9 @@ def closed_data(trade: Trade) -> dict[str, Any]:
         "state": trade.state.value,
         "external": trade.state is TradeState.CLOSED_EXTERNALLY,
         "reason": trade.exit_reason.value if trade.exit_reason else None,
-        "trigger": _money(trade.exit_trigger),
-        "exit_price": _money(trade.exit_price),
-        "realized_pnl": _money(trade.realized_pnl),
+        "trigger": money_or_none(trade.exit_trigger),
+        "exit_price": money_or_none(trade.exit_price),
+        "realized_pnl": money_or_none(trade.realized_pnl),
     }
 
 

@@ -19,9 +19,9 @@ part is not exited: it stays ACTIVE and guarded as its own trade (503, saying so
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 
+from tradeguard.app.entries import new_trade_id
 from tradeguard.app.errors import Conflict, InvalidRequest, NotStored
 from tradeguard.app.monitor import Monitor
 from tradeguard.app.ports import Clock
@@ -51,7 +51,7 @@ class PartialExits:
             now = self.clock.now()
             remaining = trade.quantity - quantity
             part = Trade(
-                trade_id=f"T{uuid.uuid4().hex[:12]}",
+                trade_id=new_trade_id(),
                 strategy_id=trade.strategy_id,
                 account=trade.account,
                 instrument=trade.instrument,

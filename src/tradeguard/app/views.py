@@ -35,7 +35,7 @@ def name_of(strategy_id: str) -> str:
     return strategy_id.split(":", 1)[-1]
 
 
-def _money(units: int | None) -> str | None:
+def money_or_none(units: int | None) -> str | None:
     return None if units is None else fmt(units)
 
 
@@ -60,18 +60,20 @@ def trade_view(
         "lot_size": trade.instrument.lot_size,
         "entry_price": fmt(trade.entry_price),
         "entry_order_id": trade.entry_order_id,
-        "last_price": _money(last_price),
+        "last_price": money_or_none(last_price),
         "pnl": fmt(trade.pnl_at(mark)),
         "state": trade.state.value,
         "best_price": fmt(trade.best),
-        "stop_loss": _money(trade.stop),
+        "stop_loss": money_or_none(trade.stop),
         "stop_reason": trade.stop_reason.value if trade.stop_reason else None,
-        "initial_stop": _money(trade.initial_stop),
-        "target": _money(trade.target),
-        "trailing_stop": _money(trade.trailing),
-        "breakeven_stop": _money(trade.breakeven),
+        "initial_stop": money_or_none(trade.initial_stop),
+        "target": money_or_none(trade.target),
+        "trailing_stop": money_or_none(trade.trailing),
+        "breakeven_stop": money_or_none(trade.breakeven),
         # a trail set but not armed yet: the price at which it activates (core.levels)
-        "trail_arms_at": _money(trade.plan.trail_arms_at() if trade.trailing is None else None),
+        "trail_arms_at": money_or_none(
+            trade.plan.trail_arms_at() if trade.trailing is None else None
+        ),
         "exit_reason": trade.exit_reason.value if trade.exit_reason else None,
         "rules": rules_to_dict(trade.rules) if rules is None else rules,
         "entered_at": trade.entered_at,
@@ -113,10 +115,14 @@ def strategy_view(book: StrategyBook, name: str, account: str) -> dict[str, Any]
         "open_positions": book.open_positions,
         "exposure": fmt(book.exposure),
         "levels": {
-            "daily_loss_limit": _money(-book.daily_limit if book.daily_limit is not None else None),
-            "stop": _money(base - book.sl_amount if book.sl_amount is not None else None),
-            "target": _money(base + book.target_amount if book.target_amount is not None else None),
-            "trailing": _money(
+            "daily_loss_limit": money_or_none(
+                -book.daily_limit if book.daily_limit is not None else None
+            ),
+            "stop": money_or_none(base - book.sl_amount if book.sl_amount is not None else None),
+            "target": money_or_none(
+                base + book.target_amount if book.target_amount is not None else None
+            ),
+            "trailing": money_or_none(
                 base + book.trailing_level if book.trailing_level is not None else None
             ),
             "peak": fmt(base + book.peak),
@@ -139,11 +145,11 @@ def history_view(record: TradeRecord) -> dict[str, Any]:
         "entry_price": fmt(record.entry_price),
         "state": record.state,
         "exit_reason": record.exit_reason,
-        "exit_trigger": _money(record.exit_trigger),
-        "exit_price": _money(record.exit_price),
+        "exit_trigger": money_or_none(record.exit_trigger),
+        "exit_price": money_or_none(record.exit_price),
         "exit_order_id": record.exit_order_id,
         "exit_message": record.exit_message,
-        "pnl": _money(record.realized_pnl),
+        "pnl": money_or_none(record.realized_pnl),
         "entered_at": record.entered_at,
         "closed_at": record.closed_at,
     }
