@@ -8,7 +8,11 @@ import { chartSvg, tradeChartSvg } from "./chart.js";
 import { num, toDate } from "./ui.js";
 
 const MAX_POINTS = 720; // per series on the page; older points are thinned beyond it
-const SAME_POINT_MS = 250; // live updates closer than this replace the last point
+// A strategy's P&L is recomputed on every trade update (many per stream frame): updates closer
+// than this replace its last point. A trade's price is never merged in time: the server sends a
+// trade's view at most once per publisher round (0.25 s), and those rounds reach the page with
+// jitter, so a time window would drop real moves at random; MAX_POINTS bounds the series.
+const STRATEGY_SAME_POINT_MS = 250;
 
 const tradeSeries = new Map(); // trade_id -> {points: [{t, v}], loaded, loading}
 const strategySeries = new Map(); // strategy_id -> {points, loaded, loading}
@@ -35,11 +39,11 @@ function bound(points) {
   points.splice(0, points.length, points[0], ...older, ...points.slice(half));
 }
 
-function push(points, t, v) {
+function push(points, t, v, sameMs = 0) {
   if (v === null || v === undefined) return false;
   const last = points[points.length - 1];
   if (last && t < last.t) return false;
-  if (last && t - last.t < SAME_POINT_MS && points.length > 1) {
+  if (last && t - last.t < sameMs && points.length > 1) {
     last.t = t;
     last.v = v;
   } else if (!last || last.v !== v) {
@@ -165,7 +169,7 @@ export function forgetTrades(openIds) {
 /** A strategy's P&L (from a portfolio view or recomputed from its trades): one more point. */
 export function addPoint(id, value, at = Date.now()) {
   if (value === null || value === undefined) return;
-  push(entryOf(strategySeries, id).points, ms(at), value);
+  push(entryOf(strategySeries, id).points, ms(at), value, STRATEGY_SAME_POINT_MS);
   scheduleChart(id);
 }
 
