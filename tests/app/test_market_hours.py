@@ -8,7 +8,6 @@ same hours: nothing is blind on a holiday."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from datetime import date
 
@@ -17,6 +16,7 @@ import pytest
 from tests.app.clock import ManualClock
 from tests.app.fakes import Alerts
 from tradeguard.app.market_hours import AFTER_MIDNIGHT_S, MarketHours
+from tradeguard.app.tasks import cancel_and_wait
 from tradeguard.core.broker import RetryableError
 from tradeguard.core.engine import RiskEngine
 from tradeguard.core.sessions import ExchangeSession, MarketCalendar, day_number
@@ -99,9 +99,7 @@ async def test_failed_reads_fall_back_alert_once_and_retry_with_back_off() -> No
         # after a good read, the next waits for midnight IST (and a few seconds more)
         assert clock.slept[-1] == pytest.approx(3600 - 18 + AFTER_MIDNIGHT_S)  # 18 s of back-off
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait(task)
 
 
 async def until(condition: Callable[[], bool]) -> None:

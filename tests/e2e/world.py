@@ -17,6 +17,7 @@ from tests.helpers import eventually, within
 from tests.stack import Stack
 from tradeguard.app.events import Event
 from tradeguard.app.service import CreateTrade
+from tradeguard.app.tasks import cancel_and_wait
 from tradeguard.core.broker import OrderReport, OrderRequest, OrderStatus
 from tradeguard.core.money import from_units
 
@@ -156,6 +157,4 @@ async def recording(stack: Stack) -> AsyncIterator[Recorder]:
     try:
         yield recorder
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait(task)

@@ -23,7 +23,6 @@ after `RuntimeOptions.exit_ack_alert` seconds raises a critical alert (None or 0
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 
@@ -41,6 +40,7 @@ from tradeguard.app.resolve import ExecutorPolicy
 from tradeguard.app.service import TradeService
 from tradeguard.app.snapshots import Snapshots
 from tradeguard.app.supervisor import SupervisionPolicy, Supervisor
+from tradeguard.app.tasks import cancel_and_wait
 from tradeguard.core.broker import BrokerError
 from tradeguard.core.engine import RiskEngine
 from tradeguard.core.model import Tick
@@ -203,11 +203,7 @@ class AppRuntime:
         self.monitor.feed_reconnected()
 
     async def stop(self) -> None:
-        for task in (self._blind_task, self._hours_task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await cancel_and_wait(self._blind_task, self._hours_task)
         self._blind_task = self._hours_task = None
         await self.monitor.stop(grace=self.options.stop_grace)
         await self.supervisor.close()

@@ -22,7 +22,6 @@ meanwhile) and `watch_all` watches them again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -31,6 +30,7 @@ from tradeguard.app.errors import Conflict
 from tradeguard.app.exit_parts import ExitParts
 from tradeguard.app.outcomes import ExitOutcomes
 from tradeguard.app.snapshots import audit
+from tradeguard.app.tasks import cancel_and_wait
 from tradeguard.core.broker import BrokerError, OrderReport, Queued
 from tradeguard.core.engine import EngineError
 from tradeguard.core.exit_order import ExitOrder, ExitOrderState
@@ -226,11 +226,7 @@ class QueuedExits:
 
     async def close(self) -> None:
         tasks, self._watches = list(self._watches.values()), {}
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(*tasks)
 
     async def _watch(self, trade_id: str) -> None:
         p = self.parts

@@ -16,7 +16,6 @@ noticed and shown on /health with no exit in flight. Pings use the gateway's low
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Sequence
 from typing import TypeVar
@@ -24,6 +23,7 @@ from typing import TypeVar
 from tradeguard.app.ports import AlertSink, BrokerGateway, Clock, Store
 from tradeguard.app.records import AuditRecord
 from tradeguard.app.snapshots import audit, commit_logged
+from tradeguard.app.tasks import cancel_and_wait
 from tradeguard.core.broker import (
     BrokerError,
     FillReport,
@@ -121,9 +121,7 @@ class BrokerSession:
     async def close(self) -> None:
         """Cancel a running probe and wait for pending audits."""
         if self._probe is not None and not self._probe.done():
-            self._probe.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._probe
+            await cancel_and_wait(self._probe)
         if self._audits:
             await asyncio.gather(*self._audits, return_exceptions=True)
 

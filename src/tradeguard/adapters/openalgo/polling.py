@@ -12,12 +12,13 @@ receive time (REST quotes carry no timestamp). A failing poll is logged and retr
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from tradeguard.app.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +83,7 @@ class PollingFallback:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
         self.active = False
 
     def blind_symbols(self, now_ns: int) -> list[Key]:

@@ -20,7 +20,6 @@ quiet market (REST quotes do not move, the adapter is there) keeps the connectio
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from tradeguard.adapters.openalgo.polling import Key, QuotesFn
+from tradeguard.app.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -96,10 +96,7 @@ class FeedWatchdog:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     async def check_once(self) -> str | None:
         """One look: probe when due; returns the reason when it dropped the connection."""

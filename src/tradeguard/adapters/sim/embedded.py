@@ -16,7 +16,6 @@ broker's books and last prices across restarts (sim_state).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import secrets
@@ -42,6 +41,7 @@ from tradeguard.adapters.sim.timing import (
     timing_config,
 )
 from tradeguard.adapters.sim.ws_server import SimWsServer
+from tradeguard.app.tasks import cancel_and_wait
 from tradeguard.core.money import to_units
 
 log = logging.getLogger(__name__)
@@ -243,9 +243,7 @@ class EmbeddedSimulator:
 
     async def stop(self) -> None:
         if self._replay is not None:
-            self._replay.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._replay
+            await cancel_and_wait(self._replay)
             self._replay = None
         if self._walk is not None:
             await self.market.stop()

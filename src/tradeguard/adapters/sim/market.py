@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from tradeguard.app.tasks import cancel_and_wait
 from tradeguard.core.money import to_units
 
 log = logging.getLogger(__name__)
@@ -205,11 +206,7 @@ class SimMarket:
 
     async def stop(self) -> None:
         tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(*tasks)
 
     # -- replay ------------------------------------------------------------------------------
 

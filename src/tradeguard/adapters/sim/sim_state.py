@@ -26,6 +26,7 @@ from tradeguard.adapters.sim.market import SimMarket
 from tradeguard.adapters.sim.paper_book import PaperBook, PaperOrder
 from tradeguard.adapters.sim.paper_broker import PaperBroker
 from tradeguard.adapters.sim.paper_rules import Position
+from tradeguard.app.tasks import cancel_and_wait
 from tradeguard.core.broker import FillReport, OrderRequest, OrderStatus
 
 log = logging.getLogger(__name__)
@@ -217,9 +218,7 @@ class StateKeeper:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
         try:
             write_state(self.path, capture(self.broker, self.market))
