@@ -70,6 +70,8 @@ def _test_id(case: ET.Element) -> str:
     """`path/to/test_x.py::test_name` from a junit testcase (classname is dotted)."""
     classname = case.get("classname", "")
     name = case.get("name", "")
+    if not classname:  # a collection error: the name is the module's dotted path
+        return name
     parts = classname.split(".")
     # the module is the longest dotted prefix that is a file; the rest are classes
     for cut in range(len(parts), 0, -1):

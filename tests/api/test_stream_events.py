@@ -11,18 +11,10 @@ import websockets
 
 from tests.api.conftest import Api
 from tests.api.test_dashboard import logged_in
-from tests.api.test_stream import unpack
-from tests.helpers import eventually, recv
+from tests.api.test_stream import next_message
+from tests.helpers import eventually
 
 TRAILING = {"enable_trailing_sl": True, "trailing_sl_type": "POINTS", "trailing_sl_value": "5"}
-
-
-async def _next(ws: Any, kind: str, match: Any = None, limit: int = 500) -> dict[str, Any]:
-    for _ in range(limit):
-        for message in unpack(await recv(ws)):  # a `batch` frame carries several
-            if message["kind"] == kind and (match is None or match(message["data"])):
-                return message
-    raise AssertionError(f"no {kind} message")
 
 
 @pytest.mark.asyncio
@@ -37,20 +29,20 @@ async def test_level_exit_and_closed_events_name_the_symbol_and_the_realized_pnl
         cookie = f"tg_session={client.cookies['tg_session']}"
     url = api.url.replace("http", "ws") + "/ui/stream"
     async with websockets.connect(url, additional_headers={"Cookie": cookie}) as ws:
-        await _next(ws, "snapshot")
+        await next_message(ws, "snapshot")
         await api.move("SBIN", "820")  # best 820: the trail lifts the stop to 815
-        level = await _next(ws, "level", lambda d: d.get("stop_loss") == "815.00")
+        level = await next_message(ws, "level", lambda d: d.get("stop_loss") == "815.00")
         assert level["data"]["trade_id"] == trade_id
         assert level["data"]["symbol"] == "SBIN"
         assert level["data"]["exchange"] == "NSE"
 
         api.stack.price("SBIN", "814")  # through the trailing stop, in profit
-        exit_event = await _next(ws, "exit", lambda d: d["trade_id"] == trade_id)
+        exit_event = await next_message(ws, "exit", lambda d: d["trade_id"] == trade_id)
         assert exit_event["data"]["reason"] == "TRAILING_STOP"
         assert exit_event["data"]["symbol"] == "SBIN"
         assert exit_event["data"]["open_pnl"] == "140.00"  # (814 - 800) x 10 at the last price
 
-        closed = await _next(ws, "closed", lambda d: d["trade_id"] == trade_id)
+        closed = await next_message(ws, "closed", lambda d: d["trade_id"] == trade_id)
     data = closed["data"]
     assert data["symbol"] == "SBIN"
     assert data["strategy"] == "s1"

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from cryptography.fernet import Fernet
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 
 from tests.stack import Stack, running_stack
 from tradeguard.adapters.asgi_server import AsgiServer
@@ -45,6 +45,8 @@ ACCOUNT = "desk"
 USERNAME = "trader"
 PASSWORD = "correct-horse-battery"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+# The two screens every dashboard feature is tried on: a laptop and a phone.
+SIZES = {"desk": (1440, 900), "phone": (390, 844)}
 
 # Risk settings with round numbers, so a test knows every level: entry 800 -> stop 790,
 # target 850; trailing 5 points behind the best price once it moves.
@@ -208,6 +210,12 @@ async def close_page(page: Page) -> None:
     errors = _JS_ERRORS.pop(page, [])
     await page.context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def trade_el(page: Page, size: str, trade_id: str) -> Locator:
+    """A trade's row (desk) or card (phone): the one the trader sees at that size."""
+    box = "#trades-body" if size == "desk" else "#trades-cards"
+    return page.locator(f"{box} [data-trade-id='{trade_id}'][data-trade-el]")
 
 
 async def sign_in(page: Page, dashboard: Dashboard) -> None:

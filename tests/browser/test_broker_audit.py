@@ -13,18 +13,18 @@ from playwright.async_api import Browser, Locator, Page, expect
 from tests.browser.conftest import (
     ACCOUNT,
     ARTIFACTS,
+    SIZES,
     USERNAME,
     Dashboard,
     close_page,
     new_page,
     sign_in,
+    trade_el,
 )
 from tests.helpers import eventually
 
 # one xdist worker runs them all: one chromium at a time on the machine, and one apt-get
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
-
-SIZES = {"desk": (1440, 900), "phone": (390, 844)}
 
 
 async def place_at_simulator(dashboard: Dashboard, symbol: str, quantity: int) -> None:
@@ -50,11 +50,6 @@ async def place_at_simulator(dashboard: Dashboard, symbol: str, quantity: int) -
 def position(page: Page, size: str, key: str) -> Locator:
     box = "#broker-positions-body" if size == "desk" else "#broker-positions-cards"
     return page.locator(f"{box} [data-position='{key}']")
-
-
-def trade_el(page: Page, size: str, trade_id: str) -> Locator:
-    box = "#trades-body" if size == "desk" else "#trades-cards"
-    return page.locator(f"{box} [data-trade-id='{trade_id}'][data-trade-el]")
 
 
 async def net(dashboard: Dashboard, symbol: str) -> int:
@@ -143,5 +138,9 @@ async def test_guard_a_position_exit_part_of_it_and_see_it_audited(
         await expect(entries.last).to_have_attribute("data-action", "trade_created")
         await expect(entries.last.locator("[data-role=actor]")).to_have_text(USERNAME)
         await no_sideways_scroll(page, width)
+        if size == "desk":
+            await page.screenshot(
+                path=str(ARTIFACTS / "dashboard-audit.png"), full_page=True, animations="disabled"
+            )
     finally:
         await close_page(page)

@@ -12,11 +12,13 @@ from playwright.async_api import Browser, Locator, Page, expect
 from tests.browser.conftest import (
     ARTIFACTS,
     PASSWORD,
+    SIZES,
     USERNAME,
     Dashboard,
     close_page,
     new_page,
     sign_in,
+    trade_el,
 )
 from tests.helpers import eventually
 from tradeguard.core.strategy import StrategyRiskConfig
@@ -224,24 +226,32 @@ async def test_phone_width_shows_trades_as_cards_without_sideways_scrolling(
 
 
 @pytest.mark.asyncio
-async def test_one_click_stop_to_cost_then_lock_profit(dashboard: Dashboard, page: Page) -> None:
+@pytest.mark.parametrize("size", list(SIZES))
+async def test_one_click_stop_to_cost_then_lock_profit(
+    dashboard: Dashboard, browser: Browser, size: str
+) -> None:
     await dashboard.strategy("momentum", enable_trailing_sl=False)
     trade_id = await dashboard.trade("SBIN", "BUY", 10, "momentum")
-    await sign_in(page, dashboard)
-    sbin = row(page, trade_id)
-    await expect(sbin.locator("[data-f=stop_loss]")).to_have_text("790.00")
-    dashboard.stack.price("SBIN", "799")
-    await expect(sbin.locator("[data-f=last_price]")).to_have_text("799.00")
-    await sbin.get_by_role("button", name="To cost").click()  # not in profit: refused
-    await expect(page.get_by_test_id("toast").filter(has_text="not in profit")).to_be_visible()
-    await expect(sbin.locator("[data-f=stop_loss]")).to_have_text("790.00")
-    dashboard.stack.price("SBIN", "820")
-    await expect(sbin.locator("[data-f=last_price]")).to_have_text("820.00")
-    await sbin.get_by_role("button", name="To cost").click()
-    await expect(sbin.locator("[data-f=stop_loss]")).to_have_text("800.00")
-    await sbin.get_by_role("button", name="Lock profit").click()
-    await expect(sbin.locator("[data-f=stop_loss]")).to_have_text("810.00")
-    assert dashboard.stack.service.active_trades("desk")[0]["stop_loss"] == "810.00"
+    page = await new_page(browser, *SIZES[size])
+    try:
+        await sign_in(page, dashboard)
+        sbin = trade_el(page, size, trade_id)
+        await expect(sbin.locator("[data-f=stop_loss]")).to_have_text("790.00")
+        dashboard.stack.price("SBIN", "799")
+        await expect(sbin.locator("[data-f=last_price]")).to_have_text("799.00")
+        await sbin.get_by_role("button", name="To cost").click()  # not in profit: refused
+        refused = page.get_by_test_id("toast").filter(has_text="not in profit")
+        await expect(refused).to_be_visible()
+        await expect(sbin.locator("[data-f=stop_loss]")).to_have_text("790.00")
+        dashboard.stack.price("SBIN", "820")
+        await expect(sbin.locator("[data-f=last_price]")).to_have_text("820.00")
+        await sbin.get_by_role("button", name="To cost").click()
+        await expect(sbin.locator("[data-f=stop_loss]")).to_have_text("800.00")
+        await sbin.get_by_role("button", name="Lock profit").click()
+        await expect(sbin.locator("[data-f=stop_loss]")).to_have_text("810.00")
+        assert dashboard.stack.service.active_trades("desk")[0]["stop_loss"] == "810.00"
+    finally:
+        await close_page(page)
 
 
 @pytest.mark.asyncio

@@ -294,5 +294,7 @@ async def test_the_rail_shows_the_exit_folds_level_moves_and_names_a_closed_trad
         await expect(listing.locator("[data-kind=closed]")).to_contain_text(pnl)
         kinds = await listing.locator("li").evaluate_all("els => els.map(e => e.dataset.kind)")
         assert set(kinds) <= {"exit", "closed"}, kinds
+        ARTIFACTS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / "dashboard-events.png"), animations="disabled")
     finally:
         await close_page(page)

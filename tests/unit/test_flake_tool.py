@@ -17,6 +17,8 @@ JUNIT = """<?xml version="1.0" encoding="utf-8"?>
   <error message="failed on teardown">CancelledError</error></testcase>
 <testcase classname="tests.unit.test_flake_tool" name="test_skipped" time="0.0">
   <skipped message="no"/></testcase>
+<testcase classname="" name="tests.unit.test_broken" time="0.0">
+  <error message="collection failure">ImportError</error></testcase>
 </testsuite></testsuites>
 """
 
@@ -27,6 +29,7 @@ def test_failures_names_each_failed_or_errored_test_by_its_pytest_id(tmp_path: P
     assert flake.failures(report) == [
         "tests/unit/test_flake_tool.py::test_fails[a-1] (failure)",
         "tests/unit/test_flake_tool.py::TestGroup::test_teardown (error)",
+        "tests.unit.test_broken (error)",  # a module that failed to collect
     ]
     assert flake.failures(tmp_path / "missing.xml") == []
 

@@ -6,7 +6,10 @@ Host, against cross-site WebSocket hijacking). On connect it sends a `snapshot` 
 account as `{"kind", "data", "at"}`: level, exit, closed (a trade left the book: its symbol,
 reason, exit price and realized P&L), strategy, alert, gap, trade (a trade view
 whenever its price, P&L or levels change) and portfolio (a strategy view whenever its P&L or
-state changes), plus `health` when the health report changes. Updates of one trade (kinds
+state changes), plus `health` when the health report changes, and at once when the page
+sends `{"kind": "health"}` (the page asks here, not over HTTP, so that every report it shows
+comes through this one ordered channel: a report fetched on the side could land after, and
+hide, a change this stream had no reason to push again). Updates of one trade (kinds
 trade and level) or one strategy (portfolio) are coalesced, the newest winning, and sent at
 most once per `interval` as one frame: a single message, or a `batch` message
 (`{"kind": "batch", "data": [{"kind", "data", "at"}, ...], "at"}`) when the frame holds
@@ -128,11 +131,12 @@ def build_router() -> APIRouter:
             snapshot = service.snapshot_json(account)  # joined from cached view texts
             now = service.clock.now()
             await pusher.send_text(f'{{"kind":"snapshot","data":{snapshot},"at":{now}}}')
+            health = _Health(pusher, service)
             tasks = [
                 asyncio.create_task(_forward(events, pusher, service, account)),
                 asyncio.create_task(pusher.flush_forever()),
-                asyncio.create_task(_health(pusher, service)),
-                asyncio.create_task(_until_closed(websocket)),
+                asyncio.create_task(health.watch()),
+                asyncio.create_task(_receive(websocket, health)),
             ]
             try:
                 done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -161,18 +165,39 @@ async def _forward(
         await pusher.offer(event)
 
 
-async def _health(pusher: _Pusher, service: TradeService) -> None:
-    last: dict[str, Any] | None = None
-    while True:
-        report = service.health()
-        if report != last:
-            last = report
-            await pusher.send("health", report, service.clock.now())
-        await asyncio.sleep(HEALTH_EVERY)
+class _Health:
+    """One connection's health reports: pushed when the report changes (checked every
+    HEALTH_EVERY) and whenever the page asks; `last` is what the page was sent last."""
+
+    def __init__(self, pusher: _Pusher, service: TradeService) -> None:
+        self.pusher = pusher
+        self.service = service
+        self.last: dict[str, Any] | None = None
+
+    async def send(self) -> None:
+        self.last = report = self.service.health()
+        await self.pusher.send("health", report, self.service.clock.now())
+
+    async def watch(self) -> None:
+        while True:
+            if self.service.health() != self.last:
+                await self.send()
+            await asyncio.sleep(HEALTH_EVERY)
 
 
-async def _until_closed(websocket: WebSocket) -> None:
+async def _receive(websocket: WebSocket, health: _Health) -> None:
+    """The page's requests until it disconnects: `{"kind": "health"}` answers the current
+    report at once; anything else is ignored (logged at debug level)."""
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
             return
+        text = message.get("text")
+        try:
+            request = json.loads(text) if isinstance(text, str) and len(text) <= 1024 else None
+        except ValueError:
+            request = None
+        if isinstance(request, dict) and request.get("kind") == "health":
+            await health.send()
+        else:
+            log.debug("dashboard stream: ignored a message from the page")

@@ -215,7 +215,15 @@ function renderHealth(h) {
   if (!degraded && previous?.shown) toast("success", "Service recovered", "Feed, broker and database are healthy again.");
 }
 
+// Health reports come over the stream: pushed on every change, and sent at once when the page
+// asks (refreshHealth), all in one ordered channel whose server side knows what the page was
+// told last. A report fetched over HTTP on the side could land after a newer push, or show a
+// change the stream never saw and so never pushes back: only while the stream is not open (at
+// load) does the page fetch /health.
+let stream = null;
+
 async function refreshHealth() {
+  if (stream?.send({ kind: "health" })) return;
   try {
     renderHealth(await api("health"));
   } catch (err) {
@@ -412,7 +420,8 @@ async function main() {
   await loadMe();
   refreshAll();
   loadEvents();
-  new Stream({ onMessage, onState: onStreamState }).start();
+  stream = new Stream({ onMessage, onState: onStreamState });
+  stream.start();
 }
 
 main();

@@ -27,6 +27,13 @@ export class Stream {
     this.ws?.close(1000, "bye");
   }
 
+  /** Send `message` (JSON) to the server when the stream is open; false when it is not. */
+  send(message) {
+    if (this.ws?.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify(message));
+    return true;
+  }
+
   connect() {
     this.onState(this.attempt === 0 ? "connecting" : "reconnecting", { attempt: this.attempt });
     let ws;
