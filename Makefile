@@ -8,9 +8,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test flake conformance lint fmt bench chaos sim replay clean setup
 
-# `make test` spreads tests over TEST_WORKERS pytest-xdist workers (auto: one per core); tests
-# that share something heavy (the browser) stay on one worker through their xdist_group.
-TEST_WORKERS ?= auto
+# `make test` spreads tests over TEST_WORKERS pytest-xdist workers: two per core, since many
+# tests spend most of their time waiting on a broker's (simulated) reply lag or a subprocess;
+# the tests of one browser file stay on one worker through their xdist_group.
+TEST_WORKERS ?= $(shell echo $$((2 * $$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2))))
 TEST_PARALLEL := -n $(TEST_WORKERS) --dist loadgroup
 # `make flake`: the suite FLAKE_RUNS times, random order, a busy loop on every core.
 FLAKE_RUNS ?= 10

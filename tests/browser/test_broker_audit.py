@@ -23,8 +23,12 @@ from tests.browser.conftest import (
 )
 from tests.helpers import eventually
 
-# one xdist worker runs them all: one chromium at a time on the machine, and one apt-get
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
+# one xdist worker per file (files run side by side, a chromium per worker at most)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.xdist_group("browser-broker_audit"),
+]
 
 
 async def place_at_simulator(dashboard: Dashboard, symbol: str, quantity: int) -> None:

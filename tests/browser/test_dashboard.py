@@ -23,8 +23,8 @@ from tests.browser.conftest import (
 from tests.helpers import eventually
 from tradeguard.core.strategy import StrategyRiskConfig
 
-# one xdist worker runs them all: one chromium at a time on the machine, and one apt-get
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
+# one xdist worker per file (files run side by side, a chromium per worker at most)
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser-dashboard")]
 
 
 def row(page: Page, trade_id: str) -> Locator:

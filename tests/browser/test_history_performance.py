@@ -17,7 +17,11 @@ from playwright.async_api import Browser, Page, expect
 from tests.browser.conftest import ACCOUNT, ARTIFACTS, Dashboard, close_page, new_page, sign_in
 from tests.history_seed import seed
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.xdist_group("browser-history_performance"),
+]
 
 DESK = (1440, 900)
 PHONE = (390, 844)

@@ -14,7 +14,11 @@ from playwright.async_api import Browser, Locator, Page, expect
 from tests.browser.conftest import ARTIFACTS, Dashboard, close_page, new_page, sign_in
 from tradeguard.app.service import TradeService
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.xdist_group("browser-toasts_events"),
+]
 
 PHONE = (390, 844)
 DESK = (1440, 900)

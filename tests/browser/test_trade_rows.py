@@ -22,7 +22,7 @@ from playwright.async_api import Browser, Locator, Page, expect
 from tests.browser.conftest import ARTIFACTS, Dashboard, close_page, new_page, sign_in
 from tests.helpers import eventually
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser-trade_rows")]
 
 DESK = (1440, 900)
 PHONE = (390, 844)

@@ -8,11 +8,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from playwright.async_api import Browser, Route, expect
+from playwright.async_api import Browser, Route, WebSocket, expect
 
 from tests.browser.conftest import Dashboard, close_page, new_page, sign_in
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser-view_order")]
 
 
 @pytest.mark.asyncio
@@ -33,6 +33,8 @@ async def test_a_late_trades_reply_does_not_replace_a_newer_stream_view(
         await route.fulfill(response=reply)
 
     await page.route("**/ui/api/trades", hold)
+    sockets: list[WebSocket] = []
+    page.on("websocket", lambda socket: sockets.append(socket))
     kind = "trade-card" if size[0] < 800 else "trade-row"
     row = page.locator(f"[data-testid={kind}][data-trade-id='{sbin}']")
     try:
@@ -41,8 +43,9 @@ async def test_a_late_trades_reply_does_not_replace_a_newer_stream_view(
         await expect(row.locator("[data-f=stop_dist]")).to_have_text("−₹10.00 · −1.25%")
         dashboard.stack.price("SBIN", "820")  # newer: pushed by the stream
         await expect(row.locator("[data-f=stop_dist]")).to_have_text("−₹30.00 · −3.66%")
-        # refreshAll asks for /ui/api/health once it has applied the trades reply
-        async with page.expect_request("**/ui/api/health"):
+        # refreshAll asks for the health report (on the stream) once it has applied the reply
+        stream = [socket for socket in sockets if socket.url.endswith("/ui/stream")][-1]
+        async with stream.expect_event("framesent", lambda sent: '"health"' in str(sent)):
             release.set()
         await expect(row.locator("[data-f=stop_dist]")).to_have_text("−₹30.00 · −3.66%")
         assert "−₹10.00" not in (await row.locator("[data-f=stop_dist]").inner_text())

@@ -2,7 +2,7 @@
 PostgreSQL: every violation count of tradeguard's promise is zero.
 
 Bounded for CI: up to CHAOS_CI_CYCLES cycles (default 25) per database, and no new cycle after
-CHAOS_CI_BUDGET seconds (default 90); at least CHAOS_CI_MIN_CYCLES (default 4) must run. The
+CHAOS_CI_BUDGET seconds (default 45); at least CHAOS_CI_MIN_CYCLES (default 4) must run. The
 seed is TRADEGUARD_TEST_SEED, or drawn and printed. The long campaign is `make chaos`.
 """
 
@@ -19,7 +19,7 @@ from tests.chaos.lab import postgres_problem
 from tests.chaos.report import table, write_json
 
 CYCLES = int(os.environ.get("CHAOS_CI_CYCLES", "25"))
-BUDGET = float(os.environ.get("CHAOS_CI_BUDGET", "90"))
+BUDGET = float(os.environ.get("CHAOS_CI_BUDGET", "45"))
 MIN_CYCLES = min(CYCLES, int(os.environ.get("CHAOS_CI_MIN_CYCLES", "4")))
 
 
