@@ -88,7 +88,7 @@ class Stack:
     ) -> str:
         """Place an entry order at the simulator (as the trader's strategy would) and wait
         until the broker reports what happened to it (at once, unless its reports are late)."""
-        from tradeguard.core.broker import OrderRequest
+        from tradeguard.core.broker import OrderRequest, RetryableError
 
         placed = await self.gateway.place_order(
             OrderRequest(symbol, "NSE", action, quantity, "MIS", f"{strategy}-entry")
@@ -98,7 +98,10 @@ class Stack:
         happened = self.sim.broker.book.orders[order_id]
 
         async def reported() -> bool:
-            report = await self.gateway.order_status(order_id, f"{strategy}-entry")
+            try:
+                report = await self.gateway.order_status(order_id, f"{strategy}-entry")
+            except RetryableError:  # a read that timed out on a stalled loop: ask again
+                return False
             return report.status is happened.status
 
         await eventually(reported, timeout=self.patience, message=f"{order_id} reported")
@@ -137,13 +140,16 @@ async def running_stack(
         # stalled by a busy machine can hand it requests our limiter released in two windows
         # at once; a margin of a quarter window absorbs stalls up to 0.25 s (a real OpenAlgo
         # server runs in its own process, and the default 0.05 s covers network jitter).
-        # A realistic broker answers some placements 1.5 s late: on top of a test's injected
-        # reply delay that must not read as "no answer" (production waits 15 s for orders)
+        # An order's reply may take 6 s before it reads as "no answer" (production waits
+        # 15 s): the simulator answers on this same event loop, which a loaded machine (make
+        # flake: busy loops, four workers, chromium) stalled past 2 s, so a test's own entry
+        # order failed as an unknown outcome; a realistic broker also answers some placements
+        # 1.5 s late. Tests of an unanswered order inject a reply 10 s late.
         gateway = OpenAlgoGateway(
             sim.rest_url,
             sim.apikey,
             timeout=2.0,
-            order_timeout=4.0 if timing else None,
+            order_timeout=6.0,
             rate_limits=RateLimitConfig(margin_s=0.25),
         )
 
