@@ -26,7 +26,6 @@ async def cancel_and_wait(*tasks: asyncio.Task[Any] | None) -> None:
     if not pending:
         return
     await asyncio.wait(pending)
-    errors = [task.exception() for task in pending if not task.cancelled()]
-    for error in errors:
-        if error is not None:
+    for task in pending:
+        if not task.cancelled() and (error := task.exception()) is not None:
             raise error

@@ -174,14 +174,16 @@ class _Health:
         self.service = service
         self.last: dict[str, Any] | None = None
 
-    async def send(self) -> None:
-        self.last = report = self.service.health()
+    async def send(self, report: dict[str, Any] | None = None) -> None:
+        """Send `report` (default: the current one) and remember it as the page's last."""
+        self.last = report = self.service.health() if report is None else report
         await self.pusher.send("health", report, self.service.clock.now())
 
     async def watch(self) -> None:
         while True:
-            if self.service.health() != self.last:
-                await self.send()
+            report = self.service.health()
+            if report != self.last:
+                await self.send(report)
             await asyncio.sleep(HEALTH_EVERY)
 
 
